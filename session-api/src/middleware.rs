@@ -1,0 +1,305 @@
+//! The framework-agnostic middleware core (section G).
+//!
+//! An adapter (tower, actix-web, ...) does three things and nothing else:
+//! 1. [`SessionMiddleware::request_session`] with the request's `Cookie` header;
+//! 2. hands the [`Session`] to the application;
+//! 3. [`SessionMiddleware::process_response`] (or its async twin) with the response
+//!    status, then appends the returned `Set-Cookie` and `Vary: Cookie`, and answers
+//!    400 Bad Request for [`Error::SessionInterrupted`].
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use session_api::{middleware::SessionMiddleware, SessionBackend, config::SessionConfig};
+//! # async fn handle(mw: &SessionMiddleware, cookie_header: Option<&str>) -> session_api::Result<()> {
+//! let mut session = mw.request_session(cookie_header);
+//! session.aset("visits", &1).await?;
+//! let directives = mw.aprocess_response(&mut session, 200).await?;
+//! if let Some(set_cookie) = directives.set_cookie { /* append a Set-Cookie header */ }
+//! if directives.vary_cookie { /* patch Vary: Cookie */ }
+//! # Ok(()) }
+//! ```
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use time::macros::format_description;
+use time::{Duration, OffsetDateTime};
+
+use crate::config::{SameSite, SessionConfig};
+use crate::error::{Error, Result};
+use crate::session::{ExpiryArgs, Session};
+use crate::store::SessionBackend;
+
+/// What the adapter must add to the response.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponseDirectives {
+    /// A complete `Set-Cookie` header value (set or delete the session cookie).
+    pub set_cookie: Option<String>,
+    /// Whether to add `Cookie` to the `Vary` header.
+    pub vary_cookie: bool,
+}
+
+/// Django's `SessionMiddleware`, without any framework types.
+#[derive(Debug, Clone)]
+pub struct SessionMiddleware {
+    backend: SessionBackend,
+    config: Arc<SessionConfig>,
+}
+
+/// A request's session handle plus whether the request carried the session cookie
+/// (rule G2 needs both).
+#[derive(Debug)]
+pub struct RequestSession {
+    /// The session handle the application uses.
+    pub session: Session,
+    /// The request had a cookie named `SESSION_COOKIE_NAME` (valid or not).
+    pub cookie_present: bool,
+}
+
+impl std::ops::Deref for RequestSession {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        &self.session
+    }
+}
+
+impl std::ops::DerefMut for RequestSession {
+    fn deref_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+}
+
+impl SessionMiddleware {
+    /// The middleware over a store and settings.
+    pub fn new(backend: SessionBackend, config: Arc<SessionConfig>) -> Self {
+        SessionMiddleware { backend, config }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// The store.
+    pub fn backend(&self) -> &SessionBackend {
+        &self.backend
+    }
+
+    /// G1: the session of a request, from its `Cookie` header (if any). Built lazily:
+    /// nothing is loaded here.
+    pub fn request_session(&self, cookie_header: Option<&str>) -> RequestSession {
+        let value = cookie_header.and_then(|h| cookie_value(h, &self.config.cookie_name));
+        RequestSession {
+            session: Session::new(self.backend.clone(), self.config.clone(), value.as_deref()),
+            cookie_present: value.is_some(),
+        }
+    }
+
+    /// G2..G5 with the sync store. Saves only when needed and the status is below 500.
+    pub fn process_response(
+        &self,
+        request: &mut RequestSession,
+        status: u16,
+    ) -> Result<ResponseDirectives> {
+        match self.plan(request)? {
+            Plan::Done(directives) => Ok(directives),
+            Plan::Save { vary, max_age } => {
+                if status >= 500 {
+                    return Ok(ResponseDirectives { set_cookie: None, vary_cookie: vary });
+                }
+                request.session.save(false).map_err(interrupted)?;
+                Ok(self.saved(&request.session, max_age))
+            }
+        }
+    }
+
+    /// Async twin of [`process_response`](Self::process_response).
+    pub async fn aprocess_response(
+        &self,
+        request: &mut RequestSession,
+        status: u16,
+    ) -> Result<ResponseDirectives> {
+        match self.aplan(request).await? {
+            Plan::Done(directives) => Ok(directives),
+            Plan::Save { vary, max_age } => {
+                if status >= 500 {
+                    return Ok(ResponseDirectives { set_cookie: None, vary_cookie: vary });
+                }
+                request.session.asave(false).await.map_err(interrupted)?;
+                Ok(self.saved(&request.session, max_age))
+            }
+        }
+    }
+
+    fn plan_start(&self, request: &RequestSession) -> Option<Plan> {
+        let empty = request.session.is_empty();
+        if request.cookie_present && empty {
+            // G2: the session was emptied; delete the cookie.
+            return Some(Plan::Done(ResponseDirectives {
+                set_cookie: Some(self.delete_cookie_header()),
+                vary_cookie: true,
+            }));
+        }
+        let wants_save = request.session.modified() || self.config.save_every_request;
+        if !wants_save || empty {
+            // G3: vary only when accessed.
+            return Some(Plan::Done(ResponseDirectives {
+                set_cookie: None,
+                vary_cookie: request.session.accessed(),
+            }));
+        }
+        None
+    }
+
+    fn plan(&self, request: &mut RequestSession) -> Result<Plan> {
+        if let Some(done) = self.plan_start(request) {
+            return Ok(done);
+        }
+        let vary = request.session.accessed();
+        let max_age = if request.session.get_expire_at_browser_close()? {
+            None
+        } else {
+            Some(request.session.get_expiry_age(ExpiryArgs::default())?)
+        };
+        Ok(Plan::Save { vary, max_age })
+    }
+
+    async fn aplan(&self, request: &mut RequestSession) -> Result<Plan> {
+        if let Some(done) = self.plan_start(request) {
+            return Ok(done);
+        }
+        let vary = request.session.accessed();
+        let max_age = if request.session.aget_expire_at_browser_close().await? {
+            None
+        } else {
+            Some(request.session.aget_expiry_age(ExpiryArgs::default()).await?)
+        };
+        Ok(Plan::Save { vary, max_age })
+    }
+
+    fn saved(&self, session: &Session, max_age: Option<i64>) -> ResponseDirectives {
+        let value = session.session_key().map_or("", |k| k.as_str());
+        ResponseDirectives {
+            set_cookie: Some(self.set_cookie_header(value, max_age)),
+            vary_cookie: true,
+        }
+    }
+
+    /// The `Set-Cookie` value Django writes for a session cookie (rule G4), attributes
+    /// in the order of Python's `Morsel.OutputString` (sorted by name).
+    pub fn set_cookie_header(&self, value: &str, max_age: Option<i64>) -> String {
+        let c = &self.config;
+        let expires = max_age.map(|age| {
+            let at = self.config.clock.now().checked_add(Duration::seconds(age));
+            http_date(at.unwrap_or(OffsetDateTime::UNIX_EPOCH))
+        });
+        let samesite = c.cookie_samesite;
+        format_cookie(&CookieParts {
+            name: &c.cookie_name,
+            value,
+            domain: c.cookie_domain.as_deref(),
+            expires: expires.as_deref(),
+            httponly: c.cookie_httponly,
+            max_age,
+            path: &c.cookie_path,
+            samesite,
+            secure: c.cookie_secure,
+        })
+    }
+
+    /// The `Set-Cookie` value of Django's `delete_cookie` (rule G2).
+    pub fn delete_cookie_header(&self) -> String {
+        let c = &self.config;
+        let secure = c.cookie_name.starts_with("__Secure-")
+            || c.cookie_name.starts_with("__Host-")
+            || c.cookie_samesite == Some(SameSite::None);
+        format_cookie(&CookieParts {
+            name: &c.cookie_name,
+            value: "\"\"",
+            domain: c.cookie_domain.as_deref(),
+            expires: Some("Thu, 01 Jan 1970 00:00:00 GMT"),
+            httponly: false,
+            max_age: Some(0),
+            path: &c.cookie_path,
+            samesite: c.cookie_samesite,
+            secure,
+        })
+    }
+}
+
+enum Plan {
+    Done(ResponseDirectives),
+    Save { vary: bool, max_age: Option<i64> },
+}
+
+/// G5: a vanished record during the response save means a concurrent logout.
+fn interrupted(err: Error) -> Error {
+    match err {
+        Error::Update => Error::SessionInterrupted,
+        other => other,
+    }
+}
+
+struct CookieParts<'a> {
+    name: &'a str,
+    value: &'a str,
+    domain: Option<&'a str>,
+    expires: Option<&'a str>,
+    httponly: bool,
+    max_age: Option<i64>,
+    path: &'a str,
+    samesite: Option<SameSite>,
+    secure: bool,
+}
+
+fn format_cookie(p: &CookieParts<'_>) -> String {
+    let mut out = format!("{}={}", p.name, p.value);
+    // `write!` into a String cannot fail.
+    if let Some(domain) = p.domain {
+        let _ = write!(out, "; Domain={domain}");
+    }
+    if let Some(expires) = p.expires {
+        let _ = write!(out, "; expires={expires}");
+    }
+    if p.httponly {
+        out.push_str("; HttpOnly");
+    }
+    if let Some(age) = p.max_age {
+        let _ = write!(out, "; Max-Age={age}");
+    }
+    let _ = write!(out, "; Path={}", p.path);
+    if let Some(samesite) = p.samesite {
+        let _ = write!(out, "; SameSite={}", samesite.as_str());
+    }
+    if p.secure {
+        out.push_str("; Secure");
+    }
+    out
+}
+
+/// An HTTP date as Django's `http_date` writes it: `Wed, 09 Dec 2026 09:52:36 GMT`.
+pub fn http_date(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    at.format(format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    ))
+    .unwrap_or_default()
+}
+
+/// The value of cookie `name` in a `Cookie` header, parsed as Django's `parse_cookie`
+/// does (split on `;`, trim, the last occurrence wins, surrounding quotes removed).
+pub fn cookie_value(header: &str, name: &str) -> Option<String> {
+    let mut found = None;
+    for chunk in header.split(';') {
+        let (key, value) = chunk.split_once('=').unwrap_or(("", chunk));
+        if key.trim() == name {
+            let value = value.trim();
+            let unquoted = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value);
+            found = Some(unquoted);
+        }
+    }
+    found.map(str::to_owned)
+}

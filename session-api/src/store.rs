@@ -1,0 +1,391 @@
+//! The store contract (section D) in its sync and async forms, and the bridges.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+use crate::data::SessionData;
+use crate::error::{Error, Result};
+use crate::key::{KeyGenerator, SessionKey};
+
+/// Rule A4: Django's cache backend gives up after this many key collisions.
+pub const MAX_CREATE_ATTEMPTS: u32 = 10_000;
+
+/// What a store's keys are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// Random ids validated by [`SessionKey::parse`]; the data lives in the store.
+    Id,
+    /// The key carries the data itself (signed cookies, rule E6); parsed with
+    /// [`SessionKey::signed_payload`]; every save returns a new key.
+    SignedPayload,
+}
+
+/// What a store supports. The conformance kit selects its cases from this
+/// declaration, never from the backend's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// The kind of key.
+    pub key_kind: KeyKind,
+    /// Records live on the server, so `exists`, `delete` and update-of-a-deleted-record
+    /// mean something (false for signed cookies).
+    pub server_side: bool,
+    /// `clear_expired` removes expired records (false where the backend expires them
+    /// itself or keeps none: cache, signed cookies; rule D8).
+    pub clear_expired: bool,
+    /// The backend evicts expired records on its own (Redis TTL).
+    pub backend_ttl: bool,
+    /// The store can list and revoke every session of an account (rule E2).
+    pub list_by_account: bool,
+}
+
+impl Capabilities {
+    /// A server-side store with id keys and `clear_expired`: memory, file, db.
+    pub const fn server_side() -> Self {
+        Capabilities {
+            key_kind: KeyKind::Id,
+            server_side: true,
+            clear_expired: true,
+            backend_ttl: false,
+            list_by_account: false,
+        }
+    }
+
+    /// A client-side store whose key is the signed data (signed cookies).
+    pub const fn client_side() -> Self {
+        Capabilities {
+            key_kind: KeyKind::SignedPayload,
+            server_side: false,
+            clear_expired: false,
+            backend_ttl: false,
+            list_by_account: false,
+        }
+    }
+
+    /// Builder-style: sets [`Capabilities::clear_expired`].
+    pub const fn with_clear_expired(mut self, yes: bool) -> Self {
+        self.clear_expired = yes;
+        self
+    }
+
+    /// Builder-style: sets [`Capabilities::backend_ttl`].
+    pub const fn with_backend_ttl(mut self, yes: bool) -> Self {
+        self.backend_ttl = yes;
+        self
+    }
+
+    /// Builder-style: sets [`Capabilities::list_by_account`].
+    pub const fn with_list_by_account(mut self, yes: bool) -> Self {
+        self.list_by_account = yes;
+        self
+    }
+
+    /// Parses a key the way this store's keys are parsed.
+    pub fn parse_key(&self, value: &str) -> Result<SessionKey> {
+        match self.key_kind {
+            KeyKind::Id => SessionKey::parse(value),
+            KeyKind::SignedPayload => SessionKey::signed_payload(value),
+        }
+    }
+}
+
+/// The async store contract (section D). Object-safe; `Arc<dyn AsyncSessionStore>` is
+/// how the session handle and the kit hold stores.
+///
+/// `expires_at` given to [`asave`](Self::asave) is `get_expiry_date()` at save time
+/// (rule E1); stores that work with a TTL compute it against their own clock.
+#[async_trait]
+pub trait AsyncSessionStore: Send + Sync + fmt::Debug {
+    /// What this store supports.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Whether a live record exists for `key` (rule D1).
+    async fn aexists(&self, key: &SessionKey) -> Result<bool>;
+
+    /// The stored data; `None` when missing, expired or undecodable (rules D7, C9).
+    /// Bad stored data is never an error; a failing backend is.
+    async fn aload(&self, key: &SessionKey) -> Result<Option<SessionData>>;
+
+    /// Writes a record (rules D4, D5). `must_create`: insert if absent, else
+    /// [`Error::Create`]; otherwise update only an existing record, else
+    /// [`Error::Update`] (never re-create it). Returns the key the record is stored
+    /// under: `key` itself for id stores; a new key for [`KeyKind::SignedPayload`].
+    async fn asave(
+        &self,
+        key: &SessionKey,
+        data: &SessionData,
+        expires_at: OffsetDateTime,
+        must_create: bool,
+    ) -> Result<SessionKey>;
+
+    /// Creates a record under a fresh key (rules A4, H6): generate, insert-if-absent,
+    /// retry on [`Error::Create`], up to [`MAX_CREATE_ATTEMPTS`].
+    async fn acreate(
+        &self,
+        data: &SessionData,
+        expires_at: OffsetDateTime,
+        keys: &dyn KeyGenerator,
+    ) -> Result<SessionKey> {
+        for _ in 0..MAX_CREATE_ATTEMPTS {
+            match self.asave(&keys.generate(), data, expires_at, true).await {
+                Err(Error::Create) => continue,
+                other => return other,
+            }
+        }
+        Err(Error::TooManyCollisions {
+            attempts: MAX_CREATE_ATTEMPTS,
+        })
+    }
+
+    /// Deletes the record; a missing record is not an error (rule D6).
+    async fn adelete(&self, key: &SessionKey) -> Result<()>;
+
+    /// Removes expired records where the store keeps them; returns how many (rule D8).
+    async fn aclear_expired(&self) -> Result<u64>;
+}
+
+/// The sync store contract: the same semantics as [`AsyncSessionStore`] (rule D9).
+pub trait SessionStore: Send + Sync + fmt::Debug {
+    /// What this store supports.
+    fn capabilities(&self) -> Capabilities;
+    /// See [`AsyncSessionStore::aexists`].
+    fn exists(&self, key: &SessionKey) -> Result<bool>;
+    /// See [`AsyncSessionStore::aload`].
+    fn load(&self, key: &SessionKey) -> Result<Option<SessionData>>;
+    /// See [`AsyncSessionStore::asave`].
+    fn save(
+        &self,
+        key: &SessionKey,
+        data: &SessionData,
+        expires_at: OffsetDateTime,
+        must_create: bool,
+    ) -> Result<SessionKey>;
+    /// See [`AsyncSessionStore::acreate`].
+    fn create(
+        &self,
+        data: &SessionData,
+        expires_at: OffsetDateTime,
+        keys: &dyn KeyGenerator,
+    ) -> Result<SessionKey> {
+        for _ in 0..MAX_CREATE_ATTEMPTS {
+            match self.save(&keys.generate(), data, expires_at, true) {
+                Err(Error::Create) => continue,
+                other => return other,
+            }
+        }
+        Err(Error::TooManyCollisions {
+            attempts: MAX_CREATE_ATTEMPTS,
+        })
+    }
+    /// See [`AsyncSessionStore::adelete`].
+    fn delete(&self, key: &SessionKey) -> Result<()>;
+    /// See [`AsyncSessionStore::aclear_expired`].
+    fn clear_expired(&self) -> Result<u64>;
+}
+
+/// Sync -> async bridge: runs a [`SessionStore`] on tokio's blocking pool (Django's
+/// `sync_to_async`). Outside a tokio runtime the call runs inline.
+#[derive(Debug)]
+pub struct SyncToAsync<S: ?Sized>(pub Arc<S>);
+
+impl<S: SessionStore + ?Sized + 'static> SyncToAsync<S> {
+    async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&S) -> Result<T> + Send + 'static,
+    {
+        let store = Arc::clone(&self.0);
+        match Handle::try_current() {
+            Ok(handle) => handle
+                .spawn_blocking(move || f(&store))
+                .await
+                .map_err(Error::backend)?,
+            Err(_) => f(&store),
+        }
+    }
+}
+
+#[async_trait]
+impl<S: SessionStore + ?Sized + 'static> AsyncSessionStore for SyncToAsync<S> {
+    fn capabilities(&self) -> Capabilities {
+        self.0.capabilities()
+    }
+    async fn aexists(&self, key: &SessionKey) -> Result<bool> {
+        let key = key.clone();
+        self.run(move |s| s.exists(&key)).await
+    }
+    async fn aload(&self, key: &SessionKey) -> Result<Option<SessionData>> {
+        let key = key.clone();
+        self.run(move |s| s.load(&key)).await
+    }
+    async fn asave(
+        &self,
+        key: &SessionKey,
+        data: &SessionData,
+        expires_at: OffsetDateTime,
+        must_create: bool,
+    ) -> Result<SessionKey> {
+        let (key, data) = (key.clone(), data.clone());
+        self.run(move |s| s.save(&key, &data, expires_at, must_create))
+            .await
+    }
+    async fn adelete(&self, key: &SessionKey) -> Result<()> {
+        let key = key.clone();
+        self.run(move |s| s.delete(&key)).await
+    }
+    async fn aclear_expired(&self) -> Result<u64> {
+        self.run(|s| s.clear_expired()).await
+    }
+}
+
+/// Async -> sync bridge: blocks on an [`AsyncSessionStore`].
+///
+/// - From a plain thread: runs the future on the runtime whose handle the bridge was
+///   built with ([`AsyncToSync::with_handle`]).
+/// - From a multi-thread tokio runtime: `block_in_place` + `block_on`, so the worker's
+///   other tasks move elsewhere and nothing deadlocks.
+/// - From a current-thread runtime, blocking would stall the only thread that drives
+///   the store's I/O: the call returns [`Error::BlockingNotAllowed`] instead of
+///   deadlocking or panicking. Use the async methods there.
+#[derive(Debug)]
+pub struct AsyncToSync<S: ?Sized> {
+    inner: Arc<S>,
+    handle: Option<Handle>,
+}
+
+impl<S: AsyncSessionStore + ?Sized> AsyncToSync<S> {
+    /// A bridge that blocks on the current runtime (inside one) and is unusable from
+    /// plain threads unless the call happens inside a runtime.
+    pub fn new(inner: Arc<S>) -> Self {
+        AsyncToSync {
+            inner,
+            handle: Handle::try_current().ok(),
+        }
+    }
+
+    /// A bridge that uses `handle` when called from a thread outside any runtime.
+    pub fn with_handle(inner: Arc<S>, handle: Handle) -> Self {
+        AsyncToSync {
+            inner,
+            handle: Some(handle),
+        }
+    }
+
+    fn block<T>(&self, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        match Handle::try_current() {
+            Ok(current) => match current.runtime_flavor() {
+                RuntimeFlavor::MultiThread => {
+                    tokio::task::block_in_place(move || current.block_on(fut))
+                }
+                _ => Err(Error::BlockingNotAllowed(
+                    "sync session call inside a current-thread tokio runtime; use the async twin",
+                )),
+            },
+            Err(_) => match &self.handle {
+                Some(handle) => handle.block_on(fut),
+                None => Err(Error::BlockingNotAllowed(
+                    "sync session call outside a tokio runtime and the bridge has no runtime handle",
+                )),
+            },
+        }
+    }
+}
+
+impl<S: AsyncSessionStore + ?Sized> SessionStore for AsyncToSync<S> {
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    fn exists(&self, key: &SessionKey) -> Result<bool> {
+        self.block(self.inner.aexists(key))
+    }
+    fn load(&self, key: &SessionKey) -> Result<Option<SessionData>> {
+        self.block(self.inner.aload(key))
+    }
+    fn save(
+        &self,
+        key: &SessionKey,
+        data: &SessionData,
+        expires_at: OffsetDateTime,
+        must_create: bool,
+    ) -> Result<SessionKey> {
+        self.block(self.inner.asave(key, data, expires_at, must_create))
+    }
+    fn create(
+        &self,
+        data: &SessionData,
+        expires_at: OffsetDateTime,
+        keys: &dyn KeyGenerator,
+    ) -> Result<SessionKey> {
+        self.block(self.inner.acreate(data, expires_at, keys))
+    }
+    fn delete(&self, key: &SessionKey) -> Result<()> {
+        self.block(self.inner.adelete(key))
+    }
+    fn clear_expired(&self) -> Result<u64> {
+        self.block(self.inner.aclear_expired())
+    }
+}
+
+/// A store seen through both contracts: what a [`crate::Session`] holds. Sync methods
+/// of the session use the sync side, async twins the async side (rule D9).
+#[derive(Debug, Clone)]
+pub struct SessionBackend {
+    sync: Arc<dyn SessionStore>,
+    nonblocking: Arc<dyn AsyncSessionStore>,
+}
+
+impl SessionBackend {
+    /// A sync-native store; the async side runs it on the blocking pool.
+    pub fn from_sync<S: SessionStore + 'static>(store: Arc<S>) -> Self {
+        SessionBackend {
+            sync: store.clone(),
+            nonblocking: Arc::new(SyncToAsync(store)),
+        }
+    }
+
+    /// An async-native store; the sync side blocks on it (see [`AsyncToSync`]).
+    pub fn from_async<S: AsyncSessionStore + 'static>(store: Arc<S>) -> Self {
+        SessionBackend {
+            sync: Arc::new(AsyncToSync::new(store.clone())),
+            nonblocking: store,
+        }
+    }
+
+    /// An async-native store whose sync side uses `handle` from plain threads.
+    pub fn from_async_with_handle<S: AsyncSessionStore + 'static>(
+        store: Arc<S>,
+        handle: Handle,
+    ) -> Self {
+        SessionBackend {
+            sync: Arc::new(AsyncToSync::with_handle(store.clone(), handle)),
+            nonblocking: store,
+        }
+    }
+
+    /// A store implementing both contracts natively (no bridge on either side).
+    pub fn from_both<S: SessionStore + AsyncSessionStore + 'static>(store: Arc<S>) -> Self {
+        SessionBackend {
+            sync: store.clone(),
+            nonblocking: store,
+        }
+    }
+
+    /// The sync side.
+    pub fn sync(&self) -> &dyn SessionStore {
+        &*self.sync
+    }
+
+    /// The async side.
+    pub fn nonblocking(&self) -> &dyn AsyncSessionStore {
+        &*self.nonblocking
+    }
+
+    /// The store's capabilities.
+    pub fn capabilities(&self) -> Capabilities {
+        self.sync.capabilities()
+    }
+}
