@@ -87,6 +87,9 @@ impl Error {
     /// True for [`Error::BadSignature`] and [`Error::SignatureExpired`] (Django's
     /// `SignatureExpired` is a kind of `BadSignature`).
     pub fn is_bad_signature(&self) -> bool {
-        matches!(self, Error::BadSignature { .. } | Error::SignatureExpired { .. })
+        matches!(
+            self,
+            Error::BadSignature { .. } | Error::SignatureExpired { .. }
+        )
     }
 }

@@ -100,11 +100,12 @@ impl ExpiryValue {
 }
 
 fn saturating_add(at: OffsetDateTime, seconds: i64) -> OffsetDateTime {
-    at.checked_add(Duration::seconds(seconds)).unwrap_or(if seconds < 0 {
-        OffsetDateTime::new_utc(time::Date::MIN, time::Time::MIDNIGHT)
-    } else {
-        OffsetDateTime::new_utc(time::Date::MAX, time::Time::MIDNIGHT)
-    })
+    at.checked_add(Duration::seconds(seconds))
+        .unwrap_or(if seconds < 0 {
+            OffsetDateTime::new_utc(time::Date::MIN, time::Time::MIDNIGHT)
+        } else {
+            OffsetDateTime::new_utc(time::Date::MAX, time::Time::MIDNIGHT)
+        })
 }
 
 /// Python's `delta.days * 86400 + delta.seconds`: total seconds floored.

@@ -105,7 +105,10 @@ impl SessionMiddleware {
             Plan::Done(directives) => Ok(directives),
             Plan::Save { vary, max_age } => {
                 if status >= 500 {
-                    return Ok(ResponseDirectives { set_cookie: None, vary_cookie: vary });
+                    return Ok(ResponseDirectives {
+                        set_cookie: None,
+                        vary_cookie: vary,
+                    });
                 }
                 request.session.save(false).map_err(interrupted)?;
                 Ok(self.saved(&request.session, max_age))
@@ -123,7 +126,10 @@ impl SessionMiddleware {
             Plan::Done(directives) => Ok(directives),
             Plan::Save { vary, max_age } => {
                 if status >= 500 {
-                    return Ok(ResponseDirectives { set_cookie: None, vary_cookie: vary });
+                    return Ok(ResponseDirectives {
+                        set_cookie: None,
+                        vary_cookie: vary,
+                    });
                 }
                 request.session.asave(false).await.map_err(interrupted)?;
                 Ok(self.saved(&request.session, max_age))
@@ -172,7 +178,12 @@ impl SessionMiddleware {
         let max_age = if request.session.aget_expire_at_browser_close().await? {
             None
         } else {
-            Some(request.session.aget_expiry_age(ExpiryArgs::default()).await?)
+            Some(
+                request
+                    .session
+                    .aget_expiry_age(ExpiryArgs::default())
+                    .await?,
+            )
         };
         Ok(Plan::Save { vary, max_age })
     }

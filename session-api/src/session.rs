@@ -319,7 +319,11 @@ impl Session {
 
     /// `session.items()`, in insertion order.
     pub fn items(&mut self) -> Result<Vec<(String, Value)>> {
-        Ok(self.data()?.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        Ok(self
+            .data()?
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
     }
     /// Async twin of [`items`](Self::items).
     pub async fn aitems(&mut self) -> Result<Vec<(String, Value)>> {
@@ -457,8 +461,7 @@ impl Session {
     }
 
     fn modification(&self, args: ExpiryArgs) -> OffsetDateTime {
-        args.modification
-            .unwrap_or_else(|| self.config.clock.now())
+        args.modification.unwrap_or_else(|| self.config.clock.now())
     }
 
     /// `get_expiry_date()` of the data about to be written (E1: the record's expiry).

@@ -93,6 +93,8 @@ const BASE62_ALPHABET: &[u8; 62] =
     b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /// Length of an unpadded base64 HMAC-SHA256 (32 bytes).
 const SIG_LEN: usize = 43;
+/// Room for a base62 timestamp (6 characters until the year 3769).
+const TIMESTAMP_RESERVE: usize = 6;
 
 /// Url-safe base64: no padding written; on decode any trailing padding is stripped
 /// first, and non-zero trailing bits are accepted as Python does (rule F2).
@@ -264,6 +266,7 @@ impl SecretKeys {
 
     /// Replaces the fallbacks (`SECRET_KEY_FALLBACKS`): accepted when verifying, in
     /// this order after the current secret, never used to sign.
+    #[must_use]
     pub fn with_fallbacks<I, K>(mut self, fallbacks: I) -> Self
     where
         I: IntoIterator<Item = K>,
@@ -350,14 +353,18 @@ impl Signer {
     pub fn sign(&self, value: &str) -> String {
         let mut out = String::with_capacity(value.len() + 1 + SIG_LEN);
         out.push_str(value);
-        out.push(SEP);
+        self.append_signature(out)
+    }
+
+    /// Appends `":" + signature(value)` to `value` without another allocation (when
+    /// the capacity allows).
+    fn append_signature(&self, mut value: String) -> String {
         let mut buf = [0u8; SIG_LEN];
-        out.extend(
-            signature_into(&self.current, value, &mut buf)
-                .iter()
-                .map(|&b| char::from(b)),
-        );
-        out
+        let sig = signature_into(&self.current, &value, &mut buf);
+        value.reserve(1 + sig.len());
+        value.push(SEP);
+        value.extend(sig.iter().map(|&b| char::from(b)));
+        value
     }
 
     /// Verifies `signed` and returns the value before the last `:` (rule F5).
@@ -477,6 +484,7 @@ impl TimestampSigner {
     }
 
     /// Replaces the decoding limits.
+    #[must_use]
     pub fn with_limits(mut self, limits: DecodeLimits) -> Self {
         self.limits = limits;
         self
@@ -507,12 +515,17 @@ impl TimestampSigner {
 
     /// `value + ":" + timestamp`, then signed (rule F4).
     pub fn sign(&self, value: &str) -> String {
-        let timestamp = self.timestamp();
-        let mut stamped = String::with_capacity(value.len() + 1 + timestamp.len());
-        stamped.push_str(value);
-        stamped.push(SEP);
-        stamped.push_str(&timestamp);
-        self.signer.sign(&stamped)
+        let mut out = String::with_capacity(value.len() + 2 + TIMESTAMP_RESERVE + SIG_LEN);
+        out.push_str(value);
+        self.sign_owned(out)
+    }
+
+    /// [`TimestampSigner::sign`] on an owned buffer: appends the timestamp and the
+    /// signature in place.
+    fn sign_owned(&self, mut value: String) -> String {
+        value.push(SEP);
+        value.push_str(&self.timestamp());
+        self.signer.append_signature(value)
     }
 
     /// Verifies `signed`, then splits the timestamp off and, with `max_age`, checks the
@@ -565,17 +578,20 @@ impl TimestampSigner {
         compress: bool,
     ) -> Result<String> {
         let data = serializer.dumps(obj)?;
-        let mut payload = String::new();
-        if compress {
-            let compressed = zlib_compress(&data)?;
-            if compressed.len() < data.len().saturating_sub(1) {
-                payload.push('.');
-                B64.encode_string(&compressed, &mut payload);
-                return Ok(self.sign(&payload));
-            }
+        let compressed = if compress {
+            Some(zlib_compress(&data)?).filter(|c| c.len() < data.len().saturating_sub(1))
+        } else {
+            None
+        };
+        let bytes = compressed.as_deref().unwrap_or(&data);
+        // One buffer for the whole signed string: "." + base64 + ":" + ts + ":" + sig.
+        let mut out =
+            String::with_capacity(bytes.len().div_ceil(3) * 4 + 3 + TIMESTAMP_RESERVE + SIG_LEN);
+        if compressed.is_some() {
+            out.push('.');
         }
-        B64.encode_string(&data, &mut payload);
-        Ok(self.sign(&payload))
+        B64.encode_string(bytes, &mut out);
+        Ok(self.sign_owned(out))
     }
 
     /// Django's `unsign_object`: verify (and check `max_age`), strip a leading `.` and
@@ -719,6 +735,7 @@ impl SessionCodec {
     }
 
     /// Replaces the decoding limits (rule H3).
+    #[must_use]
     pub fn with_limits(mut self, limits: DecodeLimits) -> Self {
         self.signer = self.signer.with_limits(limits);
         self
@@ -1096,6 +1113,70 @@ mod tests {
             .unwrap();
         assert!(codec.try_decode(&other).unwrap_err().is_bad_signature());
         assert!(codec.decode(&other).is_empty());
+    }
+
+    /// Records the target and message of every event.
+    #[derive(Default, Clone)]
+    struct Capture(Arc<std::sync::Mutex<Vec<(String, String)>>>);
+
+    struct MessageVisitor(String);
+
+    impl tracing::field::Visit for MessageVisitor {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+            if field.name() == "message" {
+                self.0 = format!("{value:?}");
+            }
+        }
+    }
+
+    impl tracing::Subscriber for Capture {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            let mut visitor = MessageVisitor(String::new());
+            event.record(&mut visitor);
+            let target = event.metadata().target().to_owned();
+            self.0.lock().unwrap().push((target, visitor.0));
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    fn logged(f: impl FnOnce()) -> Vec<(String, String)> {
+        let capture = Capture::default();
+        tracing::subscriber::with_default(capture.clone(), f);
+        let events = capture.0.lock().unwrap().clone();
+        events
+    }
+
+    #[test]
+    fn f7_bad_signature_logs_warning_other_failures_are_silent() {
+        let codec = SessionCodec::new(&keys(), clock(), Arc::new(JsonSerializer));
+        let events = logged(|| {
+            assert!(codec.decode("tampered:value").is_empty());
+        });
+        assert_eq!(
+            events,
+            [(
+                "django.security.SuspiciousSession".to_owned(),
+                "Session data corrupted".to_owned()
+            )]
+        );
+        let not_json = TimestampSigner::new(&keys(), SESSION_SALT, clock()).sign("bm90IGpzb24");
+        let events = logged(|| {
+            assert!(codec.decode(&not_json).is_empty());
+        });
+        assert!(events.is_empty(), "{events:?}");
+        let good = codec
+            .encode(&SessionData::from_value(json!({"a": 1})).unwrap())
+            .unwrap();
+        assert!(logged(|| assert_eq!(codec.decode(&good).len(), 1)).is_empty());
     }
 
     #[test]

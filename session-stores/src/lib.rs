@@ -1,1 +1,8 @@
-//! Session stores.
+//! Session stores for `session-api`, one module per backend, each behind a feature.
+//!
+//! | feature | module | Django engine |
+//! | --- | --- | --- |
+//! | `memory` | [`memory`] | `django.core.cache.backends.locmem` + `cache` |
+
+#[cfg(feature = "memory")]
+pub mod memory;

@@ -1,0 +1,156 @@
+//! Shared set-up for session-api's integration tests: the real memory store, a manual
+//! clock and a store wrapper that counts calls (to prove laziness and "no write").
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use session_api::signing::SecretKeys;
+use session_api::{
+    AsyncSessionStore, Capabilities, KeyGenerator, ManualClock, Result, Session, SessionBackend,
+    SessionConfig, SessionData, SessionKey, SessionStore,
+};
+use session_stores::memory::MemoryStore;
+use time::macros::datetime;
+use time::OffsetDateTime;
+
+pub const START: OffsetDateTime = datetime!(2026-01-01 0:00 UTC);
+
+/// Counts every store call, then forwards to the real memory store.
+#[derive(Debug)]
+pub struct Counting {
+    pub inner: MemoryStore,
+    pub loads: AtomicUsize,
+    pub saves: AtomicUsize,
+    pub deletes: AtomicUsize,
+}
+
+impl Counting {
+    pub fn calls(&self) -> usize {
+        self.loads.load(Ordering::SeqCst)
+            + self.saves.load(Ordering::SeqCst)
+            + self.deletes.load(Ordering::SeqCst)
+    }
+}
+
+impl SessionStore for Counting {
+    fn capabilities(&self) -> Capabilities {
+        SessionStore::capabilities(&self.inner)
+    }
+    fn exists(&self, key: &SessionKey) -> Result<bool> {
+        self.inner.exists(key)
+    }
+    fn load(&self, key: &SessionKey) -> Result<Option<SessionData>> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.inner.load(key)
+    }
+    fn save(
+        &self,
+        key: &SessionKey,
+        data: &SessionData,
+        expires_at: OffsetDateTime,
+        must_create: bool,
+    ) -> Result<SessionKey> {
+        self.saves.fetch_add(1, Ordering::SeqCst);
+        self.inner.save(key, data, expires_at, must_create)
+    }
+    fn delete(&self, key: &SessionKey) -> Result<()> {
+        self.deletes.fetch_add(1, Ordering::SeqCst);
+        self.inner.delete(key)
+    }
+    fn clear_expired(&self) -> Result<u64> {
+        self.inner.clear_expired()
+    }
+}
+
+#[async_trait]
+impl AsyncSessionStore for Counting {
+    fn capabilities(&self) -> Capabilities {
+        SessionStore::capabilities(&self.inner)
+    }
+    async fn aexists(&self, key: &SessionKey) -> Result<bool> {
+        self.exists(key)
+    }
+    async fn aload(&self, key: &SessionKey) -> Result<Option<SessionData>> {
+        self.load(key)
+    }
+    async fn asave(
+        &self,
+        key: &SessionKey,
+        data: &SessionData,
+        expires_at: OffsetDateTime,
+        must_create: bool,
+    ) -> Result<SessionKey> {
+        self.save(key, data, expires_at, must_create)
+    }
+    async fn adelete(&self, key: &SessionKey) -> Result<()> {
+        self.delete(key)
+    }
+    async fn aclear_expired(&self) -> Result<u64> {
+        self.clear_expired()
+    }
+}
+
+/// Yields the scripted keys first, then random ones.
+#[derive(Debug, Default)]
+pub struct ScriptedKeys(pub Mutex<Vec<SessionKey>>);
+
+impl KeyGenerator for ScriptedKeys {
+    fn generate(&self) -> SessionKey {
+        let mut keys = self.0.lock().unwrap();
+        if keys.is_empty() {
+            SessionKey::generate()
+        } else {
+            keys.remove(0)
+        }
+    }
+}
+
+pub struct Fixture {
+    pub store: Arc<Counting>,
+    pub backend: SessionBackend,
+    pub config: Arc<SessionConfig>,
+    pub clock: ManualClock,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        Self::with(|b| b)
+    }
+
+    pub fn with(
+        f: impl FnOnce(
+            session_api::config::SessionConfigBuilder,
+        ) -> session_api::config::SessionConfigBuilder,
+    ) -> Self {
+        let clock = ManualClock::new(START);
+        let store = Arc::new(Counting {
+            inner: MemoryStore::with_clock(Arc::new(clock.clone())),
+            loads: AtomicUsize::new(0),
+            saves: AtomicUsize::new(0),
+            deletes: AtomicUsize::new(0),
+        });
+        let builder =
+            SessionConfig::builder(SecretKeys::new("test-secret")).clock(Arc::new(clock.clone()));
+        let config = Arc::new(f(builder).build().unwrap());
+        Fixture {
+            backend: SessionBackend::from_both(store.clone()),
+            store,
+            config,
+            clock,
+        }
+    }
+
+    pub fn session(&self, key: Option<&str>) -> Session {
+        Session::new(self.backend.clone(), self.config.clone(), key)
+    }
+
+    /// A saved session holding `{"a": 1}`; returns its key.
+    pub fn saved(&self) -> SessionKey {
+        let mut s = self.session(None);
+        s.set("a", &1).unwrap();
+        s.save(false).unwrap();
+        s.session_key().unwrap().clone()
+    }
+}

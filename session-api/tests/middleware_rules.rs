@@ -1,0 +1,278 @@
+//! The middleware core against section G of docs/django-spec.md.
+
+mod common;
+
+use common::{Fixture, START};
+use session_api::middleware::{cookie_value, http_date, SessionMiddleware};
+use session_api::{Error, Expiry, SameSite};
+use time::Duration;
+
+fn middleware(f: &Fixture) -> SessionMiddleware {
+    SessionMiddleware::new(f.backend.clone(), f.config.clone())
+}
+
+#[test]
+fn g1_session_key_comes_from_the_named_cookie_last_one_wins() {
+    assert_eq!(
+        cookie_value("a=1; sessionid=abcdefgh12; b=2", "sessionid").as_deref(),
+        Some("abcdefgh12")
+    );
+    assert_eq!(
+        cookie_value("sessionid=first0000; sessionid=\"second000\"", "sessionid").as_deref(),
+        Some("second000")
+    );
+    assert_eq!(cookie_value("other=1", "sessionid"), None);
+    assert_eq!(cookie_value("", "sessionid"), None);
+    assert_eq!(cookie_value(";;=;sessionid", "sessionid"), None);
+
+    let f = Fixture::new();
+    let key = f.saved();
+    let mw = middleware(&f);
+    let header = format!("csrftoken=x; sessionid={}", key.as_str());
+    let req = mw.request_session(Some(&header));
+    assert!(req.cookie_present);
+    assert_eq!(req.session_key(), Some(&key));
+    assert!(!req.accessed(), "G1: the handle is built lazily");
+}
+
+#[test]
+fn g2_emptied_session_deletes_the_cookie_with_path_domain_samesite() {
+    let f = Fixture::with(|b| {
+        b.cookie_domain(Some("example.com".into()))
+            .cookie_path("/app")
+    });
+    let key = f.saved();
+    let mw = middleware(&f);
+    let mut req = mw.request_session(Some(&format!("sessionid={}", key.as_str())));
+    req.flush().unwrap();
+    let out = mw.process_response(&mut req, 200).unwrap();
+    assert!(out.vary_cookie);
+    assert_eq!(
+        out.set_cookie.as_deref(),
+        Some(
+            "sessionid=\"\"; Domain=example.com; expires=Thu, 01 Jan 1970 00:00:00 GMT; \
+             Max-Age=0; Path=/app; SameSite=Lax"
+        )
+    );
+}
+
+#[test]
+fn g2_invalid_cookie_is_deleted() {
+    let f = Fixture::new();
+    let mw = middleware(&f);
+    let mut req = mw.request_session(Some("sessionid=../../etc/passwd"));
+    assert!(req.cookie_present);
+    let out = mw.process_response(&mut req, 200).unwrap();
+    assert!(out
+        .set_cookie
+        .unwrap()
+        .starts_with("sessionid=\"\"; expires=Thu, 01 Jan 1970"));
+}
+
+#[test]
+fn g2_delete_cookie_is_secure_for_prefixed_names_and_samesite_none() {
+    let f = Fixture::with(|b| b.cookie_samesite(Some(SameSite::None)));
+    let mw = middleware(&f);
+    let mut req = mw.request_session(Some("sessionid=x"));
+    let out = mw.process_response(&mut req, 200).unwrap();
+    assert!(out.set_cookie.unwrap().ends_with("SameSite=None; Secure"));
+
+    let f = Fixture::with(|b| b.cookie_name("__Host-sid").cookie_secure(true));
+    let mw = middleware(&f);
+    let mut req = mw.request_session(Some("__Host-sid=x"));
+    let out = mw.process_response(&mut req, 200).unwrap();
+    assert!(out.set_cookie.unwrap().ends_with("; Secure"));
+}
+
+#[test]
+fn g3_vary_only_when_accessed() {
+    let f = Fixture::new();
+    let mw = middleware(&f);
+    let mut untouched = mw.request_session(None);
+    let out = mw.process_response(&mut untouched, 200).unwrap();
+    assert_eq!(out.set_cookie, None);
+    assert!(!out.vary_cookie);
+
+    let key = f.saved();
+    let mut read = mw.request_session(Some(&format!("sessionid={}", key.as_str())));
+    read.get_value("a").unwrap();
+    let saves = f.store.saves.load(std::sync::atomic::Ordering::SeqCst);
+    let out = mw.process_response(&mut read, 200).unwrap();
+    assert!(out.vary_cookie);
+    assert_eq!(out.set_cookie, None, "reading must not set a cookie");
+    assert_eq!(
+        f.store.saves.load(std::sync::atomic::Ordering::SeqCst),
+        saves,
+        "reading must not save"
+    );
+}
+
+#[test]
+fn g4_modified_session_is_saved_and_cookie_set_with_every_attribute() {
+    let f = Fixture::with(|b| {
+        b.cookie_domain(Some("example.com".into()))
+            .cookie_secure(true)
+            .cookie_samesite(Some(SameSite::Strict))
+    });
+    let mw = middleware(&f);
+    let mut req = mw.request_session(None);
+    req.set("a", &1).unwrap();
+    let out = mw.process_response(&mut req, 200).unwrap();
+    let key = req.session_key().unwrap().clone();
+    let expires = http_date(START + Duration::seconds(1_209_600));
+    assert_eq!(expires, "Thu, 15 Jan 2026 00:00:00 GMT");
+    assert_eq!(
+        out.set_cookie.unwrap(),
+        format!(
+            "sessionid={}; Domain=example.com; expires={expires}; HttpOnly; Max-Age=1209600; \
+             Path=/; SameSite=Strict; Secure",
+            key.as_str()
+        )
+    );
+    assert!(out.vary_cookie);
+    assert_eq!(
+        f.session(Some(key.as_str())).get::<i64>("a").unwrap(),
+        Some(1)
+    );
+}
+
+#[test]
+fn g4_max_age_follows_custom_expiry_and_browser_close_omits_it() {
+    let f = Fixture::new();
+    let mw = middleware(&f);
+    let mut req = mw.request_session(None);
+    req.set_expiry(Expiry::Seconds(300)).unwrap();
+    let cookie = mw
+        .process_response(&mut req, 200)
+        .unwrap()
+        .set_cookie
+        .unwrap();
+    assert!(cookie.contains("; Max-Age=300; "), "{cookie}");
+
+    let mut req = mw.request_session(None);
+    req.set_expiry(Expiry::BrowserClose).unwrap();
+    let cookie = mw
+        .process_response(&mut req, 200)
+        .unwrap()
+        .set_cookie
+        .unwrap();
+    assert!(
+        !cookie.contains("Max-Age") && !cookie.contains("expires"),
+        "{cookie}"
+    );
+
+    let f = Fixture::with(|b| b.expire_at_browser_close(true));
+    let mw = middleware(&f);
+    let mut req = mw.request_session(None);
+    req.set("a", &1).unwrap();
+    let cookie = mw
+        .process_response(&mut req, 200)
+        .unwrap()
+        .set_cookie
+        .unwrap();
+    assert!(!cookie.contains("Max-Age"), "{cookie}");
+}
+
+#[test]
+fn g4_no_save_and_no_cookie_on_500() {
+    let f = Fixture::new();
+    let mw = middleware(&f);
+    let mut req = mw.request_session(None);
+    req.set("a", &1).unwrap();
+    let out = mw.process_response(&mut req, 500).unwrap();
+    assert_eq!(out.set_cookie, None);
+    assert!(out.vary_cookie);
+    assert!(req.session_key().is_none());
+    assert_eq!(f.store.saves.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let out = mw.process_response(&mut req, 503).unwrap();
+    assert_eq!(out.set_cookie, None);
+    let out = mw.process_response(&mut req, 499).unwrap();
+    assert!(out.set_cookie.is_some());
+}
+
+#[test]
+fn g4_save_every_request_refreshes_an_unmodified_session() {
+    let f = Fixture::with(|b| b.save_every_request(true));
+    let key = f.saved();
+    let mw = middleware(&f);
+    let saves = f.store.saves.load(std::sync::atomic::Ordering::SeqCst);
+    let mut req = mw.request_session(Some(&format!("sessionid={}", key.as_str())));
+    let out = mw.process_response(&mut req, 200).unwrap();
+    assert!(out.set_cookie.is_some());
+    assert_eq!(
+        f.store.saves.load(std::sync::atomic::Ordering::SeqCst),
+        saves + 1
+    );
+    // An empty session without a cookie is still not saved.
+    let mut req = mw.request_session(None);
+    assert_eq!(mw.process_response(&mut req, 200).unwrap().set_cookie, None);
+}
+
+#[test]
+fn g4_unmodified_session_is_not_saved() {
+    let f = Fixture::new();
+    let key = f.saved();
+    let mw = middleware(&f);
+    let saves = f.store.saves.load(std::sync::atomic::Ordering::SeqCst);
+    let mut req = mw.request_session(Some(&format!("sessionid={}", key.as_str())));
+    req.get_value("a").unwrap();
+    mw.process_response(&mut req, 200).unwrap();
+    assert_eq!(
+        f.store.saves.load(std::sync::atomic::Ordering::SeqCst),
+        saves
+    );
+}
+
+#[test]
+fn g5_concurrent_logout_is_session_interrupted() {
+    let f = Fixture::new();
+    let key = f.saved();
+    let mw = middleware(&f);
+    let cookie = format!("sessionid={}", key.as_str());
+    let mut slow = mw.request_session(Some(&cookie));
+    slow.set("b", &2).unwrap();
+    let mut logout = mw.request_session(Some(&cookie));
+    logout.flush().unwrap();
+    mw.process_response(&mut logout, 200).unwrap();
+    assert!(matches!(
+        mw.process_response(&mut slow, 200),
+        Err(Error::SessionInterrupted)
+    ));
+    assert!(!f.session(Some(key.as_str())).has_key("b").unwrap());
+}
+
+#[tokio::test]
+async fn g_async_twin_matches_sync() {
+    let f = Fixture::new();
+    let mw = middleware(&f);
+    let mut req = mw.request_session(None);
+    req.aset("a", &1).await.unwrap();
+    let out = mw.aprocess_response(&mut req, 200).await.unwrap();
+    let key = req.session_key().unwrap().clone();
+    assert!(out
+        .set_cookie
+        .unwrap()
+        .starts_with(&format!("sessionid={}; expires=", key.as_str())));
+    let mut req = mw.request_session(Some(&format!("sessionid={}", key.as_str())));
+    req.aflush().await.unwrap();
+    let out = mw.aprocess_response(&mut req, 200).await.unwrap();
+    assert!(out.set_cookie.unwrap().starts_with("sessionid=\"\""));
+}
+
+#[test]
+fn g6_defaults_in_the_cookie() {
+    let f = Fixture::new();
+    let mw = middleware(&f);
+    let mut req = mw.request_session(None);
+    req.set("a", &1).unwrap();
+    let cookie = mw
+        .process_response(&mut req, 200)
+        .unwrap()
+        .set_cookie
+        .unwrap();
+    assert!(
+        cookie.ends_with("; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure") && !cookie.contains("Domain"));
+}

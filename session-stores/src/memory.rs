@@ -1,0 +1,212 @@
+//! A process-local store: bounded, expiry-first eviction, safe under concurrent use.
+//!
+//! Like Django's local-memory cache it is not shared between processes: use it for
+//! tests, development and single-process sites.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use session_api::{
+    AsyncSessionStore, Capabilities, Clock, Result, SessionData, SessionKey, SessionStore,
+    SystemClock,
+};
+use time::OffsetDateTime;
+
+/// Default bound on the number of sessions kept.
+pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
+
+/// The in-memory store.
+///
+/// When full, a new session first displaces expired ones, then the one closest to
+/// expiry. Expired entries are never returned.
+///
+/// ```
+/// use std::sync::Arc;
+/// use session_stores::memory::MemoryStore;
+/// use session_api::SessionBackend;
+/// let backend = SessionBackend::from_both(Arc::new(MemoryStore::new()));
+/// assert!(backend.capabilities().server_side);
+/// ```
+#[derive(Debug)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    clock: Arc<dyn Clock>,
+    max_entries: usize,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    entries: HashMap<SessionKey, Entry>,
+    /// Keys ordered by expiry, for eviction and `clear_expired`.
+    by_expiry: BTreeSet<(OffsetDateTime, SessionKey)>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    data: SessionData,
+    expires_at: OffsetDateTime,
+}
+
+impl Inner {
+    fn remove(&mut self, key: &SessionKey) -> Option<Entry> {
+        let entry = self.entries.remove(key)?;
+        self.by_expiry.remove(&(entry.expires_at, key.clone()));
+        Some(entry)
+    }
+
+    fn insert(&mut self, key: SessionKey, entry: Entry) {
+        self.by_expiry.insert((entry.expires_at, key.clone()));
+        if let Some(old) = self.entries.insert(key.clone(), entry) {
+            self.by_expiry.remove(&(old.expires_at, key));
+        }
+    }
+
+    fn live(&self, key: &SessionKey, now: OffsetDateTime) -> Option<&Entry> {
+        self.entries.get(key).filter(|e| e.expires_at > now)
+    }
+
+    fn clear_expired(&mut self, now: OffsetDateTime) -> u64 {
+        let mut removed = 0;
+        while let Some((at, key)) = self.by_expiry.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.remove(&key);
+            removed += 1;
+        }
+        removed
+    }
+}
+
+impl MemoryStore {
+    /// A store bounded to [`DEFAULT_MAX_ENTRIES`], on the system clock.
+    pub fn new() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
+
+    /// A store on `clock` (inject a `ManualClock` in tests).
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        MemoryStore {
+            inner: Mutex::default(),
+            clock,
+            max_entries: DEFAULT_MAX_ENTRIES,
+        }
+    }
+
+    /// Sets the bound on the number of sessions (at least 1).
+    pub fn max_entries(mut self, max: usize) -> Self {
+        self.max_entries = max.max(1);
+        self
+    }
+
+    /// How many sessions are held, expired ones included until evicted.
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    /// Whether no session is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // The map is consistent after every statement, so a poisoned lock is usable.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SessionStore for MemoryStore {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::server_side()
+    }
+
+    fn exists(&self, key: &SessionKey) -> Result<bool> {
+        Ok(self.lock().live(key, self.clock.now()).is_some())
+    }
+
+    fn load(&self, key: &SessionKey) -> Result<Option<SessionData>> {
+        Ok(self
+            .lock()
+            .live(key, self.clock.now())
+            .map(|e| e.data.clone()))
+    }
+
+    fn save(
+        &self,
+        key: &SessionKey,
+        data: &SessionData,
+        expires_at: OffsetDateTime,
+        must_create: bool,
+    ) -> Result<SessionKey> {
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        let live = inner.live(key, now).is_some();
+        if must_create && live {
+            return Err(session_api::Error::Create);
+        }
+        if !must_create && !live {
+            // D5: a vanished (or expired) record is never re-created by an update.
+            return Err(session_api::Error::Update);
+        }
+        if !live && inner.entries.len() >= self.max_entries {
+            inner.clear_expired(now);
+            if inner.entries.len() >= self.max_entries {
+                if let Some((_, soonest)) = inner.by_expiry.first().cloned() {
+                    inner.remove(&soonest);
+                }
+            }
+        }
+        let entry = Entry {
+            data: data.clone(),
+            expires_at,
+        };
+        inner.insert(key.clone(), entry);
+        Ok(key.clone())
+    }
+
+    fn delete(&self, key: &SessionKey) -> Result<()> {
+        self.lock().remove(key);
+        Ok(())
+    }
+
+    fn clear_expired(&self) -> Result<u64> {
+        Ok(self.lock().clear_expired(self.clock.now()))
+    }
+}
+
+/// Native async side: every operation is a short critical section, so it runs inline
+/// instead of on the blocking pool.
+#[async_trait]
+impl AsyncSessionStore for MemoryStore {
+    fn capabilities(&self) -> Capabilities {
+        SessionStore::capabilities(self)
+    }
+    async fn aexists(&self, key: &SessionKey) -> Result<bool> {
+        self.exists(key)
+    }
+    async fn aload(&self, key: &SessionKey) -> Result<Option<SessionData>> {
+        self.load(key)
+    }
+    async fn asave(
+        &self,
+        key: &SessionKey,
+        data: &SessionData,
+        expires_at: OffsetDateTime,
+        must_create: bool,
+    ) -> Result<SessionKey> {
+        self.save(key, data, expires_at, must_create)
+    }
+    async fn adelete(&self, key: &SessionKey) -> Result<()> {
+        self.delete(key)
+    }
+    async fn aclear_expired(&self) -> Result<u64> {
+        self.clear_expired()
+    }
+}
