@@ -1,29 +1,34 @@
 //! Django-compatible sessions for Rust: the lean crate.
 //!
-//! See the repository README and `docs/architecture.md`. Rule ids (A1, C4, ...) in the
-//! docs refer to `docs/django-spec.md`.
+//! - [`SessionKey`], [`SessionData`], [`Session`] (Django's `SessionBase`);
+//! - the store contract: [`SessionStore`], [`AsyncSessionStore`] and the bridges;
+//! - [`signing`]: Django's `signing.dumps`/`loads`, byte for byte;
+//! - [`middleware`]: the framework-agnostic middleware core;
+//! - [`SessionConfig`]: every Django session setting with Django's default.
+//!
+//! Rule ids (A1, C4, ...) in the docs refer to `docs/django-spec.md`.
 
 pub mod clock;
+pub mod config;
 pub mod data;
 pub mod error;
-pub mod key;
-pub mod serializer;
-pub mod signing;
-
-pub use clock::{Clock, ManualClock, SystemClock};
-pub use data::SessionData;
-pub use error::{BoxError, Error, Result};
-pub use key::{KeyGenerator, RandomKeys, SessionKey};
-pub use serializer::{JsonSerializer, Serializer};
-pub mod config;
 pub mod expiry;
+pub mod key;
 pub mod middleware;
+pub mod serializer;
 pub mod session;
+pub mod signing;
 pub mod store;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{SameSite, SessionConfig};
+pub use data::SessionData;
+pub use error::{BoxError, Error, Result};
 pub use expiry::{Expiry, ExpiryValue};
+pub use key::{KeyGenerator, RandomKeys, SessionKey};
+pub use serializer::{JsonSerializer, Serializer};
 pub use session::{ExpiryArgs, Session};
+pub use signing::{DecodeLimits, SecretKeys, SessionCodec, Signer, TimestampSigner};
 pub use store::{
     AsyncSessionStore, AsyncToSync, Capabilities, KeyKind, SessionBackend, SessionStore,
     SyncToAsync,

@@ -2,7 +2,27 @@
 //!
 //! | feature | module | Django engine |
 //! | --- | --- | --- |
-//! | `memory` | [`memory`] | `django.core.cache.backends.locmem` + `cache` |
+//! | `memory` | [`memory`] | a process-local store |
+//! | `file` | [`file`] | `django.contrib.sessions.backends.file` |
+//! | `signed_cookies` | [`signed_cookies`] | `django.contrib.sessions.backends.signed_cookies` |
+//! | `sqlite`, `postgres`, `mysql` | [`db`] | `django.contrib.sessions.backends.db` |
+//! | `cache`, `redis` | [`cache`] | `django.contrib.sessions.backends.cache` |
+//! | `cached_db` | [`cached_db`] | `django.contrib.sessions.backends.cached_db` |
 
 #[cfg(feature = "memory")]
 pub mod memory;
+
+#[cfg(feature = "file")]
+pub mod file;
+
+#[cfg(feature = "signed_cookies")]
+pub mod signed_cookies;
+
+#[cfg(feature = "db")]
+pub mod db;
+
+#[cfg(feature = "cache")]
+pub mod cache;
+
+#[cfg(feature = "cached_db")]
+pub mod cached_db;

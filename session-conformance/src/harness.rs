@@ -1,0 +1,123 @@
+//! What a store author hands the kit: a factory from [`KitEnv`] to [`Harness`].
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use session_api::signing::SecretKeys;
+use session_api::{Clock, ManualClock, Result, SessionBackend, SessionConfig, SessionKey};
+use time::macros::datetime;
+use time::OffsetDateTime;
+
+/// Where every kit clock starts: 2026-01-01T00:00:00Z, the Django fixtures' timestamp.
+pub const KIT_START: OffsetDateTime = datetime!(2026-01-01 0:00 UTC);
+/// The secret every kit store signs with.
+pub const KIT_SECRET: &str = "session-conformance-kit-secret";
+/// `SESSION_COOKIE_AGE` in the kit: Django's default.
+pub const KIT_COOKIE_AGE: i64 = 1_209_600;
+
+/// What the kit gives a store factory: the clock the store must read time from, the
+/// secret it must sign with, and a name unique to this case (for table names, key
+/// prefixes, directories) so cases never collide.
+#[derive(Debug, Clone)]
+pub struct KitEnv {
+    clock: ManualClock,
+    unique: String,
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+impl KitEnv {
+    /// A fresh environment for one case.
+    pub fn new(case: &str) -> Self {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        let case: String = case
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(24)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        KitEnv {
+            clock: ManualClock::new(KIT_START),
+            unique: format!("kit_{pid}_{n}_{case}"),
+        }
+    }
+
+    /// The clock, for the store to read "now" from.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::new(self.clock.clone())
+    }
+
+    /// The same clock, to move it.
+    pub fn manual_clock(&self) -> &ManualClock {
+        &self.clock
+    }
+
+    /// `SECRET_KEY` for stores that sign.
+    pub fn secret_keys(&self) -> SecretKeys {
+        SecretKeys::new(KIT_SECRET)
+    }
+
+    /// `SESSION_COOKIE_AGE` for stores that need it.
+    pub fn cookie_age(&self) -> i64 {
+        KIT_COOKIE_AGE
+    }
+
+    /// A name unique to this case and process: `[a-z0-9_]`, at most 50 characters.
+    pub fn unique_name(&self) -> &str {
+        &self.unique
+    }
+
+    /// The settings the kit's sessions use: Django's defaults on this clock.
+    pub fn config(&self) -> Result<SessionConfig> {
+        SessionConfig::builder(self.secret_keys())
+            .clock(self.clock())
+            .build()
+    }
+}
+
+/// Direct access to a store's stored bytes, so the kit can plant tampered or
+/// undecodable records (rule D7). Optional: without it those cases are reported as
+/// skipped, with that reason.
+#[async_trait]
+pub trait RawRecords: Send + Sync + fmt::Debug {
+    /// Stores `raw` as the record of `key`, live until `expires_at`, bypassing encoding.
+    async fn write_raw(&self, key: &SessionKey, raw: &str, expires_at: OffsetDateTime)
+        -> Result<()>;
+    /// The stored bytes of `key`, if any (for wire-format snapshots).
+    async fn read_raw(&self, key: &SessionKey) -> Result<Option<String>>;
+}
+
+/// A store under test, as a factory built it.
+#[derive(Debug, Clone)]
+pub struct Harness {
+    /// The store through both contracts.
+    pub backend: SessionBackend,
+    /// Raw access to stored records, when the store offers it.
+    pub raw: Option<Arc<dyn RawRecords>>,
+    /// Whether the store's wire format is Django's `session_data` (signed, compressed
+    /// JSON with salt `django.contrib.sessions.SessionStore`), so the kit can check it
+    /// byte for byte.
+    pub django_session_data: bool,
+}
+
+impl Harness {
+    /// A harness without raw access.
+    pub fn new(backend: SessionBackend) -> Self {
+        Harness {
+            backend,
+            raw: None,
+            django_session_data: false,
+        }
+    }
+
+    /// Adds raw access; `django_session_data` says whether the raw text is Django's
+    /// `session_data` encoding.
+    pub fn with_raw(mut self, raw: Arc<dyn RawRecords>, django_session_data: bool) -> Self {
+        self.raw = Some(raw);
+        self.django_session_data = django_session_data;
+        self
+    }
+}

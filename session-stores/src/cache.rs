@@ -1,0 +1,1 @@
+//! cache backend (in progress).

@@ -1,0 +1,1 @@
+//! cached_db backend (in progress).
