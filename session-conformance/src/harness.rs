@@ -12,8 +12,9 @@ use time::OffsetDateTime;
 
 /// Where every kit clock starts: 2026-01-01T00:00:00Z, the Django fixtures' timestamp.
 pub const KIT_START: OffsetDateTime = datetime!(2026-01-01 0:00 UTC);
-/// The secret every kit store signs with.
-pub const KIT_SECRET: &str = "session-conformance-kit-secret";
+/// The secret every kit store signs with: the one the Django 5.2 fixtures were made
+/// with, so stored records can be compared with Django's literal output.
+pub const KIT_SECRET: &str = "shared-fixture-secret-do-not-use-in-production";
 /// `SESSION_COOKIE_AGE` in the kit: Django's default.
 pub const KIT_COOKIE_AGE: i64 = 1_209_600;
 
@@ -48,6 +49,11 @@ impl KitEnv {
     /// The clock, for the store to read "now" from.
     pub fn clock(&self) -> Arc<dyn Clock> {
         Arc::new(self.clock.clone())
+    }
+
+    /// The clock's current time.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
     }
 
     /// The same clock, to move it.

@@ -1,0 +1,211 @@
+//! The session handle's dictionary and flags (rules B1..B10), through the store.
+
+use serde_json::json;
+use session_api::{Error, ExpiryArgs};
+
+use crate::ensure;
+use crate::runner::{CaseResult, Ctx};
+use crate::spy::Call;
+
+/// B1: nothing is loaded before the data is first touched.
+pub async fn b1_no_load_before_first_access(ctx: Ctx) -> CaseResult {
+    let key = ctx.saved(&[("a", json!(1))]).await?;
+    ctx.spy.reset();
+    let mut s = ctx.session(Some(key.as_str()));
+    ensure!(ctx.spy.calls().is_empty(), "building a handle called the store");
+    s.aget_value("a").await?;
+    s.aget_value("a").await?;
+    let loads = ctx.spy.calls().iter().filter(|c| **c == Call::Load).count();
+    ensure!(loads == 1, "expected one load, saw {loads}");
+    Ok(())
+}
+
+/// B1: with no key, first access does not call the store.
+pub async fn b1_no_key_no_store_call(ctx: Ctx) -> CaseResult {
+    let mut s = ctx.session(None);
+    s.akeys().await?;
+    ensure!(ctx.spy.calls().is_empty(), "store called: {:?}", ctx.spy.calls());
+    Ok(())
+}
+
+/// B2: reads set `accessed`, not `modified`.
+pub async fn b2_reads_set_accessed_only(ctx: Ctx) -> CaseResult {
+    let key = ctx.saved(&[("a", json!(1))]).await?;
+    let mut s = ctx.session(Some(key.as_str()));
+    ensure!(!s.accessed(), "accessed before any access");
+    s.aget_value("a").await?;
+    s.ahas_key("a").await?;
+    s.akeys().await?;
+    s.avalues().await?;
+    s.aitems().await?;
+    s.aget_expiry_age(ExpiryArgs::default()).await?;
+    s.aget_expiry_date(ExpiryArgs::default()).await?;
+    s.aget_expire_at_browser_close().await?;
+    ensure!(s.accessed(), "reads did not set accessed");
+    ensure!(!s.modified(), "reads set modified");
+    Ok(())
+}
+
+/// B3: assignment, deletion, update (even empty), clear set `modified`.
+pub async fn b3_writes_set_modified(ctx: Ctx) -> CaseResult {
+    let key = ctx.saved(&[("a", json!(1))]).await?;
+    for op in 0..4 {
+        let mut s = ctx.session(Some(key.as_str()));
+        match op {
+            0 => s.aset("b", &2).await?,
+            1 => s.adelete("a").await?,
+            2 => s.aupdate(Vec::new()).await?,
+            _ => s.clear(),
+        }
+        ensure!(s.modified(), "operation {op} did not set modified");
+    }
+    Ok(())
+}
+
+/// B3: pop sets `modified` only when the key was present.
+pub async fn b3_pop_modifies_only_when_present(ctx: Ctx) -> CaseResult {
+    let key = ctx.saved(&[("a", json!(1))]).await?;
+    let mut s = ctx.session(Some(key.as_str()));
+    s.apop_or("missing", json!(null)).await?;
+    ensure!(!s.modified(), "pop of a missing key set modified");
+    ensure!(s.apop("a").await? == json!(1), "pop returned the wrong value");
+    ensure!(s.modified(), "pop of a present key did not set modified");
+    Ok(())
+}
+
+/// B3: setdefault sets `modified` only when it inserts.
+pub async fn b3_setdefault_modifies_only_when_inserting(ctx: Ctx) -> CaseResult {
+    let key = ctx.saved(&[("a", json!(1))]).await?;
+    let mut s = ctx.session(Some(key.as_str()));
+    ensure!(s.asetdefault("a", json!(9)).await? == json!(1), "setdefault replaced a value");
+    ensure!(!s.modified(), "setdefault of a present key set modified");
+    ensure!(s.asetdefault("b", json!(9)).await? == json!(9), "setdefault did not insert");
+    ensure!(s.modified(), "setdefault insert did not set modified");
+    Ok(())
+}
+
+/// B4: clear empties without loading and sets both flags.
+pub async fn b4_clear_does_not_load(ctx: Ctx) -> CaseResult {
+    let key = ctx.saved(&[("a", json!(1))]).await?;
+    ctx.spy.reset();
+    let mut s = ctx.session(Some(key.as_str()));
+    s.clear();
+    ensure!(!ctx.spy.calls().contains(&Call::Load), "clear loaded the session");
+    ensure!(s.accessed() && s.modified(), "clear did not set both flags");
+    s.asave(false).await?;
+    let mut again = ctx.session(Some(key.as_str()));
+    ensure!(again.akeys().await?.is_empty(), "cleared data came back");
+    Ok(())
+}
+
+/// B5: a nested change is not saved unless `modified` is set.
+pub async fn b5_nested_mutation_needs_modified(ctx: Ctx) -> CaseResult {
+    let key = ctx.saved(&[("cart", json!({"items": [1]}))]).await?;
+    let mut s = ctx.session(Some(key.as_str()));
+    s.adata().await?.insert("cart".into(), json!({"items": [1, 2]}));
+    ensure!(!s.modified(), "in-place mutation set modified");
+    let mw = session_api::middleware::SessionMiddleware::new(ctx.backend.clone(), ctx.config().clone());
+    let cookie = format!("{}={}", ctx.config().cookie_name, key.as_str());
+    let mut req = mw.request_session(Some(&cookie));
+    req.adata().await?.insert("cart".into(), json!({"items": [1, 2]}));
+    ctx.spy.reset();
+    mw.aprocess_response(&mut req, 200).await?;
+    ensure!(ctx.spy.writes() == 0, "an unmodified session was written");
+    let mut check = ctx.session(Some(key.as_str()));
+    ensure!(
+        check.aget_value("cart").await? == Some(json!({"items": [1]})),
+        "nested change was saved without modified"
+    );
+    req.set_modified(true);
+    mw.aprocess_response(&mut req, 200).await?;
+    let mut check = ctx.session(Some(key.as_str()));
+    ensure!(
+        check.aget_value("cart").await? == Some(json!({"items": [1, 2]})),
+        "setting modified did not save the nested change"
+    );
+    Ok(())
+}
+
+/// B6: deleting or popping a missing key is an error; pop with default returns it.
+pub async fn b6_missing_key_is_key_error(ctx: Ctx) -> CaseResult {
+    let mut s = ctx.session(None);
+    ensure!(matches!(s.adelete("nope").await, Err(Error::KeyNotFound(_))), "delete of missing key");
+    ensure!(matches!(s.apop("nope").await, Err(Error::KeyNotFound(_))), "pop of missing key");
+    ensure!(s.apop_or("nope", json!(5)).await? == json!(5), "pop default");
+    Ok(())
+}
+
+/// B8: the test cookie survives a save and reload.
+pub async fn b8_test_cookie_round_trip(ctx: Ctx) -> CaseResult {
+    let mut s = ctx.session(None);
+    s.aset_test_cookie().await?;
+    s.asave(false).await?;
+    let key = s.session_key().cloned();
+    let mut again = ctx.session(key.as_ref().map(|k| k.as_str()));
+    ensure!(again.atest_cookie_worked().await?, "test cookie did not survive");
+    again.adelete_test_cookie().await?;
+    ensure!(!again.atest_cookie_worked().await?, "test cookie not deleted");
+    ensure!(
+        matches!(again.adelete_test_cookie().await, Err(Error::KeyNotFound(_))),
+        "second delete_test_cookie must be an error"
+    );
+    Ok(())
+}
+
+/// B9: empty only without key and data.
+pub async fn b9_is_empty(ctx: Ctx) -> CaseResult {
+    let key = ctx.saved(&[("a", json!(1))]).await?;
+    ensure!(ctx.session(None).is_empty(), "fresh session not empty");
+    ensure!(!ctx.session(Some(key.as_str())).is_empty(), "keyed session empty");
+    let mut s = ctx.session(None);
+    s.aset("a", &1).await?;
+    ensure!(!s.is_empty(), "session with data empty");
+    Ok(())
+}
+
+/// B10, D9: sync methods and async twins store the same thing.
+pub async fn b10_sync_and_async_twins_agree(ctx: Ctx) -> CaseResult {
+    let sync_ctx = ctx.clone();
+    let sync_key = tokio::task::spawn_blocking(move || -> Result<_, session_api::Error> {
+        let mut s = sync_ctx.session(None);
+        s.set("a", &1)?;
+        s.update(vec![("b".to_owned(), json!([1, "x"]))])?;
+        s.setdefault("c", json!(null))?;
+        s.pop("a")?;
+        s.set_test_cookie()?;
+        s.save(false)?;
+        Ok(s.session_key().cloned())
+    })
+    .await
+    .map_err(|e| crate::Failure(format!("sync side panicked: {e}")))??;
+    let mut a = ctx.session(None);
+    a.aset("a", &1).await?;
+    a.aupdate(vec![("b".to_owned(), json!([1, "x"]))]).await?;
+    a.asetdefault("c", json!(null)).await?;
+    a.apop("a").await?;
+    a.aset_test_cookie().await?;
+    a.asave(false).await?;
+    let async_key = a.session_key().cloned();
+    let mut from_sync = ctx.session(sync_key.as_ref().map(|k| k.as_str()));
+    let mut from_async = ctx.session(async_key.as_ref().map(|k| k.as_str()));
+    let x = from_sync.aitems().await?;
+    let y = from_async.aitems().await?;
+    ensure!(!x.is_empty() && x == y, "sync stored {x:?}, async stored {y:?}");
+    Ok(())
+}
+
+/// F1: unicode, nested values, floats and key order survive the store.
+pub async fn f1_data_round_trips_exactly(ctx: Ctx) -> CaseResult {
+    let pairs = [
+        ("zeta", json!("café 中文 😀 \u{7f} \"quoted\" \\")),
+        ("alpha", json!({"nested": [1, 2.5, 1e16, -0.0, null, true]})),
+        ("mid", json!(123456789012345678_i64)),
+        ("_auth_user_id", json!("42")),
+    ];
+    let key = ctx.saved(&pairs).await?;
+    let mut s = ctx.session(Some(key.as_str()));
+    let items = s.aitems().await?;
+    let want: Vec<_> = pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+    ensure!(items == want, "stored {want:?}, loaded {items:?}");
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! The cases, grouped by rule family. Each is a plain `pub async fn(Ctx) -> CaseResult`
+//! that store authors can also call directly.
+
+pub mod clear;
+pub mod concurrency;
+pub mod contract;
+pub mod dict;
+pub mod encoding;
+pub mod expiry;
+pub mod keys;
+pub mod lifecycle;
+pub mod middleware;
+pub mod model;

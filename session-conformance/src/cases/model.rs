@@ -1,0 +1,267 @@
+//! A proptest state machine: random operation sequences against the store and a
+//! reference model must agree (sections A..D). Shrunk failures print the sequence.
+
+use std::collections::HashMap;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
+use serde_json::{json, Map, Value};
+use session_api::{Error, Expiry, Session};
+use time::{Duration, OffsetDateTime};
+
+use crate::harness::KIT_COOKIE_AGE;
+use crate::runner::{CaseResult, Ctx, Failure};
+
+/// Cases per run; `SESSIONS_KIT_PROPTEST_CASES` overrides.
+pub const DEFAULT_CASES: u32 = 256;
+
+const KEYS: [&str; 3] = ["a", "b", "_session_expiry"];
+
+/// One step of a request sequence.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// `session[k] = v`.
+    Set(usize, i64),
+    /// `del session[k]`.
+    Delete(usize),
+    /// `session.pop(k)`.
+    Pop(usize),
+    /// `session.clear()`.
+    Clear,
+    /// `session.save()`.
+    Save,
+    /// Compare the loaded data.
+    Items,
+    /// A new request with the current key.
+    Reopen,
+    /// `cycle_key()`.
+    CycleKey,
+    /// `flush()`.
+    Flush,
+    /// `set_expiry(n)`, `None` for the default.
+    SetExpiry(Option<i64>),
+    /// Time passes (a new request starts).
+    Advance(i64),
+    /// `clear_expired()`.
+    ClearExpired,
+    /// Another request flushes this session (a concurrent logout).
+    ConcurrentFlush,
+    /// Another request sets `b` and saves.
+    ConcurrentSave(i64),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..KEYS.len() - 1, -3i64..100).prop_map(|(k, v)| Op::Set(k, v)),
+        2 => (0..KEYS.len()).prop_map(Op::Delete),
+        1 => (0..KEYS.len()).prop_map(Op::Pop),
+        1 => Just(Op::Clear),
+        4 => Just(Op::Save),
+        3 => Just(Op::Items),
+        2 => Just(Op::Reopen),
+        1 => Just(Op::CycleKey),
+        1 => Just(Op::Flush),
+        1 => prop_oneof![Just(None), Just(Some(0)), Just(Some(30)), Just(Some(600))].prop_map(Op::SetExpiry),
+        2 => prop_oneof![Just(10i64), Just(31), Just(601), Just(KIT_COOKIE_AGE + 1)].prop_map(Op::Advance),
+        1 => Just(Op::ClearExpired),
+        1 => Just(Op::ConcurrentFlush),
+        1 => (0i64..9).prop_map(Op::ConcurrentSave),
+    ]
+}
+
+#[derive(Debug, Default)]
+struct Model {
+    records: HashMap<String, (Map<String, Value>, OffsetDateTime)>,
+    key: Option<String>,
+    data: Option<Map<String, Value>>,
+}
+
+fn expires(data: &Map<String, Value>, now: OffsetDateTime) -> OffsetDateTime {
+    let age = match data.get("_session_expiry").and_then(Value::as_i64) {
+        Some(n) if n != 0 => n,
+        _ => KIT_COOKIE_AGE,
+    };
+    now + Duration::seconds(age)
+}
+
+impl Model {
+    fn live(&self, key: &str, now: OffsetDateTime) -> Option<&Map<String, Value>> {
+        self.records
+            .get(key)
+            .filter(|(_, at)| *at > now)
+            .map(|(d, _)| d)
+    }
+
+    fn loaded(&mut self, now: OffsetDateTime) -> &mut Map<String, Value> {
+        if self.data.is_none() {
+            let found = self.key.as_deref().and_then(|k| self.live(k, now)).cloned();
+            if found.is_none() {
+                self.key = None;
+            }
+            self.data = Some(found.unwrap_or_default());
+        }
+        self.data.get_or_insert_with(Map::new)
+    }
+}
+
+fn mismatch(op: &Op, what: String) -> Failure {
+    Failure(format!("after {op:?}: {what}"))
+}
+
+async fn run_ops(ctx: &Ctx, ops: &[Op]) -> CaseResult {
+    let mut model = Model::default();
+    let mut real: Session = ctx.session(None);
+    let clear_expired = ctx.caps().clear_expired;
+    for op in ops {
+        let now = ctx.env.now();
+        match op {
+            Op::Set(k, v) => {
+                real.aset(KEYS[*k], v).await?;
+                model.loaded(now).insert(KEYS[*k].to_owned(), json!(v));
+            }
+            Op::Delete(k) | Op::Pop(k) => {
+                let got = if matches!(op, Op::Pop(_)) {
+                    real.apop(KEYS[*k]).await
+                } else {
+                    real.adelete(KEYS[*k]).await.map(|()| Value::Null)
+                };
+                let want = model.loaded(now).shift_remove(KEYS[*k]);
+                match (got, want) {
+                    (Ok(_), Some(_)) | (Err(Error::KeyNotFound(_)), None) => {}
+                    (got, want) => return Err(mismatch(op, format!("store {got:?}, model {want:?}"))),
+                }
+            }
+            Op::Clear => {
+                real.clear();
+                model.data = Some(Map::new());
+            }
+            Op::Save => {
+                let got = real.asave(false).await;
+                let data = model.loaded(now).clone();
+                let updating = model.key.clone();
+                match (got, updating) {
+                    (Ok(()), None) => {
+                        let key = real.session_key().map(|k| k.as_str().to_owned());
+                        let key = key.ok_or_else(|| mismatch(op, "create left no key".into()))?;
+                        let at = expires(&data, now);
+                        model.records.insert(key.clone(), (data, at));
+                        model.key = Some(key);
+                    }
+                    // H7: an expired record counts as absent, as a deleted one does.
+                    (Ok(()), Some(key)) if model.live(&key, now).is_some() => {
+                        let at = expires(&data, now);
+                        model.records.insert(key, (data, at));
+                    }
+                    (Err(Error::Update), Some(key)) if model.live(&key, now).is_none() => {}
+                    (got, key) => {
+                        return Err(mismatch(op, format!("store {got:?} while model key {key:?}")))
+                    }
+                }
+            }
+            Op::Items => {
+                let got: Map<String, Value> = real.aitems().await?.into_iter().collect();
+                let want = model.loaded(now).clone();
+                if got != want {
+                    return Err(mismatch(op, format!("store {got:?}, model {want:?}")));
+                }
+            }
+            Op::Reopen | Op::Advance(_) => {
+                if let Op::Advance(s) = op {
+                    ctx.advance(*s);
+                }
+                real = ctx.session(real.session_key().map(|k| k.as_str()));
+                model.data = None;
+            }
+            Op::CycleKey => {
+                real.acycle_key().await?;
+                let data = model.loaded(now).clone();
+                if let Some(old) = model.key.take() {
+                    model.records.remove(&old);
+                }
+                let key = real.session_key().map(|k| k.as_str().to_owned());
+                let key = key.ok_or_else(|| mismatch(op, "cycle_key left no key".into()))?;
+                let at = expires(&data, now);
+                model.records.insert(key.clone(), (data, at));
+                model.key = Some(key);
+            }
+            Op::Flush => {
+                real.aflush().await?;
+                if let Some(old) = model.key.take() {
+                    model.records.remove(&old);
+                }
+                model.data = Some(Map::new());
+            }
+            Op::SetExpiry(e) => {
+                real.aset_expiry(e.map_or(Expiry::Default, Expiry::Seconds)).await?;
+                let data = model.loaded(now);
+                match e {
+                    Some(n) => data.insert("_session_expiry".into(), json!(n)),
+                    None => data.shift_remove("_session_expiry"),
+                };
+            }
+            Op::ClearExpired => {
+                ctx.backend.nonblocking().aclear_expired().await?;
+                if clear_expired {
+                    model.records.retain(|_, (_, at)| *at > now);
+                }
+            }
+            Op::ConcurrentFlush => {
+                if let Some(key) = model.key.clone() {
+                    ctx.session(Some(&key)).aflush().await?;
+                    model.records.remove(&key);
+                }
+            }
+            Op::ConcurrentSave(v) => {
+                if let Some(key) = model.key.clone() {
+                    let mut other = ctx.session(Some(&key));
+                    other.aset("b", v).await?;
+                    other.asave(false).await?;
+                    let other_key = other.session_key().map(|k| k.as_str().to_owned());
+                    let mut data = model.live(&key, now).cloned().unwrap_or_default();
+                    data.insert("b".into(), json!(v));
+                    if let Some(k) = other_key {
+                        let at = expires(&data, now);
+                        model.records.insert(k, (data, at));
+                    }
+                }
+            }
+        }
+        let real_key = real.session_key().map(|k| k.as_str().to_owned());
+        if real_key != model.key {
+            return Err(mismatch(op, format!("store key {real_key:?}, model key {:?}", model.key)));
+        }
+    }
+    Ok(())
+}
+
+/// Random request sequences agree with the reference model.
+pub async fn model_agrees_with_store(ctx: Ctx) -> CaseResult {
+    let cases = std::env::var("SESSIONS_KIT_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_CASES);
+    let handle = tokio::runtime::Handle::current();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let config = Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        };
+        let mut runner = TestRunner::new(config);
+        runner
+            .run(&proptest::collection::vec(op(), 1..40), |ops| {
+                handle
+                    .block_on(run_ops(&ctx, &ops))
+                    .map_err(|f| TestCaseError::fail(f.0))
+            })
+            .map_err(|err| match err {
+                TestError::Fail(reason, ops) => {
+                    Failure(format!("{reason}\nminimal failing sequence:\n{ops:#?}"))
+                }
+                TestError::Abort(reason) => Failure(format!("proptest aborted: {reason}")),
+            })
+    })
+    .await
+    .map_err(|e| Failure(format!("the model check panicked: {e}")))?;
+    outcome
+}

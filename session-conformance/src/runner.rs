@@ -1,0 +1,303 @@
+//! Cases, their selection by capability, and the runner behind both the generated
+//! `#[test]`s and the `sessions check` report.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use session_api::{
+    Capabilities, KeyGenerator, KeyKind, Result, Session, SessionBackend, SessionConfig,
+    SessionKey,
+};
+
+use crate::harness::{Harness, KitEnv};
+use crate::spy::Spy;
+
+/// Why a case failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure(pub String);
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<session_api::Error> for Failure {
+    fn from(err: session_api::Error) -> Self {
+        Failure(format!("unexpected error: {err}"))
+    }
+}
+
+/// What a case returns.
+pub type CaseResult = std::result::Result<(), Failure>;
+
+/// Fails the case with a message unless `cond` holds.
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err($crate::Failure(format!($($msg)+)));
+        }
+    };
+}
+
+/// What a case needs from the store; decided from [`Capabilities`] and the harness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Applies to every store.
+    Always,
+    /// Keys are ids ([`KeyKind::Id`]).
+    IdKeys,
+    /// Records live on the server.
+    ServerSide,
+    /// Server-side records and `clear_expired` removes them.
+    ClearExpired,
+    /// `clear_expired` is declared a no-op.
+    NoClearExpired,
+    /// Server-side records and raw access ([`crate::RawRecords`]).
+    Raw,
+    /// Raw access to Django `session_data` text.
+    DjangoSessionData,
+    /// A client-side store whose key carries the data.
+    SignedPayload,
+}
+
+impl Needs {
+    /// `Ok` when the case applies, else the reason it is skipped.
+    pub fn check(self, caps: &Capabilities, harness: &Harness) -> std::result::Result<(), String> {
+        let ok = match self {
+            Needs::Always => true,
+            Needs::IdKeys => caps.key_kind == KeyKind::Id,
+            Needs::ServerSide => caps.server_side,
+            Needs::ClearExpired => caps.server_side && caps.clear_expired,
+            Needs::NoClearExpired => !caps.clear_expired,
+            Needs::Raw => {
+                if caps.server_side && harness.raw.is_none() {
+                    return Err("the factory gives no RawRecords access: this rule is NOT checked for this server-side store".into());
+                }
+                caps.server_side
+            }
+            Needs::DjangoSessionData => {
+                if caps.server_side && harness.raw.is_none() {
+                    return Err("the factory gives no RawRecords access: this rule is NOT checked for this server-side store".into());
+                }
+                harness.django_session_data
+            }
+            Needs::SignedPayload => caps.key_kind == KeyKind::SignedPayload,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("does not apply: needs {self:?}, the store declares {caps:?}"))
+        }
+    }
+}
+
+/// Everything a case works with: the store (through a [`Spy`]), the kit's clock and
+/// settings.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The store as the factory built it.
+    pub harness: Harness,
+    /// The environment the factory got.
+    pub env: KitEnv,
+    /// The recorder in front of the store.
+    pub spy: Spy,
+    /// The store through the recorder: what sessions use.
+    pub backend: SessionBackend,
+    config: Arc<SessionConfig>,
+}
+
+impl Ctx {
+    /// Wraps a harness.
+    pub fn new(harness: Harness, env: KitEnv) -> Result<Self> {
+        let (spy, backend) = Spy::wrap(harness.backend.clone());
+        let config = Arc::new(env.config()?);
+        Ok(Ctx {
+            harness,
+            env,
+            spy,
+            backend,
+            config,
+        })
+    }
+
+    /// The store's declared capabilities.
+    pub fn caps(&self) -> Capabilities {
+        self.backend.capabilities()
+    }
+
+    /// A session handle on the store, as a request would get it.
+    pub fn session(&self, key: Option<&str>) -> Session {
+        Session::new(self.backend.clone(), self.config.clone(), key)
+    }
+
+    /// A handle whose new keys come from `keys`.
+    pub fn session_with_keys(&self, keys: Arc<dyn KeyGenerator>) -> Result<Session> {
+        let config = SessionConfig::builder(self.env.secret_keys())
+            .clock(self.env.clock())
+            .key_generator(keys)
+            .build()?;
+        Ok(Session::new(self.backend.clone(), Arc::new(config), None))
+    }
+
+    /// The settings sessions use.
+    pub fn config(&self) -> &Arc<SessionConfig> {
+        &self.config
+    }
+
+    /// Moves the clock.
+    pub fn advance(&self, seconds: i64) {
+        self.env
+            .manual_clock()
+            .advance(time::Duration::seconds(seconds));
+    }
+
+    /// Saves a new session holding `pairs` and returns its key.
+    pub async fn saved(&self, pairs: &[(&str, serde_json::Value)]) -> std::result::Result<SessionKey, Failure> {
+        let mut s = self.session(None);
+        s.aupdate(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())))
+            .await?;
+        s.asave(false).await?;
+        s.session_key()
+            .cloned()
+            .ok_or_else(|| Failure("save left the session without a key".into()))
+    }
+}
+
+/// One rule check.
+#[derive(Clone, Copy)]
+pub struct Case {
+    /// The case's name (also the generated test's name).
+    pub name: &'static str,
+    /// The rule id(s) of docs/django-spec.md it checks.
+    pub rule: &'static str,
+    /// What it needs from the store.
+    pub needs: Needs,
+    /// The check.
+    pub run: fn(Ctx) -> BoxFuture<'static, CaseResult>,
+}
+
+impl fmt::Debug for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Case")
+            .field("name", &self.name)
+            .field("rule", &self.rule)
+            .field("needs", &self.needs)
+            .finish()
+    }
+}
+
+/// The result of one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The store follows the rule.
+    Passed,
+    /// The store breaks the rule.
+    Failed(String),
+    /// The rule does not apply (or cannot be checked), with the reason.
+    Skipped(String),
+}
+
+/// One line of a report.
+#[derive(Debug, Clone)]
+pub struct CaseReport {
+    /// The case.
+    pub case: &'static str,
+    /// Its rule ids.
+    pub rule: &'static str,
+    /// What happened.
+    pub outcome: Outcome,
+    /// How long it took (factory included).
+    pub duration: Duration,
+}
+
+/// A store factory as the runner holds it.
+pub type Factory = Arc<dyn Fn(KitEnv) -> BoxFuture<'static, Result<Harness>> + Send + Sync>;
+
+/// Boxes an `async fn(KitEnv) -> Result<Harness>` as a [`Factory`].
+pub fn factory<F, Fut>(f: F) -> Factory
+where
+    F: Fn(KitEnv) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Harness>> + Send + 'static,
+{
+    Arc::new(move |env| f(env).boxed())
+}
+
+/// Runs one case on a fresh store from `factory`. A panic inside the case or the store
+/// is reported as a failure, never propagated.
+pub async fn run_case(case: &Case, factory: &Factory) -> CaseReport {
+    let started = Instant::now();
+    let env = KitEnv::new(case.name);
+    let outcome = match factory(env.clone()).await {
+        Err(err) => Outcome::Failed(format!("the factory failed: {err}")),
+        Ok(harness) => {
+            let caps = harness.backend.capabilities();
+            match case.needs.check(&caps, &harness) {
+                Err(reason) => Outcome::Skipped(reason),
+                Ok(()) => match Ctx::new(harness, env) {
+                    Err(err) => Outcome::Failed(format!("kit set-up failed: {err}")),
+                    Ok(ctx) => {
+                        let run = case.run;
+                        match tokio::spawn(run(ctx)).await {
+                            Ok(Ok(())) => Outcome::Passed,
+                            Ok(Err(failure)) => Outcome::Failed(failure.0),
+                            Err(join) => Outcome::Failed(format!("the case panicked: {join}")),
+                        }
+                    }
+                },
+            }
+        }
+    };
+    CaseReport {
+        case: case.name,
+        rule: case.rule,
+        outcome,
+        duration: started.elapsed(),
+    }
+}
+
+/// Runs every case (or those whose name contains `filter`) one after the other.
+pub async fn run_all(factory: &Factory, filter: Option<&str>) -> Vec<CaseReport> {
+    let mut reports = Vec::new();
+    for case in crate::CASES {
+        if filter.is_none_or(|f| case.name.contains(f)) {
+            reports.push(run_case(case, factory).await);
+        }
+    }
+    reports
+}
+
+static RUNTIME_LOCK: Mutex<()> = Mutex::new(());
+
+/// What each generated `#[test]` calls: runs the named case on a multi-thread tokio
+/// runtime and panics with the rule and the reason when it fails. Skips are printed.
+pub fn run_named_case(name: &str, factory: Factory) {
+    let Some(case) = crate::CASES.iter().find(|c| c.name == name) else {
+        panic!("no conformance case named {name}");
+    };
+    // Guard only runtime construction; cases themselves run in parallel.
+    let runtime = {
+        let _guard = RUNTIME_LOCK.lock();
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
+        Ok(rt) => rt,
+        Err(err) => panic!("cannot start a tokio runtime: {err}"),
+    };
+    let report = runtime.block_on(run_case(case, &factory));
+    match report.outcome {
+        Outcome::Passed => {}
+        Outcome::Skipped(reason) => eprintln!("SKIPPED {} [{}]: {reason}", case.name, case.rule),
+        Outcome::Failed(reason) => {
+            panic!("rule {} broken ({}): {reason}", case.rule, case.name)
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! A transparent wrapper that records the store calls a case makes, so the kit can
+//! check what was *not* done (no load before first access, no write when unmodified,
+//! new record written before the old one is deleted).
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use session_api::{
+    AsyncSessionStore, Capabilities, KeyGenerator, Result, SessionBackend, SessionData, SessionKey,
+    SessionStore,
+};
+use time::OffsetDateTime;
+
+/// One recorded store call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    /// `exists`/`aexists`.
+    Exists,
+    /// `load`/`aload`.
+    Load,
+    /// `save`/`asave` with its `must_create` flag.
+    Save {
+        /// The flag.
+        must_create: bool,
+    },
+    /// `create`/`acreate`.
+    Create,
+    /// `delete`/`adelete`.
+    Delete,
+    /// `clear_expired`/`aclear_expired`.
+    ClearExpired,
+}
+
+/// Records calls, forwards them to the wrapped backend's matching side.
+#[derive(Debug, Clone)]
+pub struct Spy {
+    inner: SessionBackend,
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+impl Spy {
+    /// Wraps `inner`; returns the spy and a backend that goes through it.
+    pub fn wrap(inner: SessionBackend) -> (Spy, SessionBackend) {
+        let spy = Spy {
+            inner,
+            calls: Arc::default(),
+        };
+        let backend = SessionBackend::from_both(Arc::new(spy.clone()));
+        (spy, backend)
+    }
+
+    fn record(&self, call: Call) {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(call);
+    }
+
+    /// Every call so far, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Forgets the calls so far.
+    pub fn reset(&self) {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// How many writes (save, create) were made.
+    pub fn writes(&self) -> usize {
+        self.calls()
+            .iter()
+            .filter(|c| matches!(c, Call::Save { .. } | Call::Create))
+            .count()
+    }
+}
+
+impl SessionStore for Spy {
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    fn exists(&self, key: &SessionKey) -> Result<bool> {
+        self.record(Call::Exists);
+        self.inner.sync().exists(key)
+    }
+    fn load(&self, key: &SessionKey) -> Result<Option<SessionData>> {
+        self.record(Call::Load);
+        self.inner.sync().load(key)
+    }
+    fn save(
+        &self,
+        key: &SessionKey,
+        data: &SessionData,
+        expires_at: OffsetDateTime,
+        must_create: bool,
+    ) -> Result<SessionKey> {
+        self.record(Call::Save { must_create });
+        self.inner.sync().save(key, data, expires_at, must_create)
+    }
+    fn create(
+        &self,
+        data: &SessionData,
+        expires_at: OffsetDateTime,
+        keys: &dyn KeyGenerator,
+    ) -> Result<SessionKey> {
+        self.record(Call::Create);
+        self.inner.sync().create(data, expires_at, keys)
+    }
+    fn delete(&self, key: &SessionKey) -> Result<()> {
+        self.record(Call::Delete);
+        self.inner.sync().delete(key)
+    }
+    fn clear_expired(&self) -> Result<u64> {
+        self.record(Call::ClearExpired);
+        self.inner.sync().clear_expired()
+    }
+}
+
+#[async_trait]
+impl AsyncSessionStore for Spy {
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn aexists(&self, key: &SessionKey) -> Result<bool> {
+        self.record(Call::Exists);
+        self.inner.nonblocking().aexists(key).await
+    }
+    async fn aload(&self, key: &SessionKey) -> Result<Option<SessionData>> {
+        self.record(Call::Load);
+        self.inner.nonblocking().aload(key).await
+    }
+    async fn asave(
+        &self,
+        key: &SessionKey,
+        data: &SessionData,
+        expires_at: OffsetDateTime,
+        must_create: bool,
+    ) -> Result<SessionKey> {
+        self.record(Call::Save { must_create });
+        self.inner
+            .nonblocking()
+            .asave(key, data, expires_at, must_create)
+            .await
+    }
+    async fn acreate(
+        &self,
+        data: &SessionData,
+        expires_at: OffsetDateTime,
+        keys: &dyn KeyGenerator,
+    ) -> Result<SessionKey> {
+        self.record(Call::Create);
+        self.inner
+            .nonblocking()
+            .acreate(data, expires_at, keys)
+            .await
+    }
+    async fn adelete(&self, key: &SessionKey) -> Result<()> {
+        self.record(Call::Delete);
+        self.inner.nonblocking().adelete(key).await
+    }
+    async fn aclear_expired(&self) -> Result<u64> {
+        self.record(Call::ClearExpired);
+        self.inner.nonblocking().aclear_expired().await
+    }
+}

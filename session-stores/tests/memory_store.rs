@@ -1,0 +1,57 @@
+//! Memory-store specifics: the bound, eviction order, concurrent use.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use session_api::{ManualClock, SessionData, SessionKey, SessionStore};
+use session_stores::memory::MemoryStore;
+use time::macros::datetime;
+use time::Duration;
+
+fn data(i: i64) -> SessionData {
+    [("i", json!(i))].into_iter().collect()
+}
+
+#[test]
+fn bounded_store_evicts_expired_then_soonest_to_expire() {
+    let clock = ManualClock::new(datetime!(2026-01-01 0:00 UTC));
+    let store = MemoryStore::with_clock(Arc::new(clock.clone())).max_entries(3);
+    let now = datetime!(2026-01-01 0:00 UTC);
+    let soon = SessionKey::generate();
+    let later = SessionKey::generate();
+    let latest = SessionKey::generate();
+    store.save(&soon, &data(1), now + Duration::seconds(10), true).unwrap();
+    store.save(&later, &data(2), now + Duration::seconds(20), true).unwrap();
+    store.save(&latest, &data(3), now + Duration::seconds(30), true).unwrap();
+    let extra = SessionKey::generate();
+    store.save(&extra, &data(4), now + Duration::seconds(40), true).unwrap();
+    assert_eq!(store.len(), 3);
+    assert!(!store.exists(&soon).unwrap(), "the soonest-to-expire entry must go first");
+    assert!(store.exists(&later).unwrap() && store.exists(&extra).unwrap());
+    // Expired entries are never returned, even before they are evicted.
+    clock.advance(Duration::seconds(25));
+    assert_eq!(store.load(&later).unwrap(), None);
+    assert_eq!(store.load(&latest).unwrap(), Some(data(3)));
+}
+
+#[test]
+fn many_threads_share_one_store() {
+    let store = Arc::new(MemoryStore::new());
+    let far = time::OffsetDateTime::now_utc() + Duration::hours(1);
+    let handles: Vec<_> = (0..8)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    let key = SessionKey::generate();
+                    store.save(&key, &data(t * 1000 + i), far, true).unwrap();
+                    assert_eq!(store.load(&key).unwrap(), Some(data(t * 1000 + i)));
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(store.len(), 1600);
+}
