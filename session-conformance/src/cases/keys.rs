@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::json;
-use session_api::{Error, KeyGenerator, SessionKey};
+use session_api::{Error, KeyGenerator, KeyKind, SessionKey};
 
 use crate::ensure;
 use crate::runner::{CaseResult, Ctx, Failure};
@@ -32,16 +32,24 @@ pub async fn a1_created_keys_are_distinct(ctx: Ctx) -> CaseResult {
 }
 
 async fn rejected(ctx: &Ctx, bad: &str) -> CaseResult {
+    // H1: an id store drops the key before any store call; a signed-cookie store
+    // (whose key is the signed data) drops it when the signature fails on load.
+    let id_keys = ctx.caps().key_kind == KeyKind::Id;
     let mut s = ctx.session(Some(bad));
-    ensure!(s.session_key().is_none(), "malformed key {bad:?} was adopted");
+    ensure!(
+        !id_keys || s.session_key().is_none(),
+        "malformed key {bad:?} was adopted"
+    );
+    ensure!(s.akeys().await?.is_empty(), "malformed key {bad:?} loaded data");
+    ensure!(s.session_key().is_none(), "malformed key {bad:?} kept after load");
+    ensure!(
+        !id_keys || !ctx.spy.calls().contains(&Call::Load),
+        "a malformed key reached the store"
+    );
     s.aset("x", &1).await?;
     s.asave(false).await?;
     let key = s.session_key().map(SessionKey::as_str).unwrap_or_default();
     ensure!(key != bad, "saving reused the malformed key");
-    ensure!(
-        !ctx.spy.calls().contains(&Call::Load),
-        "a malformed key reached the store"
-    );
     Ok(())
 }
 

@@ -9,6 +9,8 @@ use crate::spy::Call;
 /// A5: cycle_key keeps the data under a new key.
 pub async fn a5_cycle_key_keeps_data_under_new_key(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
+    // A second passes, so a signed-cookie store's re-signed value differs too.
+    ctx.advance(1);
     let mut s = ctx.session(Some(key.as_str()));
     s.acycle_key().await?;
     s.asave(false).await?;

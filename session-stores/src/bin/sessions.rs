@@ -1,1 +1,259 @@
-fn main() {}
+//! `sessions`: run the conformance kit against stores, clear expired sessions
+//! (Django's `clearsessions`), decode a session (Django's `get_decoded`).
+//!
+//! Store URLs: `memory:`, `file:///dir`, `signed-cookies:`, `sqlite://path`,
+//! `postgres://...`, `mysql://...` (the database schemes when their feature is built).
+//! Secrets for `clear-expired` and `decode` come from `SESSIONS_SECRET_KEY` and the
+//! comma-separated `SESSIONS_SECRET_KEY_FALLBACKS`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use clap::{Parser, Subcommand};
+use session_api::{
+    JsonSerializer, Result, SecretKeys, SessionBackend, SessionCodec, SessionConfig, SessionKey,};
+use session_conformance::{factory, run_all, Factory, Harness, KitEnv, Outcome, RawRecords};
+use session_stores::db::{DbOptions, DbStore};
+use session_stores::file::FileStore;
+use session_stores::memory::MemoryStore;
+use session_stores::signed_cookies::SignedCookieStore;
+use time::OffsetDateTime;
+
+#[derive(Parser)]
+#[command(name = "sessions", about = "Django-compatible session stores: check, clear, decode")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the conformance kit and print a per-rule table (default: every embedded store).
+    Check {
+        /// Store URL; repeat for several.
+        #[arg(long = "store")]
+        stores: Vec<String>,
+        /// Run only cases whose name contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// Remove expired sessions (Django's `clearsessions`) and print how many.
+    ClearExpired {
+        /// Store URL.
+        #[arg(long)]
+        store: String,
+    },
+    /// Print a session's data as JSON (Django's `get_decoded`).
+    Decode {
+        /// Store URL.
+        #[arg(long)]
+        store: String,
+        /// The session key (the cookie value for signed cookies).
+        key: String,
+    },
+}
+
+/// A usage or connection problem: one line, exit code 2.
+struct Fatal(String);
+
+impl From<session_api::Error> for Fatal {
+    fn from(err: session_api::Error) -> Self {
+        Fatal(err.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the runtime: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(Fatal(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(command: Command) -> std::result::Result<ExitCode, Fatal> {
+    match command {
+        Command::Check { stores, filter } => check(stores, filter.as_deref()).await,
+        Command::ClearExpired { store } => {
+            let backend = open(&store, &site_config()?).await?;
+            let caps = backend.capabilities();
+            let removed = backend.nonblocking().aclear_expired().await?;
+            if caps.clear_expired {
+                println!("removed {removed} expired sessions");
+            } else {
+                println!("this store expires sessions itself; nothing to clear");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Decode { store, key } => {
+            let config = site_config()?;
+            let backend = open(&store, &config).await?;
+            let key = backend.capabilities().parse_key(&key)?;
+            match backend.nonblocking().aload(&key).await? {
+                Some(data) => {
+                    let json = serde_json::to_string_pretty(&data)
+                        .map_err(|e| Fatal(format!("cannot print the session: {e}")))?;
+                    println!("{json}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => Err(Fatal("no live, decodable session under that key".into())),
+            }
+        }
+    }
+}
+
+fn site_config() -> std::result::Result<SessionConfig, Fatal> {
+    let secret = std::env::var("SESSIONS_SECRET_KEY")
+        .map_err(|_| Fatal("set SESSIONS_SECRET_KEY to the site's SECRET_KEY".into()))?;
+    let fallbacks = std::env::var("SESSIONS_SECRET_KEY_FALLBACKS").unwrap_or_default();
+    let keys = SecretKeys::new(secret)
+        .with_fallbacks(fallbacks.split(',').filter(|s| !s.is_empty()).map(str::to_owned));
+    Ok(SessionConfig::builder(keys).build()?)
+}
+
+/// Opens a store URL with the site's settings.
+async fn open(url: &str, config: &SessionConfig) -> std::result::Result<SessionBackend, Fatal> {
+    let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or(url);
+    Ok(match scheme {
+        "memory" => SessionBackend::from_both(Arc::new(MemoryStore::with_clock(config.clock.clone()))),
+        "signed-cookies" => SessionBackend::from_both(Arc::new(SignedCookieStore::from_config(config))),
+        "file" => {
+            let dir = file_dir(url)?;
+            let mut config = config.clone();
+            config.file_path = Some(dir);
+            SessionBackend::from_sync(Arc::new(FileStore::from_config(&config)?))
+        }
+        "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => {
+            let store = DbStore::connect(url, DbOptions::from_config(config)).await?;
+            SessionBackend::from_async(Arc::new(store))
+        }
+        _ => return Err(Fatal(format!("unknown store URL scheme {scheme:?} (memory:, file:///dir, signed-cookies:, sqlite://path, postgres://..., mysql://...)"))),
+    })
+}
+
+fn file_dir(url: &str) -> std::result::Result<PathBuf, Fatal> {
+    url.strip_prefix("file://")
+        .filter(|p| p.starts_with('/'))
+        .map(PathBuf::from)
+        .ok_or_else(|| Fatal(format!("a file store URL is file:///absolute/dir, not {url:?}")))
+}
+
+/// `DbStore` raw access for the kit's bad-data cases.
+#[derive(Debug)]
+struct DbRaw(Arc<DbStore>);
+
+#[async_trait]
+impl RawRecords for DbRaw {
+    async fn write_raw(&self, key: &SessionKey, raw: &str, expires_at: OffsetDateTime) -> Result<()> {
+        self.0.write_raw(key, raw, expires_at).await
+    }
+    async fn read_raw(&self, key: &SessionKey) -> Result<Option<String>> {
+        Ok(self.0.read_raw(key).await?.map(|(text, _)| text))
+    }
+}
+
+/// A kit factory for a store URL: every case gets a fresh store (a new directory,
+/// table or map) on the kit's clock and secret.
+fn kit_factory(url: String, scratch: PathBuf) -> Factory {
+    factory(move |env: KitEnv| {
+        let url = url.clone();
+        let scratch = scratch.clone();
+        async move {
+            let scheme = url.split_once(':').map(|(s, _)| s.to_owned()).unwrap_or_default();
+            let config = env.config()?;
+            match scheme.as_str() {
+                "memory" => Ok(Harness::new(SessionBackend::from_both(Arc::new(
+                    MemoryStore::with_clock(env.clock()),
+                )))),
+                "signed-cookies" => Ok(Harness::new(SessionBackend::from_both(Arc::new(
+                    SignedCookieStore::from_config(&config),
+                )))),
+                "file" => {
+                    let base = if url == "file:" { scratch } else { file_dir(&url).map_err(|f| session_api::Error::Configuration(f.0))? };
+                    let dir = base.join(env.unique_name());
+                    std::fs::create_dir_all(&dir).map_err(session_api::Error::backend)?;
+                    let codec = SessionCodec::new(&env.secret_keys(), env.clock(), Arc::new(JsonSerializer));
+                    let store = FileStore::new(dir, &config.cookie_name, env.cookie_age(), codec, env.clock())?;
+                    Ok(Harness::new(SessionBackend::from_sync(Arc::new(store))))
+                }
+                _ => {
+                    let url = if url == "sqlite:" {
+                        format!("sqlite://{}?mode=rwc", scratch.join("kit.sqlite3").display())
+                    } else {
+                        url
+                    };
+                    let options = DbOptions::from_config(&config).table(env.unique_name());
+                    let store = Arc::new(DbStore::connect(&url, options).await?);
+                    store.migrate().await?;
+                    let raw = Arc::new(DbRaw(store.clone()));
+                    Ok(Harness::new(SessionBackend::from_async(store)).with_raw(raw, true))
+                }
+            }
+        }
+    })
+}
+
+async fn check(stores: Vec<String>, filter: Option<&str>) -> std::result::Result<ExitCode, Fatal> {
+    let scratch = tempfile::tempdir().map_err(|e| Fatal(format!("cannot make a scratch directory: {e}")))?;
+    let stores = if stores.is_empty() {
+        ["memory:", "file:", "signed-cookies:", "sqlite:"].map(str::to_owned).to_vec()
+    } else {
+        stores
+    };
+    let mut failed = 0;
+    for url in &stores {
+        let factory = kit_factory(url.clone(), scratch.path().to_path_buf());
+        // One probe first, so a bad URL or a down server is one clear line.
+        factory(KitEnv::new("probe"))
+            .await
+            .map_err(|e| Fatal(format!("cannot open store {}: {e}", redact(url))))?;
+        println!("\n== {} ==", redact(url));
+        println!("{:<10} {:<52} {:<8} {:>8}", "rule", "case", "result", "ms");
+        let reports = run_all(&factory, filter).await;
+        let (mut passed, mut skipped) = (0, 0);
+        for r in &reports {
+            let (label, detail) = match &r.outcome {
+                Outcome::Passed => {
+                    passed += 1;
+                    ("pass", String::new())
+                }
+                Outcome::Skipped(why) => {
+                    skipped += 1;
+                    ("skip", format!("  ({why})"))
+                }
+                Outcome::Failed(why) => {
+                    failed += 1;
+                    ("FAIL", format!("\n           {why}"))
+                }
+            };
+            println!(
+                "{:<10} {:<52} {:<8} {:>8}{detail}",
+                r.rule,
+                r.case,
+                label,
+                r.duration.as_millis()
+            );
+        }
+        println!("{passed} passed, {} failed, {skipped} skipped", reports.len() - passed - skipped);
+    }
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// A URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
