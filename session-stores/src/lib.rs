@@ -3,7 +3,7 @@
 //! | feature | module | Django engine |
 //! | --- | --- | --- |
 //! | `memory` | [`memory`] | a process-local store |
-//! | `file` | [`file`] | `django.contrib.sessions.backends.file` |
+//! | `file` | [`file`](mod@file) | `django.contrib.sessions.backends.file` |
 //! | `signed_cookies` | [`signed_cookies`] | `django.contrib.sessions.backends.signed_cookies` |
 //! | `sqlite`, `postgres`, `mysql` | [`db`] | `django.contrib.sessions.backends.db` |
 //! | `cache`, `redis` | [`cache`] | `django.contrib.sessions.backends.cache` |

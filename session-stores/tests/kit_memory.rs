@@ -1,3 +1,4 @@
+#![cfg(feature = "memory")]
 //! The conformance kit against the memory store.
 
 use std::sync::Arc;

@@ -1,3 +1,4 @@
+#![cfg(feature = "memory")]
 //! Memory-store specifics: the bound, eviction order, concurrent use.
 
 use std::sync::Arc;
@@ -20,13 +21,24 @@ fn bounded_store_evicts_expired_then_soonest_to_expire() {
     let soon = SessionKey::generate();
     let later = SessionKey::generate();
     let latest = SessionKey::generate();
-    store.save(&soon, &data(1), now + Duration::seconds(10), true).unwrap();
-    store.save(&later, &data(2), now + Duration::seconds(20), true).unwrap();
-    store.save(&latest, &data(3), now + Duration::seconds(30), true).unwrap();
+    store
+        .save(&soon, &data(1), now + Duration::seconds(10), true)
+        .unwrap();
+    store
+        .save(&later, &data(2), now + Duration::seconds(20), true)
+        .unwrap();
+    store
+        .save(&latest, &data(3), now + Duration::seconds(30), true)
+        .unwrap();
     let extra = SessionKey::generate();
-    store.save(&extra, &data(4), now + Duration::seconds(40), true).unwrap();
+    store
+        .save(&extra, &data(4), now + Duration::seconds(40), true)
+        .unwrap();
     assert_eq!(store.len(), 3);
-    assert!(!store.exists(&soon).unwrap(), "the soonest-to-expire entry must go first");
+    assert!(
+        !store.exists(&soon).unwrap(),
+        "the soonest-to-expire entry must go first"
+    );
     assert!(store.exists(&later).unwrap() && store.exists(&extra).unwrap());
     // Expired entries are never returned, even before they are evicted.
     clock.advance(Duration::seconds(25));
