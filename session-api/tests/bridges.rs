@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The sync <-> async bridges (rule D9): same semantics both ways, no deadlock, a typed
 //! error where blocking is impossible.
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The middleware core against section G of docs/django-spec.md.
 
 mod common;

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The session handle against Django's rules (sections A, B, C and D of
 //! docs/django-spec.md), on the real memory store with a manual clock.
 

@@ -90,8 +90,12 @@ impl KitEnv {
 #[async_trait]
 pub trait RawRecords: Send + Sync + fmt::Debug {
     /// Stores `raw` as the record of `key`, live until `expires_at`, bypassing encoding.
-    async fn write_raw(&self, key: &SessionKey, raw: &str, expires_at: OffsetDateTime)
-        -> Result<()>;
+    async fn write_raw(
+        &self,
+        key: &SessionKey,
+        raw: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<()>;
     /// The stored bytes of `key`, if any (for wire-format snapshots).
     async fn read_raw(&self, key: &SessionKey) -> Result<Option<String>>;
 }

@@ -20,8 +20,7 @@ pub mod spy;
 
 pub use harness::{Harness, KitEnv, RawRecords, KIT_COOKIE_AGE, KIT_SECRET, KIT_START};
 pub use runner::{
-    factory, run_all, run_case, Case, CaseReport, CaseResult, Ctx, Factory, Failure, Needs,
-    Outcome,
+    factory, run_all, run_case, Case, CaseReport, CaseResult, Ctx, Factory, Failure, Needs, Outcome,
 };
 
 /// The table of every case: `module::case, "rule ids", Needs;`. The one place a case

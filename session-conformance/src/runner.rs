@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use session_api::{
-    Capabilities, KeyGenerator, KeyKind, Result, Session, SessionBackend, SessionConfig,
-    SessionKey,
+    Capabilities, KeyGenerator, KeyKind, Result, Session, SessionBackend, SessionConfig, SessionKey,
 };
 
 use crate::harness::{Harness, KitEnv};
@@ -92,7 +91,9 @@ impl Needs {
         if ok {
             Ok(())
         } else {
-            Err(format!("does not apply: needs {self:?}, the store declares {caps:?}"))
+            Err(format!(
+                "does not apply: needs {self:?}, the store declares {caps:?}"
+            ))
         }
     }
 }
@@ -158,7 +159,10 @@ impl Ctx {
     }
 
     /// Saves a new session holding `pairs` and returns its key.
-    pub async fn saved(&self, pairs: &[(&str, serde_json::Value)]) -> std::result::Result<SessionKey, Failure> {
+    pub async fn saved(
+        &self,
+        pairs: &[(&str, serde_json::Value)],
+    ) -> std::result::Result<SessionKey, Failure> {
         let mut s = self.session(None);
         s.aupdate(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())))
             .await?;

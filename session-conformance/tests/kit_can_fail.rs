@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The kit can fail: a store with one deliberate bug per rule family fails the cases
 //! of that family (and a correct store passes them).
 
@@ -17,9 +18,16 @@ async fn outcome(fault: Fault, case: &str) -> Outcome {
 
 async fn assert_caught(fault: Fault, cases: &[&str]) {
     for case in cases {
-        assert_eq!(outcome(Fault::None, case).await, Outcome::Passed, "{case} on a correct store");
+        assert_eq!(
+            outcome(Fault::None, case).await,
+            Outcome::Passed,
+            "{case} on a correct store"
+        );
         let got = outcome(fault, case).await;
-        assert!(matches!(got, Outcome::Failed(_)), "{fault:?} not caught by {case}: {got:?}");
+        assert!(
+            matches!(got, Outcome::Failed(_)),
+            "{fault:?} not caught by {case}: {got:?}"
+        );
     }
 }
 
@@ -56,7 +64,10 @@ async fn key_adopting_store_fails_the_fixation_rules() {
 async fn store_writing_on_read_fails_the_no_write_rules() {
     assert_caught(
         Fault::WritesOnRead,
-        &["c9_reading_does_not_extend", "c5_default_lifetime_is_cookie_age"],
+        &[
+            "c9_reading_does_not_extend",
+            "c5_default_lifetime_is_cookie_age",
+        ],
     )
     .await;
 }

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The whole kit against the reference store: every case must pass.
 
 mod reference_store;

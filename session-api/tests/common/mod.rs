@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Shared set-up for session-api's integration tests: the real memory store, a manual
 //! clock and a store wrapper that counts calls (to prove laziness and "no write").
 #![allow(dead_code)]

@@ -23,7 +23,10 @@ pub async fn d8_clear_expired_removes_only_expired(ctx: Ctx) -> CaseResult {
         ensure!(!store.aexists(&short).await?, "expired record kept");
     }
     ensure!(store.aexists(&long).await?, "live record removed");
-    ensure!(store.aclear_expired().await? == 0, "second clear_expired removed more");
+    ensure!(
+        store.aclear_expired().await? == 0,
+        "second clear_expired removed more"
+    );
     Ok(())
 }
 
@@ -36,8 +39,14 @@ pub async fn d8_cleared_record_is_not_resurrected_by_update(ctx: Ctx) -> CaseRes
     ctx.backend.nonblocking().aclear_expired().await?;
     s.aset("b", &2).await?;
     let r = s.asave(false).await;
-    ensure!(matches!(r, Err(session_api::Error::Update)), "expected UpdateError, got {r:?}");
-    ensure!(!ctx.backend.nonblocking().aexists(&key).await?, "record resurrected");
+    ensure!(
+        matches!(r, Err(session_api::Error::Update)),
+        "expected UpdateError, got {r:?}"
+    );
+    ensure!(
+        !ctx.backend.nonblocking().aexists(&key).await?,
+        "record resurrected"
+    );
     Ok(())
 }
 
@@ -47,6 +56,9 @@ pub async fn d8_clear_expired_noop_is_harmless(ctx: Ctx) -> CaseResult {
     let removed = ctx.backend.nonblocking().aclear_expired().await?;
     ensure!(removed == 0, "a no-op clear_expired reported {removed}");
     let mut s = ctx.session(Some(key.as_str()));
-    ensure!(s.aget::<i64>("a").await? == Some(1), "clear_expired lost a live session");
+    ensure!(
+        s.aget::<i64>("a").await? == Some(1),
+        "clear_expired lost a live session"
+    );
     Ok(())
 }

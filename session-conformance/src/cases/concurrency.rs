@@ -20,7 +20,8 @@ pub async fn concurrent_saves_leave_a_whole_record(ctx: Ctx) -> CaseResult {
         }));
     }
     for t in tasks {
-        t.await.map_err(|e| Failure(format!("task panicked: {e}")))??;
+        t.await
+            .map_err(|e| Failure(format!("task panicked: {e}")))??;
     }
     let mut s = ctx.session(Some(key.as_str()));
     let writer: i64 = s
@@ -40,15 +41,22 @@ pub async fn concurrent_creates_get_distinct_keys(ctx: Ctx) -> CaseResult {
     let mut tasks = Vec::new();
     for i in 0..24 {
         let c = ctx.clone();
-        tasks.push(tokio::spawn(async move { c.saved(&[("i", json!(i))]).await }));
+        tasks.push(tokio::spawn(
+            async move { c.saved(&[("i", json!(i))]).await },
+        ));
     }
     let mut keys = std::collections::HashSet::new();
     for t in tasks {
-        let key = t.await.map_err(|e| Failure(format!("task panicked: {e}")))??;
+        let key = t
+            .await
+            .map_err(|e| Failure(format!("task panicked: {e}")))??;
         ensure!(keys.insert(key), "duplicate key");
     }
     for key in &keys {
-        ensure!(ctx.backend.nonblocking().aexists(key).await?, "a created record is missing");
+        ensure!(
+            ctx.backend.nonblocking().aexists(key).await?,
+            "a created record is missing"
+        );
     }
     Ok(())
 }

@@ -18,7 +18,10 @@ pub async fn d1_exists_follows_the_record(ctx: Ctx) -> CaseResult {
     ensure!(store.aexists(&key).await?, "exists false after save");
     store.adelete(&key).await?;
     ensure!(!store.aexists(&key).await?, "exists true after delete");
-    ensure!(!store.aexists(&SessionKey::generate()).await?, "exists true for a random key");
+    ensure!(
+        !store.aexists(&SessionKey::generate()).await?,
+        "exists true for a random key"
+    );
     Ok(())
 }
 
@@ -26,7 +29,10 @@ pub async fn d1_exists_follows_the_record(ctx: Ctx) -> CaseResult {
 pub async fn d1_expired_record_does_not_exist(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
     ctx.advance(crate::KIT_COOKIE_AGE + 1);
-    ensure!(!ctx.backend.nonblocking().aexists(&key).await?, "expired record exists");
+    ensure!(
+        !ctx.backend.nonblocking().aexists(&key).await?,
+        "expired record exists"
+    );
     Ok(())
 }
 
@@ -35,8 +41,14 @@ pub async fn d2_create_saves_and_sets_modified(ctx: Ctx) -> CaseResult {
     let mut s = ctx.session(None);
     s.acreate().await?;
     ensure!(s.modified(), "create did not set modified");
-    let key = s.session_key().cloned().ok_or_else(|| Failure("no key".into()))?;
-    ensure!(ctx.backend.nonblocking().aexists(&key).await?, "created record missing");
+    let key = s
+        .session_key()
+        .cloned()
+        .ok_or_else(|| Failure("no key".into()))?;
+    ensure!(
+        ctx.backend.nonblocking().aexists(&key).await?,
+        "created record missing"
+    );
     Ok(())
 }
 
@@ -45,9 +57,15 @@ pub async fn d3_save_without_key_creates(ctx: Ctx) -> CaseResult {
     let mut s = ctx.session(None);
     s.aset("a", &1).await?;
     s.asave(false).await?;
-    let key = s.session_key().cloned().ok_or_else(|| Failure("no key".into()))?;
+    let key = s
+        .session_key()
+        .cloned()
+        .ok_or_else(|| Failure("no key".into()))?;
     let loaded = ctx.backend.nonblocking().aload(&key).await?;
-    ensure!(loaded == Some(data(&[("a", json!(1))])), "loaded {loaded:?}");
+    ensure!(
+        loaded == Some(data(&[("a", json!(1))])),
+        "loaded {loaded:?}"
+    );
     Ok(())
 }
 
@@ -60,9 +78,15 @@ pub async fn d4_must_create_on_existing_key_is_create_error(ctx: Ctx) -> CaseRes
         .nonblocking()
         .asave(&key, &data(&[("evil", json!(1))]), later, true)
         .await;
-    ensure!(matches!(r, Err(Error::Create)), "expected CreateError, got {r:?}");
+    ensure!(
+        matches!(r, Err(Error::Create)),
+        "expected CreateError, got {r:?}"
+    );
     let loaded = ctx.backend.nonblocking().aload(&key).await?;
-    ensure!(loaded == Some(data(&[("a", json!(1))])), "record changed: {loaded:?}");
+    ensure!(
+        loaded == Some(data(&[("a", json!(1))])),
+        "record changed: {loaded:?}"
+    );
     Ok(())
 }
 
@@ -72,7 +96,10 @@ pub async fn d4_must_create_does_not_load(ctx: Ctx) -> CaseResult {
     ctx.spy.reset();
     let mut s = ctx.session(Some(key.as_str()));
     let r = s.asave(true).await;
-    ensure!(matches!(r, Err(Error::Create)), "expected CreateError, got {r:?}");
+    ensure!(
+        matches!(r, Err(Error::Create)),
+        "expected CreateError, got {r:?}"
+    );
     ensure!(
         !ctx.spy.calls().contains(&crate::spy::Call::Load),
         "save(must_create) loaded first"
@@ -86,9 +113,17 @@ pub async fn d5_update_of_deleted_record_is_update_error(ctx: Ctx) -> CaseResult
     let store = ctx.backend.nonblocking();
     store.adelete(&key).await?;
     let later = ctx.env.now() + Duration::hours(1);
-    let r = store.asave(&key, &data(&[("a", json!(2))]), later, false).await;
-    ensure!(matches!(r, Err(Error::Update)), "expected UpdateError, got {r:?}");
-    ensure!(!store.aexists(&key).await?, "the deleted record was resurrected");
+    let r = store
+        .asave(&key, &data(&[("a", json!(2))]), later, false)
+        .await;
+    ensure!(
+        matches!(r, Err(Error::Update)),
+        "expected UpdateError, got {r:?}"
+    );
+    ensure!(
+        !store.aexists(&key).await?,
+        "the deleted record was resurrected"
+    );
     Ok(())
 }
 
@@ -97,8 +132,13 @@ pub async fn d5_update_of_unknown_key_is_update_error(ctx: Ctx) -> CaseResult {
     let key = SessionKey::generate();
     let later = ctx.env.now() + Duration::hours(1);
     let store = ctx.backend.nonblocking();
-    let r = store.asave(&key, &data(&[("a", json!(2))]), later, false).await;
-    ensure!(matches!(r, Err(Error::Update)), "expected UpdateError, got {r:?}");
+    let r = store
+        .asave(&key, &data(&[("a", json!(2))]), later, false)
+        .await;
+    ensure!(
+        matches!(r, Err(Error::Update)),
+        "expected UpdateError, got {r:?}"
+    );
     ensure!(!store.aexists(&key).await?, "update created a record");
     Ok(())
 }
@@ -133,7 +173,11 @@ pub async fn d6_delete_is_idempotent_and_targeted(ctx: Ctx) -> CaseResult {
 
 /// D7: a missing record loads as None.
 pub async fn d7_missing_record_loads_none(ctx: Ctx) -> CaseResult {
-    let loaded = ctx.backend.nonblocking().aload(&SessionKey::generate()).await?;
+    let loaded = ctx
+        .backend
+        .nonblocking()
+        .aload(&SessionKey::generate())
+        .await?;
     ensure!(loaded.is_none(), "loaded {loaded:?}");
     Ok(())
 }
@@ -152,8 +196,14 @@ pub async fn d9_sync_and_async_sides_agree(ctx: Ctx) -> CaseResult {
     })
     .await
     .map_err(|e| Failure(format!("sync side panicked: {e}")))??;
-    ensure!(seen == (Some(data(&[("a", json!(1))])), true), "sync side saw {seen:?}");
+    ensure!(
+        seen == (Some(data(&[("a", json!(1))])), true),
+        "sync side saw {seen:?}"
+    );
     let loaded = ctx.backend.nonblocking().aload(&key).await?;
-    ensure!(loaded == Some(data(&[("a", json!(2))])), "async side saw {loaded:?}");
+    ensure!(
+        loaded == Some(data(&[("a", json!(2))])),
+        "async side saw {loaded:?}"
+    );
     Ok(())
 }

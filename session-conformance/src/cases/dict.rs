@@ -12,7 +12,10 @@ pub async fn b1_no_load_before_first_access(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
     ctx.spy.reset();
     let mut s = ctx.session(Some(key.as_str()));
-    ensure!(ctx.spy.calls().is_empty(), "building a handle called the store");
+    ensure!(
+        ctx.spy.calls().is_empty(),
+        "building a handle called the store"
+    );
     s.aget_value("a").await?;
     s.aget_value("a").await?;
     let loads = ctx.spy.calls().iter().filter(|c| **c == Call::Load).count();
@@ -24,7 +27,11 @@ pub async fn b1_no_load_before_first_access(ctx: Ctx) -> CaseResult {
 pub async fn b1_no_key_no_store_call(ctx: Ctx) -> CaseResult {
     let mut s = ctx.session(None);
     s.akeys().await?;
-    ensure!(ctx.spy.calls().is_empty(), "store called: {:?}", ctx.spy.calls());
+    ensure!(
+        ctx.spy.calls().is_empty(),
+        "store called: {:?}",
+        ctx.spy.calls()
+    );
     Ok(())
 }
 
@@ -68,7 +75,10 @@ pub async fn b3_pop_modifies_only_when_present(ctx: Ctx) -> CaseResult {
     let mut s = ctx.session(Some(key.as_str()));
     s.apop_or("missing", json!(null)).await?;
     ensure!(!s.modified(), "pop of a missing key set modified");
-    ensure!(s.apop("a").await? == json!(1), "pop returned the wrong value");
+    ensure!(
+        s.apop("a").await? == json!(1),
+        "pop returned the wrong value"
+    );
     ensure!(s.modified(), "pop of a present key did not set modified");
     Ok(())
 }
@@ -77,9 +87,15 @@ pub async fn b3_pop_modifies_only_when_present(ctx: Ctx) -> CaseResult {
 pub async fn b3_setdefault_modifies_only_when_inserting(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
     let mut s = ctx.session(Some(key.as_str()));
-    ensure!(s.asetdefault("a", json!(9)).await? == json!(1), "setdefault replaced a value");
+    ensure!(
+        s.asetdefault("a", json!(9)).await? == json!(1),
+        "setdefault replaced a value"
+    );
     ensure!(!s.modified(), "setdefault of a present key set modified");
-    ensure!(s.asetdefault("b", json!(9)).await? == json!(9), "setdefault did not insert");
+    ensure!(
+        s.asetdefault("b", json!(9)).await? == json!(9),
+        "setdefault did not insert"
+    );
     ensure!(s.modified(), "setdefault insert did not set modified");
     Ok(())
 }
@@ -90,7 +106,10 @@ pub async fn b4_clear_does_not_load(ctx: Ctx) -> CaseResult {
     ctx.spy.reset();
     let mut s = ctx.session(Some(key.as_str()));
     s.clear();
-    ensure!(!ctx.spy.calls().contains(&Call::Load), "clear loaded the session");
+    ensure!(
+        !ctx.spy.calls().contains(&Call::Load),
+        "clear loaded the session"
+    );
     ensure!(s.accessed() && s.modified(), "clear did not set both flags");
     s.asave(false).await?;
     // Signed cookies re-sign on save: reload through the key the save returned.
@@ -104,12 +123,17 @@ pub async fn b4_clear_does_not_load(ctx: Ctx) -> CaseResult {
 pub async fn b5_nested_mutation_needs_modified(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("cart", json!({"items": [1]}))]).await?;
     let mut s = ctx.session(Some(key.as_str()));
-    s.adata().await?.insert("cart".into(), json!({"items": [1, 2]}));
+    s.adata()
+        .await?
+        .insert("cart".into(), json!({"items": [1, 2]}));
     ensure!(!s.modified(), "in-place mutation set modified");
-    let mw = session_api::middleware::SessionMiddleware::new(ctx.backend.clone(), ctx.config().clone());
+    let mw =
+        session_api::middleware::SessionMiddleware::new(ctx.backend.clone(), ctx.config().clone());
     let cookie = format!("{}={}", ctx.config().cookie_name, key.as_str());
     let mut req = mw.request_session(Some(&cookie));
-    req.adata().await?.insert("cart".into(), json!({"items": [1, 2]}));
+    req.adata()
+        .await?
+        .insert("cart".into(), json!({"items": [1, 2]}));
     ctx.spy.reset();
     mw.aprocess_response(&mut req, 200).await?;
     ensure!(ctx.spy.writes() == 0, "an unmodified session was written");
@@ -132,9 +156,18 @@ pub async fn b5_nested_mutation_needs_modified(ctx: Ctx) -> CaseResult {
 /// B6: deleting or popping a missing key is an error; pop with default returns it.
 pub async fn b6_missing_key_is_key_error(ctx: Ctx) -> CaseResult {
     let mut s = ctx.session(None);
-    ensure!(matches!(s.adelete("nope").await, Err(Error::KeyNotFound(_))), "delete of missing key");
-    ensure!(matches!(s.apop("nope").await, Err(Error::KeyNotFound(_))), "pop of missing key");
-    ensure!(s.apop_or("nope", json!(5)).await? == json!(5), "pop default");
+    ensure!(
+        matches!(s.adelete("nope").await, Err(Error::KeyNotFound(_))),
+        "delete of missing key"
+    );
+    ensure!(
+        matches!(s.apop("nope").await, Err(Error::KeyNotFound(_))),
+        "pop of missing key"
+    );
+    ensure!(
+        s.apop_or("nope", json!(5)).await? == json!(5),
+        "pop default"
+    );
     Ok(())
 }
 
@@ -145,11 +178,20 @@ pub async fn b8_test_cookie_round_trip(ctx: Ctx) -> CaseResult {
     s.asave(false).await?;
     let key = s.session_key().cloned();
     let mut again = ctx.session(key.as_ref().map(|k| k.as_str()));
-    ensure!(again.atest_cookie_worked().await?, "test cookie did not survive");
-    again.adelete_test_cookie().await?;
-    ensure!(!again.atest_cookie_worked().await?, "test cookie not deleted");
     ensure!(
-        matches!(again.adelete_test_cookie().await, Err(Error::KeyNotFound(_))),
+        again.atest_cookie_worked().await?,
+        "test cookie did not survive"
+    );
+    again.adelete_test_cookie().await?;
+    ensure!(
+        !again.atest_cookie_worked().await?,
+        "test cookie not deleted"
+    );
+    ensure!(
+        matches!(
+            again.adelete_test_cookie().await,
+            Err(Error::KeyNotFound(_))
+        ),
         "second delete_test_cookie must be an error"
     );
     Ok(())
@@ -159,7 +201,10 @@ pub async fn b8_test_cookie_round_trip(ctx: Ctx) -> CaseResult {
 pub async fn b9_is_empty(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
     ensure!(ctx.session(None).is_empty(), "fresh session not empty");
-    ensure!(!ctx.session(Some(key.as_str())).is_empty(), "keyed session empty");
+    ensure!(
+        !ctx.session(Some(key.as_str())).is_empty(),
+        "keyed session empty"
+    );
     let mut s = ctx.session(None);
     s.aset("a", &1).await?;
     ensure!(!s.is_empty(), "session with data empty");
@@ -193,7 +238,10 @@ pub async fn b10_sync_and_async_twins_agree(ctx: Ctx) -> CaseResult {
     let mut from_async = ctx.session(async_key.as_ref().map(|k| k.as_str()));
     let x = from_sync.aitems().await?;
     let y = from_async.aitems().await?;
-    ensure!(!x.is_empty() && x == y, "sync stored {x:?}, async stored {y:?}");
+    ensure!(
+        !x.is_empty() && x == y,
+        "sync stored {x:?}, async stored {y:?}"
+    );
     Ok(())
 }
 
@@ -208,7 +256,10 @@ pub async fn f1_data_round_trips_exactly(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&pairs).await?;
     let mut s = ctx.session(Some(key.as_str()));
     let items = s.aitems().await?;
-    let want: Vec<_> = pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+    let want: Vec<_> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
     ensure!(items == want, "stored {want:?}, loaded {items:?}");
     Ok(())
 }

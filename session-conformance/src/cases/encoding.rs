@@ -36,11 +36,27 @@ async fn plant_and_load(ctx: &Ctx, text: &str) -> Result<bool, Failure> {
 pub async fn d7_undecodable_record_loads_empty(ctx: Ctx) -> CaseResult {
     let neighbour = ctx.saved(&[("keep", json!(1))]).await?;
     let long = "x".repeat(100_000);
-    for text in ["", "garbage", ":", "::", ".", ".:1vb66i:sig", "\u{0}\u{1}\u{2}", &long] {
-        ensure!(plant_and_load(&ctx, text).await?, "{:.20?} did not load as empty", text);
+    for text in [
+        "",
+        "garbage",
+        ":",
+        "::",
+        ".",
+        ".:1vb66i:sig",
+        "\u{0}\u{1}\u{2}",
+        &long,
+    ] {
+        ensure!(
+            plant_and_load(&ctx, text).await?,
+            "{:.20?} did not load as empty",
+            text
+        );
     }
     let mut s = ctx.session(Some(neighbour.as_str()));
-    ensure!(s.aget::<i64>("keep").await? == Some(1), "a bad record hurt another session");
+    ensure!(
+        s.aget::<i64>("keep").await? == Some(1),
+        "a bad record hurt another session"
+    );
     Ok(())
 }
 
@@ -49,11 +65,20 @@ pub async fn f7_tampered_record_loads_empty(ctx: Ctx) -> CaseResult {
     let mut tampered = DJANGO_SESSION_DATA_A1.to_owned();
     tampered.pop();
     tampered.push('X');
-    ensure!(plant_and_load(&ctx, &tampered).await?, "tampered signature accepted");
+    ensure!(
+        plant_and_load(&ctx, &tampered).await?,
+        "tampered signature accepted"
+    );
     let mut tampered_value = DJANGO_SESSION_DATA_A1.replacen("eyJhIjox", "eyJhIjoy", 1);
-    ensure!(plant_and_load(&ctx, &tampered_value).await?, "tampered value accepted");
+    ensure!(
+        plant_and_load(&ctx, &tampered_value).await?,
+        "tampered value accepted"
+    );
     tampered_value = format!("{DJANGO_SESSION_DATA_A1}=");
-    ensure!(plant_and_load(&ctx, &tampered_value).await?, "re-padded signature accepted");
+    ensure!(
+        plant_and_load(&ctx, &tampered_value).await?,
+        "re-padded signature accepted"
+    );
     Ok(())
 }
 
@@ -80,7 +105,10 @@ pub async fn d7_non_object_record_loads_empty(ctx: Ctx) -> CaseResult {
         ctx.env.clock(),
     );
     let list = signer.sign_object(&json!([1, 2]), &session_api::JsonSerializer, true)?;
-    ensure!(plant_and_load(&ctx, &list).await?, "a list loaded as a session");
+    ensure!(
+        plant_and_load(&ctx, &list).await?,
+        "a list loaded as a session"
+    );
     Ok(())
 }
 
@@ -101,7 +129,10 @@ pub async fn f6_session_data_is_djangos_encoding(ctx: Ctx) -> CaseResult {
         ])
         .await?;
     bigger.asave(false).await?;
-    let key = bigger.session_key().cloned().ok_or_else(|| Failure("no key".into()))?;
+    let key = bigger
+        .session_key()
+        .cloned()
+        .ok_or_else(|| Failure("no key".into()))?;
     let stored = raw(&ctx)?.read_raw(&key).await?.unwrap_or_default();
     insta::assert_snapshot!("session_data_wire_format", stored);
     Ok(())
@@ -111,9 +142,14 @@ pub async fn f6_session_data_is_djangos_encoding(ctx: Ctx) -> CaseResult {
 pub async fn f6_django_written_record_loads(ctx: Ctx) -> CaseResult {
     let key = SessionKey::generate();
     let later = ctx.env.now() + Duration::hours(1);
-    raw(&ctx)?.write_raw(&key, DJANGO_SESSION_DATA_A1, later).await?;
+    raw(&ctx)?
+        .write_raw(&key, DJANGO_SESSION_DATA_A1, later)
+        .await?;
     let mut s = ctx.session(Some(key.as_str()));
-    ensure!(s.aget::<i64>("a").await? == Some(1), "Django's record did not load");
+    ensure!(
+        s.aget::<i64>("a").await? == Some(1),
+        "Django's record did not load"
+    );
     Ok(())
 }
 
@@ -128,7 +164,10 @@ pub async fn e6_signed_cookie_is_djangos(ctx: Ctx) -> CaseResult {
         "cookie {cookie:?}, Django writes {DJANGO_SIGNED_COOKIE_A1:?}"
     );
     let mut from_django = ctx.session(Some(DJANGO_SIGNED_COOKIE_A1));
-    ensure!(from_django.aget::<i64>("a").await? == Some(1), "Django's cookie did not load");
+    ensure!(
+        from_django.aget::<i64>("a").await? == Some(1),
+        "Django's cookie did not load"
+    );
     Ok(())
 }
 
@@ -137,7 +176,13 @@ pub async fn e6_tampered_cookie_loads_empty(ctx: Ctx) -> CaseResult {
     let truncated = &DJANGO_SIGNED_COOKIE_A1[..DJANGO_SIGNED_COOKIE_A1.len() - 3];
     let flipped = DJANGO_SIGNED_COOKIE_A1.replacen("eyJhIjox", "eyJhIjoy", 1);
     let repadded = format!("{DJANGO_SIGNED_COOKIE_A1}=");
-    for bad in [truncated, flipped.as_str(), repadded.as_str(), "eyJhIjoxfQ", "::"] {
+    for bad in [
+        truncated,
+        flipped.as_str(),
+        repadded.as_str(),
+        "eyJhIjoxfQ",
+        "::",
+    ] {
         let mut s = ctx.session(Some(bad));
         ensure!(s.akeys().await?.is_empty(), "{bad:?} loaded data");
         ensure!(s.session_key().is_none(), "{bad:?} kept as key");
@@ -149,7 +194,9 @@ pub async fn e6_tampered_cookie_loads_empty(ctx: Ctx) -> CaseResult {
 pub async fn h4_oversized_cookie_is_an_error(ctx: Ctx) -> CaseResult {
     let mut s = ctx.session(None);
     // Incompressible: distinct numbers.
-    let big: Vec<u64> = (0..2000u64).map(|i| i.wrapping_mul(2_654_435_761)).collect();
+    let big: Vec<u64> = (0..2000u64)
+        .map(|i| i.wrapping_mul(2_654_435_761))
+        .collect();
     s.aset("big", &big).await?;
     match s.asave(false).await {
         Err(Error::CookieTooLarge { size, limit }) if size > limit => Ok(()),
@@ -159,7 +206,8 @@ pub async fn h4_oversized_cookie_is_an_error(ctx: Ctx) -> CaseResult {
 
 /// G4: the session cookie header, pinned (deterministic clock and key).
 pub async fn g4_set_cookie_header_wire_format(ctx: Ctx) -> CaseResult {
-    let mw = session_api::middleware::SessionMiddleware::new(ctx.backend.clone(), ctx.config().clone());
+    let mw =
+        session_api::middleware::SessionMiddleware::new(ctx.backend.clone(), ctx.config().clone());
     let header = mw.set_cookie_header("abcdefgh12345678", Some(600));
     insta::assert_snapshot!("set_cookie_header", header);
     insta::assert_snapshot!("delete_cookie_header", mw.delete_cookie_header());

@@ -27,9 +27,15 @@ async fn saved_with(ctx: &Ctx, expiry: Expiry) -> Result<session_api::SessionKey
 pub async fn c5_default_lifetime_is_cookie_age(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
     ctx.advance(KIT_COOKIE_AGE - 1);
-    ensure!(loads(&ctx, &key).await?, "expired before SESSION_COOKIE_AGE");
+    ensure!(
+        loads(&ctx, &key).await?,
+        "expired before SESSION_COOKIE_AGE"
+    );
     ctx.advance(2);
-    ensure!(!loads(&ctx, &key).await?, "still loads after SESSION_COOKIE_AGE");
+    ensure!(
+        !loads(&ctx, &key).await?,
+        "still loads after SESSION_COOKIE_AGE"
+    );
     Ok(())
 }
 
@@ -82,7 +88,10 @@ pub async fn c3_browser_close_expiry(ctx: Ctx) -> CaseResult {
         "age of a browser-close session must be the cookie age"
     );
     ctx.advance(KIT_COOKIE_AGE - 1);
-    ensure!(loads(&ctx, &key).await?, "browser-close record expired early");
+    ensure!(
+        loads(&ctx, &key).await?,
+        "browser-close record expired early"
+    );
     Ok(())
 }
 
@@ -114,7 +123,10 @@ pub async fn c5_age_and_date_from_modification(ctx: Ctx) -> CaseResult {
         expiry: Some(ExpiryValue::At(now + Duration::seconds(90))),
     };
     ensure!(s.aget_expiry_age(explicit).await? == 90, "explicit age");
-    ensure!(ctx.spy.calls().is_empty(), "explicit expiry loaded the session");
+    ensure!(
+        ctx.spy.calls().is_empty(),
+        "explicit expiry loaded the session"
+    );
     let from = ExpiryArgs {
         modification: Some(now + Duration::seconds(5)),
         expiry: None,
@@ -137,7 +149,10 @@ pub async fn c8_save_extends_integer_expiry(ctx: Ctx) -> CaseResult {
         s.asave(false).await?;
     }
     ctx.advance(50);
-    ensure!(loads(&ctx, &key).await?, "activity did not extend the session");
+    ensure!(
+        loads(&ctx, &key).await?,
+        "activity did not extend the session"
+    );
     Ok(())
 }
 

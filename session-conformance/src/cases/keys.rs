@@ -15,7 +15,8 @@ pub async fn a1_created_keys_are_32_lowercase_alphanumerics(ctx: Ctx) -> CaseRes
     let k = key.as_str();
     ensure!(k.len() == 32, "key length {} != 32", k.len());
     ensure!(
-        k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+        k.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
         "key has characters outside [a-z0-9]"
     );
     Ok(())
@@ -40,8 +41,14 @@ async fn rejected(ctx: &Ctx, bad: &str) -> CaseResult {
         !id_keys || s.session_key().is_none(),
         "malformed key {bad:?} was adopted"
     );
-    ensure!(s.akeys().await?.is_empty(), "malformed key {bad:?} loaded data");
-    ensure!(s.session_key().is_none(), "malformed key {bad:?} kept after load");
+    ensure!(
+        s.akeys().await?.is_empty(),
+        "malformed key {bad:?} loaded data"
+    );
+    ensure!(
+        s.session_key().is_none(),
+        "malformed key {bad:?} kept after load"
+    );
     ensure!(
         !id_keys || !ctx.spy.calls().contains(&Call::Load),
         "a malformed key reached the store"
@@ -116,7 +123,10 @@ pub async fn a3_unknown_key_is_never_adopted(ctx: Ctx) -> CaseResult {
         "the client-chosen key was adopted"
     );
     ensure!(
-        !ctx.backend.nonblocking().aexists(&SessionKey::parse(chosen)?).await?,
+        !ctx.backend
+            .nonblocking()
+            .aexists(&SessionKey::parse(chosen)?)
+            .await?,
         "a record exists under the client-chosen key"
     );
     Ok(())
@@ -131,7 +141,10 @@ pub async fn a3_deleted_key_is_not_adopted(ctx: Ctx) -> CaseResult {
     ensure!(s.session_key().is_none(), "deleted key kept after load");
     s.aset("x", &1).await?;
     s.asave(false).await?;
-    ensure!(s.session_key() != Some(&key), "deleted key re-adopted on save");
+    ensure!(
+        s.session_key() != Some(&key),
+        "deleted key re-adopted on save"
+    );
     Ok(())
 }
 
@@ -152,12 +165,18 @@ impl KeyGenerator for ScriptedKeys {
 /// A4: create retries on a collision and never touches the existing record.
 pub async fn a4_create_retries_on_collision(ctx: Ctx) -> CaseResult {
     let existing = ctx.saved(&[("owner", json!("first"))]).await?;
-    let keys = Arc::new(ScriptedKeys(Mutex::new(vec![existing.clone(), existing.clone()])));
+    let keys = Arc::new(ScriptedKeys(Mutex::new(vec![
+        existing.clone(),
+        existing.clone(),
+    ])));
     let mut s = ctx.session_with_keys(keys)?;
     s.aset("owner", &"second").await?;
     s.asave(false).await?;
     let new = s.session_key().cloned();
-    ensure!(new.is_some() && new.as_ref() != Some(&existing), "collision not retried");
+    ensure!(
+        new.is_some() && new.as_ref() != Some(&existing),
+        "collision not retried"
+    );
     let mut first = ctx.session(Some(existing.as_str()));
     ensure!(
         first.aget::<String>("owner").await?.as_deref() == Some("first"),
@@ -181,7 +200,9 @@ pub async fn a4_create_gives_up_after_10000_collisions(ctx: Ctx) -> CaseResult {
     let mut s = ctx.session_with_keys(Arc::new(AlwaysSame(existing)))?;
     match s.acreate().await {
         Err(Error::TooManyCollisions { attempts: 10_000 }) => Ok(()),
-        other => Err(Failure(format!("expected TooManyCollisions, got {other:?}"))),
+        other => Err(Failure(format!(
+            "expected TooManyCollisions, got {other:?}"
+        ))),
     }
 }
 

@@ -14,10 +14,16 @@ pub async fn a5_cycle_key_keeps_data_under_new_key(ctx: Ctx) -> CaseResult {
     let mut s = ctx.session(Some(key.as_str()));
     s.acycle_key().await?;
     s.asave(false).await?;
-    let new = s.session_key().cloned().ok_or_else(|| Failure("no key".into()))?;
+    let new = s
+        .session_key()
+        .cloned()
+        .ok_or_else(|| Failure("no key".into()))?;
     ensure!(new != key, "cycle_key kept the key");
     let mut again = ctx.session(Some(new.as_str()));
-    ensure!(again.aget::<i64>("a").await? == Some(1), "data lost by cycle_key");
+    ensure!(
+        again.aget::<i64>("a").await? == Some(1),
+        "data lost by cycle_key"
+    );
     Ok(())
 }
 
@@ -28,8 +34,14 @@ pub async fn a5_cycle_key_old_key_loads_empty(ctx: Ctx) -> CaseResult {
     s.acycle_key().await?;
     let mut old = ctx.session(Some(key.as_str()));
     ensure!(old.akeys().await?.is_empty(), "old key still loads");
-    ensure!(old.session_key().is_none(), "old key adopted after cycle_key");
-    ensure!(!ctx.backend.nonblocking().aexists(&key).await?, "old record exists");
+    ensure!(
+        old.session_key().is_none(),
+        "old key adopted after cycle_key"
+    );
+    ensure!(
+        !ctx.backend.nonblocking().aexists(&key).await?,
+        "old record exists"
+    );
     Ok(())
 }
 
@@ -41,7 +53,9 @@ pub async fn a5_cycle_key_writes_before_deleting(ctx: Ctx) -> CaseResult {
     ctx.spy.reset();
     s.acycle_key().await?;
     let calls = ctx.spy.calls();
-    let write = calls.iter().position(|c| matches!(c, Call::Create | Call::Save { .. }));
+    let write = calls
+        .iter()
+        .position(|c| matches!(c, Call::Create | Call::Save { .. }));
     let delete = calls.iter().position(|c| *c == Call::Delete);
     ensure!(
         matches!((write, delete), (Some(w), Some(d)) if w < d),
@@ -55,7 +69,10 @@ pub async fn a6_flush_deletes_the_record(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
     let mut s = ctx.session(Some(key.as_str()));
     s.aflush().await?;
-    ensure!(!ctx.backend.nonblocking().aexists(&key).await?, "record survived flush");
+    ensure!(
+        !ctx.backend.nonblocking().aexists(&key).await?,
+        "record survived flush"
+    );
     let mut again = ctx.session(Some(key.as_str()));
     ensure!(again.akeys().await?.is_empty(), "flushed key still loads");
     Ok(())

@@ -25,7 +25,10 @@ pub async fn g4_no_write_when_unmodified(ctx: Ctx) -> CaseResult {
     ctx.spy.reset();
     let out = mw.aprocess_response(&mut req, 200).await?;
     ensure!(ctx.spy.writes() == 0, "an unmodified session was written");
-    ensure!(out.set_cookie.is_none(), "an unmodified session set a cookie");
+    ensure!(
+        out.set_cookie.is_none(),
+        "an unmodified session set a cookie"
+    );
     ensure!(out.vary_cookie, "an accessed session must vary on Cookie");
     Ok(())
 }
@@ -36,7 +39,10 @@ pub async fn g4_modified_session_is_saved(ctx: Ctx) -> CaseResult {
     let mut req = mw.request_session(None);
     req.aset("a", &1).await?;
     let out = mw.aprocess_response(&mut req, 200).await?;
-    let key = req.session_key().cloned().ok_or_else(|| Failure("no key".into()))?;
+    let key = req
+        .session_key()
+        .cloned()
+        .ok_or_else(|| Failure("no key".into()))?;
     let cookie = out.set_cookie.unwrap_or_default();
     ensure!(
         cookie.starts_with(&format!("sessionid={};", key.as_str())),
@@ -56,7 +62,11 @@ pub async fn g4_save_every_request_writes(ctx: Ctx) -> CaseResult {
     let mut req = request(&ctx, &mw, &key);
     ctx.spy.reset();
     let out = mw.aprocess_response(&mut req, 200).await?;
-    ensure!(ctx.spy.writes() == 1, "expected one write, saw {:?}", ctx.spy.calls());
+    ensure!(
+        ctx.spy.writes() == 1,
+        "expected one write, saw {:?}",
+        ctx.spy.calls()
+    );
     ensure!(out.set_cookie.is_some(), "no cookie");
     Ok(())
 }
@@ -81,7 +91,10 @@ pub async fn g2_flushed_session_deletes_cookie(ctx: Ctx) -> CaseResult {
     req.aflush().await?;
     let out = mw.aprocess_response(&mut req, 200).await?;
     let cookie = out.set_cookie.unwrap_or_default();
-    ensure!(cookie.starts_with("sessionid=\"\"; expires=Thu, 01 Jan 1970"), "cookie {cookie:?}");
+    ensure!(
+        cookie.starts_with("sessionid=\"\"; expires=Thu, 01 Jan 1970"),
+        "cookie {cookie:?}"
+    );
     ensure!(out.vary_cookie, "no Vary on delete");
     Ok(())
 }
@@ -101,6 +114,9 @@ pub async fn g5_concurrent_logout_is_not_resurrected(ctx: Ctx) -> CaseResult {
         matches!(r, Err(session_api::Error::SessionInterrupted)),
         "expected SessionInterrupted, got {r:?}"
     );
-    ensure!(!ctx.backend.nonblocking().aexists(&key).await?, "logged-out session resurrected");
+    ensure!(
+        !ctx.backend.nonblocking().aexists(&key).await?,
+        "logged-out session resurrected"
+    );
     Ok(())
 }

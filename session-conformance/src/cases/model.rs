@@ -128,7 +128,9 @@ async fn run_ops(ctx: &Ctx, ops: &[Op]) -> CaseResult {
                 let want = model.loaded(now).shift_remove(KEYS[*k]);
                 match (got, want) {
                     (Ok(_), Some(_)) | (Err(Error::KeyNotFound(_)), None) => {}
-                    (got, want) => return Err(mismatch(op, format!("store {got:?}, model {want:?}"))),
+                    (got, want) => {
+                        return Err(mismatch(op, format!("store {got:?}, model {want:?}")))
+                    }
                 }
             }
             Op::Clear => {
@@ -154,7 +156,10 @@ async fn run_ops(ctx: &Ctx, ops: &[Op]) -> CaseResult {
                     }
                     (Err(Error::Update), Some(key)) if model.live(&key, now).is_none() => {}
                     (got, key) => {
-                        return Err(mismatch(op, format!("store {got:?} while model key {key:?}")))
+                        return Err(mismatch(
+                            op,
+                            format!("store {got:?} while model key {key:?}"),
+                        ))
                     }
                 }
             }
@@ -192,7 +197,8 @@ async fn run_ops(ctx: &Ctx, ops: &[Op]) -> CaseResult {
                 model.data = Some(Map::new());
             }
             Op::SetExpiry(e) => {
-                real.aset_expiry(e.map_or(Expiry::Default, Expiry::Seconds)).await?;
+                real.aset_expiry(e.map_or(Expiry::Default, Expiry::Seconds))
+                    .await?;
                 let data = model.loaded(now);
                 match e {
                     Some(n) => data.insert("_session_expiry".into(), json!(n)),
@@ -228,7 +234,10 @@ async fn run_ops(ctx: &Ctx, ops: &[Op]) -> CaseResult {
         }
         let real_key = real.session_key().map(|k| k.as_str().to_owned());
         if real_key != model.key {
-            return Err(mismatch(op, format!("store key {real_key:?}, model key {:?}", model.key)));
+            return Err(mismatch(
+                op,
+                format!("store key {real_key:?}, model key {:?}", model.key),
+            ));
         }
     }
     Ok(())

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The kit's reference store: the simplest correct server-side store, keeping Django's
 //! `session_data` text in a map. Its faults can be switched on to prove the kit fails.
 #![allow(dead_code)]
@@ -120,7 +121,12 @@ impl AsyncSessionStore for ReferenceStore {
 
 #[async_trait]
 impl RawRecords for ReferenceStore {
-    async fn write_raw(&self, key: &SessionKey, raw: &str, expires_at: OffsetDateTime) -> Result<()> {
+    async fn write_raw(
+        &self,
+        key: &SessionKey,
+        raw: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
         self.records
             .lock()
             .unwrap()
@@ -129,7 +135,12 @@ impl RawRecords for ReferenceStore {
     }
 
     async fn read_raw(&self, key: &SessionKey) -> Result<Option<String>> {
-        Ok(self.records.lock().unwrap().get(key).map(|(t, _)| t.clone()))
+        Ok(self
+            .records
+            .lock()
+            .unwrap()
+            .get(key)
+            .map(|(t, _)| t.clone()))
     }
 }
 
