@@ -13,7 +13,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use clap::{Parser, Subcommand};
 use session_api::{
-    JsonSerializer, Result, SecretKeys, SessionBackend, SessionCodec, SessionConfig, SessionKey,};
+    JsonSerializer, Result, SecretKeys, SessionBackend, SessionCodec, SessionConfig, SessionKey,
+};
 use session_conformance::{factory, run_all, Factory, Harness, KitEnv, Outcome, RawRecords};
 use session_stores::db::{DbOptions, DbStore};
 use session_stores::file::FileStore;
@@ -22,7 +23,10 @@ use session_stores::signed_cookies::SignedCookieStore;
 use time::OffsetDateTime;
 
 #[derive(Parser)]
-#[command(name = "sessions", about = "Django-compatible session stores: check, clear, decode")]
+#[command(
+    name = "sessions",
+    about = "Django-compatible session stores: check, clear, decode"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -66,7 +70,10 @@ impl From<session_api::Error> for Fatal {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("error: cannot start the runtime: {err}");
@@ -117,8 +124,12 @@ fn site_config() -> std::result::Result<SessionConfig, Fatal> {
     let secret = std::env::var("SESSIONS_SECRET_KEY")
         .map_err(|_| Fatal("set SESSIONS_SECRET_KEY to the site's SECRET_KEY".into()))?;
     let fallbacks = std::env::var("SESSIONS_SECRET_KEY_FALLBACKS").unwrap_or_default();
-    let keys = SecretKeys::new(secret)
-        .with_fallbacks(fallbacks.split(',').filter(|s| !s.is_empty()).map(str::to_owned));
+    let keys = SecretKeys::new(secret).with_fallbacks(
+        fallbacks
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+    );
     Ok(SessionConfig::builder(keys).build()?)
 }
 
@@ -146,7 +157,11 @@ fn file_dir(url: &str) -> std::result::Result<PathBuf, Fatal> {
     url.strip_prefix("file://")
         .filter(|p| p.starts_with('/'))
         .map(PathBuf::from)
-        .ok_or_else(|| Fatal(format!("a file store URL is file:///absolute/dir, not {url:?}")))
+        .ok_or_else(|| {
+            Fatal(format!(
+                "a file store URL is file:///absolute/dir, not {url:?}"
+            ))
+        })
 }
 
 /// `DbStore` raw access for the kit's bad-data cases.
@@ -155,7 +170,12 @@ struct DbRaw(Arc<DbStore>);
 
 #[async_trait]
 impl RawRecords for DbRaw {
-    async fn write_raw(&self, key: &SessionKey, raw: &str, expires_at: OffsetDateTime) -> Result<()> {
+    async fn write_raw(
+        &self,
+        key: &SessionKey,
+        raw: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
         self.0.write_raw(key, raw, expires_at).await
     }
     async fn read_raw(&self, key: &SessionKey) -> Result<Option<String>> {
@@ -170,7 +190,10 @@ fn kit_factory(url: String, scratch: PathBuf) -> Factory {
         let url = url.clone();
         let scratch = scratch.clone();
         async move {
-            let scheme = url.split_once(':').map(|(s, _)| s.to_owned()).unwrap_or_default();
+            let scheme = url
+                .split_once(':')
+                .map(|(s, _)| s.to_owned())
+                .unwrap_or_default();
             let config = env.config()?;
             match scheme.as_str() {
                 "memory" => Ok(Harness::new(SessionBackend::from_both(Arc::new(
@@ -180,16 +203,33 @@ fn kit_factory(url: String, scratch: PathBuf) -> Factory {
                     SignedCookieStore::from_config(&config),
                 )))),
                 "file" => {
-                    let base = if url == "file:" { scratch } else { file_dir(&url).map_err(|f| session_api::Error::Configuration(f.0))? };
+                    let base = if url == "file:" {
+                        scratch
+                    } else {
+                        file_dir(&url).map_err(|f| session_api::Error::Configuration(f.0))?
+                    };
                     let dir = base.join(env.unique_name());
                     std::fs::create_dir_all(&dir).map_err(session_api::Error::backend)?;
-                    let codec = SessionCodec::new(&env.secret_keys(), env.clock(), Arc::new(JsonSerializer));
-                    let store = FileStore::new(dir, &config.cookie_name, env.cookie_age(), codec, env.clock())?;
+                    let codec = SessionCodec::new(
+                        &env.secret_keys(),
+                        env.clock(),
+                        Arc::new(JsonSerializer),
+                    );
+                    let store = FileStore::new(
+                        dir,
+                        &config.cookie_name,
+                        env.cookie_age(),
+                        codec,
+                        env.clock(),
+                    )?;
                     Ok(Harness::new(SessionBackend::from_sync(Arc::new(store))))
                 }
                 _ => {
                     let url = if url == "sqlite:" {
-                        format!("sqlite://{}?mode=rwc", scratch.join("kit.sqlite3").display())
+                        format!(
+                            "sqlite://{}?mode=rwc",
+                            scratch.join("kit.sqlite3").display()
+                        )
                     } else {
                         url
                     };
@@ -205,9 +245,12 @@ fn kit_factory(url: String, scratch: PathBuf) -> Factory {
 }
 
 async fn check(stores: Vec<String>, filter: Option<&str>) -> std::result::Result<ExitCode, Fatal> {
-    let scratch = tempfile::tempdir().map_err(|e| Fatal(format!("cannot make a scratch directory: {e}")))?;
+    let scratch =
+        tempfile::tempdir().map_err(|e| Fatal(format!("cannot make a scratch directory: {e}")))?;
     let stores = if stores.is_empty() {
-        ["memory:", "file:", "signed-cookies:", "sqlite:"].map(str::to_owned).to_vec()
+        ["memory:", "file:", "signed-cookies:", "sqlite:"]
+            .map(str::to_owned)
+            .to_vec()
     } else {
         stores
     };
@@ -245,9 +288,16 @@ async fn check(stores: Vec<String>, filter: Option<&str>) -> std::result::Result
                 r.duration.as_millis()
             );
         }
-        println!("{passed} passed, {} failed, {skipped} skipped", reports.len() - passed - skipped);
+        println!(
+            "{passed} passed, {} failed, {skipped} skipped",
+            reports.len() - passed - skipped
+        );
     }
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// A URL without its password, for messages.

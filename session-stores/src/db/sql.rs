@@ -1,0 +1,337 @@
+//! SQL text: identifier validation, the three dialects, and every statement the store
+//! runs, built once per store from validated identifiers.
+
+use session_api::{Error, Result};
+
+use super::extension::{ColumnType, ExtraColumn};
+
+/// Longest identifier accepted: PostgreSQL's limit (63 bytes), below MySQL's (64).
+pub const MAX_IDENTIFIER_LEN: usize = 63;
+
+/// Checks that `name` is an SQL identifier this backend will put into SQL text:
+/// `[A-Za-z_][A-Za-z0-9_]{0,62}`. Nothing else is ever interpolated into a statement
+/// (values are always bound parameters).
+///
+/// # Errors
+///
+/// [`Error::Configuration`] naming what is wrong.
+///
+/// ```
+/// use session_stores::db::validate_identifier;
+/// assert!(validate_identifier("django_session").is_ok());
+/// assert!(validate_identifier("_x9").is_ok());
+/// assert!(validate_identifier("9lives").is_err());
+/// assert!(validate_identifier("t; DROP TABLE users").is_err());
+/// assert!(validate_identifier(&"a".repeat(64)).is_err());
+/// ```
+pub fn validate_identifier(name: &str) -> Result<()> {
+    let mut bytes = name.bytes();
+    let first_ok = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+    let rest_ok = bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if first_ok && rest_ok && name.len() <= MAX_IDENTIFIER_LEN {
+        Ok(())
+    } else {
+        // The name is shown (it is configuration, not client input), capped in length.
+        let shown: String = name.chars().take(80).collect();
+        Err(Error::Configuration(format!(
+            "invalid SQL identifier {shown:?}: expected [A-Za-z_][A-Za-z0-9_]{{0,62}}"
+        )))
+    }
+}
+
+/// The SQL dialect of a pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite: `expire_date` is Django's `datetime` column holding UTC text
+    /// `YYYY-MM-DD HH:MM:SS.ffffff`, which sorts and compares as text.
+    Sqlite,
+    /// PostgreSQL: `expire_date` is `timestamp with time zone`.
+    Postgres,
+    /// MySQL and MariaDB: `expire_date` is `datetime(6)` holding UTC, as Django writes it.
+    MySql,
+}
+
+impl Dialect {
+    /// `name` quoted for this dialect. Only called with validated identifiers.
+    fn quote(self, name: &str) -> String {
+        match self {
+            Dialect::MySql => format!("`{name}`"),
+            Dialect::Sqlite | Dialect::Postgres => format!("\"{name}\""),
+        }
+    }
+
+    /// The placeholder of the `n`-th parameter (1-based).
+    fn param(self, n: usize) -> String {
+        match self {
+            Dialect::Postgres => format!("${n}"),
+            Dialect::Sqlite | Dialect::MySql => "?".to_owned(),
+        }
+    }
+
+    /// Django's column types for the three base columns.
+    fn data_type(self) -> &'static str {
+        match self {
+            Dialect::MySql => "longtext",
+            Dialect::Sqlite | Dialect::Postgres => "text",
+        }
+    }
+
+    fn datetime_type(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "datetime",
+            Dialect::Postgres => "timestamp with time zone",
+            Dialect::MySql => "datetime(6)",
+        }
+    }
+
+    fn column_type(self, ty: ColumnType) -> String {
+        match ty {
+            ColumnType::BigInt => "bigint".to_owned(),
+            ColumnType::Text => self.data_type().to_owned(),
+            ColumnType::VarChar(n) => format!("varchar({n})"),
+            ColumnType::Boolean => match self {
+                Dialect::Postgres => "boolean".to_owned(),
+                Dialect::Sqlite | Dialect::MySql => "bool".to_owned(),
+            },
+        }
+    }
+}
+
+/// A short stable hash (FNV-1a, 32 bits) for index names.
+fn fnv32(text: &str) -> u32 {
+    text.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// An index name that fits every dialect's limit (at most 58 characters) and is
+/// unique per table and column, in the spirit of Django's hashed names.
+fn index_name(table: &str, column: &str) -> String {
+    let t: String = table.chars().take(24).collect();
+    let c: String = column.chars().take(24).collect();
+    format!("{t}_{c}_{:08x}", fnv32(&format!("{table}.{column}")))
+}
+
+/// Every statement of one store, with its table and extra columns baked in.
+///
+/// Parameter order is the order of appearance, so `?` and `$n` bind alike.
+#[derive(Debug, Clone)]
+pub(crate) struct Statements {
+    /// Migration: `CREATE TABLE IF NOT EXISTS` (MySQL: with its indexes inline).
+    pub create_table: String,
+    /// Migration: `CREATE INDEX IF NOT EXISTS` (SQLite, PostgreSQL).
+    pub create_indexes: Vec<String>,
+    /// (key, now) -> session_data of the live row.
+    pub load: String,
+    /// (key, now) -> a row when a live record exists.
+    pub exists: String,
+    /// (key, data, expire_date, extras...).
+    pub insert: String,
+    /// (data, expire_date, extras..., key, now): live rows only (rule H7).
+    pub update: String,
+    /// (key).
+    pub delete: String,
+    /// (key, now): removes the row only if it has expired.
+    pub delete_if_expired: String,
+    /// (now): one bounded batch of `clear_expired`.
+    pub clear_batch: String,
+    /// (key) -> session_data, expire_date, whatever the expiry.
+    pub read_raw: String,
+    /// (key, data, expire_date): the base columns only, for raw writes.
+    pub insert_raw: String,
+    /// (account, now) -> session_key, expire_date of the account's live rows.
+    pub list_account: Option<String>,
+    /// (account): deletes every row of the account.
+    pub revoke_account: Option<String>,
+}
+
+impl Statements {
+    /// Builds the statements. `table` and every column name must be validated
+    /// identifiers (the callers guarantee it; checked again here for safety).
+    pub(crate) fn build(
+        dialect: Dialect,
+        table: &str,
+        extras: &[ExtraColumn],
+        account_column: Option<&str>,
+        clear_batch: u32,
+    ) -> Result<Self> {
+        validate_identifier(table)?;
+        for col in extras {
+            validate_identifier(col.name())?;
+        }
+        if let Some(name) = account_column {
+            validate_identifier(name)?;
+        }
+        let d = dialect;
+        let t = d.quote(table);
+        let key = d.quote("session_key");
+        let data = d.quote("session_data");
+        let exp = d.quote("expire_date");
+        let p = |n: usize| d.param(n);
+
+        // CREATE TABLE with Django's definitions, then the extra (nullable) columns.
+        let mut defs = vec![
+            format!("{key} varchar(40) NOT NULL PRIMARY KEY"),
+            format!("{data} {} NOT NULL", d.data_type()),
+            format!("{exp} {} NOT NULL", d.datetime_type()),
+        ];
+        defs.extend(
+            extras
+                .iter()
+                .map(|c| format!("{} {} NULL", d.quote(c.name()), d.column_type(c.ty()))),
+        );
+        let mut indexed: Vec<&str> = vec!["expire_date"];
+        indexed.extend(extras.iter().filter(|c| c.is_indexed()).map(|c| c.name()));
+        let mut create_indexes = Vec::new();
+        for column in &indexed {
+            let name = d.quote(&index_name(table, column));
+            match d {
+                Dialect::MySql => defs.push(format!("INDEX {name} ({})", d.quote(column))),
+                Dialect::Sqlite | Dialect::Postgres => create_indexes.push(format!(
+                    "CREATE INDEX IF NOT EXISTS {name} ON {t} ({})",
+                    d.quote(column)
+                )),
+            }
+        }
+        let create_table = format!("CREATE TABLE IF NOT EXISTS {t} ({})", defs.join(", "));
+
+        let extra_names: Vec<String> = extras.iter().map(|c| d.quote(c.name())).collect();
+        let mut insert_cols = vec![key.clone(), data.clone(), exp.clone()];
+        insert_cols.extend(extra_names.iter().cloned());
+        let insert_params: Vec<String> = (1..=insert_cols.len()).map(p).collect();
+        let insert = format!(
+            "INSERT INTO {t} ({}) VALUES ({})",
+            insert_cols.join(", "),
+            insert_params.join(", ")
+        );
+        let insert_raw = format!(
+            "INSERT INTO {t} ({key}, {data}, {exp}) VALUES ({}, {}, {})",
+            p(1),
+            p(2),
+            p(3)
+        );
+
+        let mut sets = vec![format!("{data} = {}", p(1)), format!("{exp} = {}", p(2))];
+        sets.extend(
+            extra_names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| format!("{name} = {}", p(i + 3))),
+        );
+        // H7: an expired row counts as absent, so only a live row is updated.
+        let update = format!(
+            "UPDATE {t} SET {} WHERE {key} = {} AND {exp} > {}",
+            sets.join(", "),
+            p(sets.len() + 1),
+            p(sets.len() + 2)
+        );
+
+        let clear_batch = match d {
+            // MySQL cannot LIMIT a subquery used with IN, but DELETE takes a LIMIT.
+            Dialect::MySql => format!("DELETE FROM {t} WHERE {exp} < {} LIMIT {clear_batch}", p(1)),
+            Dialect::Sqlite | Dialect::Postgres => format!(
+                "DELETE FROM {t} WHERE {key} IN \
+                 (SELECT {key} FROM {t} WHERE {exp} < {} LIMIT {clear_batch})",
+                p(1)
+            ),
+        };
+
+        let account = account_column.map(|c| d.quote(c));
+        Ok(Statements {
+            create_table,
+            create_indexes,
+            load: format!(
+                "SELECT {data} FROM {t} WHERE {key} = {} AND {exp} > {}",
+                p(1),
+                p(2)
+            ),
+            exists: format!(
+                "SELECT 1 FROM {t} WHERE {key} = {} AND {exp} > {}",
+                p(1),
+                p(2)
+            ),
+            insert,
+            update,
+            delete: format!("DELETE FROM {t} WHERE {key} = {}", p(1)),
+            delete_if_expired: format!(
+                "DELETE FROM {t} WHERE {key} = {} AND {exp} <= {}",
+                p(1),
+                p(2)
+            ),
+            clear_batch,
+            read_raw: format!("SELECT {data}, {exp} FROM {t} WHERE {key} = {}", p(1)),
+            insert_raw,
+            list_account: account.as_ref().map(|a| {
+                format!(
+                    "SELECT {key}, {exp} FROM {t} WHERE {a} = {} AND {exp} > {} \
+                     ORDER BY {exp}, {key}",
+                    p(1),
+                    p(2)
+                )
+            }),
+            revoke_account: account
+                .as_ref()
+                .map(|a| format!("DELETE FROM {t} WHERE {a} = {}", p(1))),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn identifiers() {
+        for ok in ["a", "_", "django_session", "T1", &"x".repeat(63)] {
+            assert!(validate_identifier(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "1a",
+            "a-b",
+            "a b",
+            "a\"b",
+            "a`b",
+            "é",
+            &"x".repeat(64),
+            "a;",
+        ] {
+            assert!(validate_identifier(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn index_names_fit_and_differ() {
+        let long = "t".repeat(63);
+        let a = index_name(&long, "expire_date");
+        assert!(a.len() <= 58, "{a}");
+        assert_ne!(
+            a,
+            index_name(&format!("{}u", "t".repeat(62)), "expire_date")
+        );
+        validate_identifier(&a).unwrap();
+    }
+
+    #[test]
+    fn statements_bind_in_order_of_appearance() {
+        let s = Statements::build(Dialect::Postgres, "django_session", &[], None, 500).unwrap();
+        assert_eq!(
+            s.update,
+            "UPDATE \"django_session\" SET \"session_data\" = $1, \"expire_date\" = $2 \
+             WHERE \"session_key\" = $3 AND \"expire_date\" > $4"
+        );
+        assert!(s.clear_batch.ends_with("LIMIT 500)"));
+        let m = Statements::build(Dialect::MySql, "s", &[], None, 7).unwrap();
+        assert_eq!(
+            m.clear_batch,
+            "DELETE FROM `s` WHERE `expire_date` < ? LIMIT 7"
+        );
+        assert!(m.create_table.contains("INDEX `s_expire_date_"));
+        assert!(m.create_indexes.is_empty());
+        assert!(Statements::build(Dialect::Sqlite, "bad name", &[], None, 1).is_err());
+    }
+}

@@ -1,0 +1,401 @@
+//! Shared helpers of the db tests: where the servers are, the skip/CI rule, a store
+//! per test on its own table, raw access for the conformance kit.
+//!
+//! The skip/CI rule lives here only: a server that does not answer skips the test
+//! with a loud message, except under `CI=true`, where it fails the test.
+// Arms and helpers depend on the driver features a test file is built with.
+#![allow(
+    dead_code,
+    unused_macros,
+    unused_imports,
+    unused_variables,
+    clippy::unwrap_used
+)]
+
+pub mod cases;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use session_api::signing::SecretKeys;
+use session_api::{Clock, Error, ManualClock, Result, SessionBackend, SessionKey};
+use session_conformance::{Harness, KitEnv, RawRecords};
+use session_stores::db::{DbOptions, DbPool, DbStore, Dialect};
+use time::macros::datetime;
+use time::OffsetDateTime;
+
+/// The secret of these tests: Django's fixture secret, so Django's fixture strings
+/// decode.
+pub const SECRET: &str = "shared-fixture-secret-do-not-use-in-production";
+/// 2026-01-01T00:00:00Z, the Django fixtures' signing time.
+pub const START: OffsetDateTime = datetime!(2026-01-01 0:00 UTC);
+
+/// The three dialects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+impl Kind {
+    /// The server URL: the env override or the default local server. SQLite has none
+    /// (each test gets a file in its own tempdir).
+    pub fn server_url(self) -> Option<String> {
+        let (var, default) = match self {
+            Kind::Sqlite => return None,
+            Kind::Postgres => (
+                "SESSIONS_TEST_POSTGRES_URL",
+                "postgres://postgres@127.0.0.1:5432/test",
+            ),
+            Kind::MySql => (
+                "SESSIONS_TEST_MYSQL_URL",
+                "mysql://root@127.0.0.1:3306/test",
+            ),
+        };
+        Some(std::env::var(var).unwrap_or_else(|_| default.to_owned()))
+    }
+}
+
+/// True under `CI=true`, where a missing server fails instead of skipping.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// The skip/CI rule: panics under CI, else prints a loud skip message.
+pub fn server_missing(kind: Kind, err: &dyn std::fmt::Display) {
+    let var = match kind {
+        Kind::Postgres => "SESSIONS_TEST_POSTGRES_URL",
+        Kind::MySql => "SESSIONS_TEST_MYSQL_URL",
+        Kind::Sqlite => "(none)",
+    };
+    if in_ci() {
+        panic!("{kind:?} server required under CI=true but not reachable ({var}): {err}");
+    }
+    eprintln!(
+        "\n************************************************************\n\
+         SKIPPED: {kind:?} server not reachable ({var}): {err}\n\
+         (set CI=true to make this a failure)\n\
+         ************************************************************\n"
+    );
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// A table name unique to this process and call: `t_<pid>_<n>_<tag>`.
+pub fn unique_table(tag: &str) -> String {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let tag: String = tag
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(30)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    format!("t_{}_{n}_{tag}", std::process::id())
+}
+
+/// One test's store on its own table, its clock, and (SQLite) its tempdir.
+pub struct TestDb {
+    pub store: Arc<DbStore>,
+    pub clock: ManualClock,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Options on a manual clock at [`START`] with the test secret and a fresh table.
+pub fn options(tag: &str, clock: &ManualClock) -> DbOptions {
+    DbOptions::new(SecretKeys::new(SECRET))
+        .clock(Arc::new(clock.clone()))
+        .table(unique_table(tag))
+        .acquire_timeout(Duration::from_secs(5))
+}
+
+/// Connects `kind` with `options`, migrates; `None` when the server is missing (and
+/// not under CI). The tempdir of a SQLite database lives as long as the `TestDb`.
+pub async fn open_with(kind: Kind, clock: ManualClock, options: DbOptions) -> Option<TestDb> {
+    match kind.server_url() {
+        Some(url) => open_with_url(kind, &url, clock, options).await,
+        None => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let url = format!("sqlite://{}", dir.path().join("sessions.sqlite3").display());
+            let store = DbStore::connect(&url, options)
+                .await
+                .unwrap_or_else(|e| panic!("cannot open SQLite in a tempdir: {e}"));
+            Some(TestDb::migrated(store, clock, url, Some(dir)).await)
+        }
+    }
+}
+
+/// [`open_with`] on a given server URL.
+pub async fn open_with_url(
+    kind: Kind,
+    url: &str,
+    clock: ManualClock,
+    options: DbOptions,
+) -> Option<TestDb> {
+    match DbStore::connect(url, options).await {
+        Ok(store) => Some(TestDb::migrated(store, clock, url.to_owned(), None).await),
+        Err(err) => {
+            server_missing(kind, &err);
+            None
+        }
+    }
+}
+
+/// [`open_with`] on default test options.
+pub async fn open(kind: Kind, tag: &str) -> Option<TestDb> {
+    let clock = ManualClock::new(START);
+    let opts = options(tag, &clock);
+    open_with(kind, clock, opts).await
+}
+
+/// Runs a statement without parameters on whatever pool the store has.
+pub async fn exec(store: &DbStore, sql: &str) {
+    match store.pool() {
+        #[cfg(feature = "sqlite")]
+        DbPool::Sqlite(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
+        #[cfg(feature = "postgres")]
+        DbPool::Postgres(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
+        #[cfg(feature = "mysql")]
+        DbPool::MySql(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
+        _ => unreachable!("all drivers are compiled in for these tests"),
+    }
+    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+impl TestDb {
+    async fn migrated(
+        store: DbStore,
+        clock: ManualClock,
+        url: String,
+        dir: Option<tempfile::TempDir>,
+    ) -> TestDb {
+        store.migrate().await.expect("migrate");
+        TestDb {
+            store: Arc::new(store),
+            clock,
+            url,
+            _dir: dir,
+        }
+    }
+
+    /// Drops the test's table and closes the pool.
+    pub async fn cleanup(self) {
+        exec(
+            &self.store,
+            &format!("DROP TABLE IF EXISTS {}", self.store.table()),
+        )
+        .await;
+        self.store.pool().close().await;
+    }
+
+    /// Number of rows in the table, expired ones included.
+    pub async fn count_rows(&self) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {}", self.store.table());
+        match self.store.pool() {
+            #[cfg(feature = "sqlite")]
+            DbPool::Sqlite(p) => sqlx::query_scalar(&sql).fetch_one(p).await,
+            #[cfg(feature = "postgres")]
+            DbPool::Postgres(p) => sqlx::query_scalar(&sql).fetch_one(p).await,
+            #[cfg(feature = "mysql")]
+            DbPool::MySql(p) => sqlx::query_scalar(&sql).fetch_one(p).await,
+            _ => unreachable!(),
+        }
+        .expect("count")
+    }
+
+    /// Inserts `n` (at most 100,000) rows that expired long ago, in one statement
+    /// (a cross join of digit tables, portable across the three dialects).
+    pub async fn insert_expired(&self, n: u32) {
+        assert!(n <= 100_000);
+        let digits = "(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL \
+                      SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 \
+                      UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)";
+        let sql = format!(
+            "INSERT INTO {t} (session_key, session_data, expire_date) \
+             SELECT CONCAT('expired', a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d), \
+                    'x', {{p}} \
+             FROM {digits} a, {digits} b, {digits} c, {digits} e, {digits} f \
+             WHERE a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d < {n}",
+            t = self.store.table()
+        );
+        let long_ago = datetime!(2000-01-01 0:00 UTC);
+        let done = match self.store.pool() {
+            #[cfg(feature = "sqlite")]
+            DbPool::Sqlite(p) => sqlx::query(&sql.replace("{p}", "?"))
+                .bind("2000-01-01 00:00:00")
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()),
+            #[cfg(feature = "postgres")]
+            DbPool::Postgres(p) => sqlx::query(&sql.replace("{p}", "$1"))
+                .bind(long_ago)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()),
+            #[cfg(feature = "mysql")]
+            DbPool::MySql(p) => sqlx::query(&sql.replace("{p}", "?"))
+                .bind(time::PrimitiveDateTime::new(
+                    long_ago.date(),
+                    long_ago.time(),
+                ))
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()),
+            _ => unreachable!(),
+        }
+        .expect("bulk insert");
+        assert_eq!(done, u64::from(n));
+    }
+}
+
+/// Raw access for the conformance kit, over the store's own raw methods. Owns the
+/// case's table (and SQLite tempdir): both go when the kit drops the harness.
+#[derive(Debug)]
+pub struct RawDb {
+    store: Arc<DbStore>,
+    _cleanup: KitCleanup,
+}
+
+#[async_trait]
+impl RawRecords for RawDb {
+    async fn write_raw(
+        &self,
+        key: &SessionKey,
+        raw: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        // PostgreSQL `text` cannot hold U+0000 at all, so a record with one cannot
+        // exist there: plant the rest of the text, which is just as undecodable.
+        if self.store.dialect() == Dialect::Postgres && raw.contains('\0') {
+            let stripped = raw.replace('\0', "");
+            return self.store.write_raw(key, &stripped, expires_at).await;
+        }
+        self.store.write_raw(key, raw, expires_at).await
+    }
+
+    async fn read_raw(&self, key: &SessionKey) -> Result<Option<String>> {
+        Ok(self.store.read_raw(key).await?.map(|(data, _)| data))
+    }
+}
+
+/// Drops a kit case's table on a server when dropped. The kit drops harnesses from
+/// inside its runtime, where nothing can be awaited, so this opens one connection on
+/// a thread with its own small runtime.
+#[derive(Debug)]
+struct KitCleanup {
+    kind: Kind,
+    url: Option<String>,
+    table: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for KitCleanup {
+    fn drop(&mut self) {
+        let Some(url) = self.url.take() else {
+            return; // SQLite: the tempdir removes the database file.
+        };
+        let (kind, sql) = (self.kind, format!("DROP TABLE IF EXISTS {}", self.table));
+        let dropped = std::thread::spawn(move || -> std::result::Result<(), String> {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            let dropped = runtime.block_on(async move {
+                let result: std::result::Result<(), sqlx::Error> = match kind {
+                    #[cfg(feature = "postgres")]
+                    Kind::Postgres => {
+                        let mut conn = sqlx::PgConnection::connect(&url).await?;
+                        sqlx::raw_sql(&sql).execute(&mut conn).await?;
+                        conn.close().await
+                    }
+                    #[cfg(feature = "mysql")]
+                    Kind::MySql => {
+                        let mut conn = sqlx::MySqlConnection::connect(&url).await?;
+                        sqlx::raw_sql(&sql).execute(&mut conn).await?;
+                        conn.close().await
+                    }
+                    _ => Ok(()),
+                };
+                result
+            });
+            dropped.map_err(|e| e.to_string())
+        })
+        .join();
+        if let Ok(Err(err)) = dropped {
+            eprintln!("could not drop kit table {}: {err}", self.table);
+        }
+    }
+}
+
+/// The kit factory of `kind`: a store on the kit's clock and secret, on a table
+/// named `env.unique_name()`, migrated, with raw access to Django `session_data`.
+///
+/// A missing server fails the factory (the kit has no skip for it) after the loud
+/// message of [`server_missing`]; under `CI=true` it panics there.
+pub async fn kit_harness(kind: Kind, env: &KitEnv) -> Result<Harness> {
+    let options = DbOptions::new(env.secret_keys())
+        .clock(env.clock())
+        .table(env.unique_name())
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(5));
+    let (url, dir) = match kind.server_url() {
+        Some(url) => (url, None),
+        None => {
+            let dir = tempfile::tempdir().map_err(Error::backend)?;
+            let url = format!("sqlite://{}", dir.path().join("kit.sqlite3").display());
+            (url, Some(dir))
+        }
+    };
+    let store = match DbStore::connect(&url, options).await {
+        Ok(store) => Arc::new(store),
+        Err(err) => {
+            server_missing(kind, &err);
+            return Err(Error::Configuration(format!(
+                "{kind:?} server not reachable, so this case cannot run: {err}"
+            )));
+        }
+    };
+    store.migrate().await?;
+    let raw = RawDb {
+        store: Arc::clone(&store),
+        _cleanup: KitCleanup {
+            kind,
+            url: dir.is_none().then_some(url),
+            table: store.table().to_owned(),
+            _dir: dir,
+        },
+    };
+    Ok(Harness::new(SessionBackend::from_async(store)).with_raw(Arc::new(raw), true))
+}
+
+/// The test runtime's flavour for tests that use the sync API (the AsyncToSync bridge
+/// needs a multi-thread runtime).
+#[macro_export]
+macro_rules! db_test {
+    ($(#[$m:meta])* async fn $name:ident() $body:block) => {
+        $(#[$m])*
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() $body
+    };
+}
+
+/// Generates the dialect-independent tests of [`cases`] for one dialect.
+#[macro_export]
+macro_rules! db_cases {
+    ($kind:expr) => {
+        $crate::db_test! { async fn crud_and_semantics() { common::cases::crud_and_semantics($kind).await } }
+        $crate::db_test! { async fn expired_rows() { common::cases::expired_rows($kind).await } }
+        $crate::db_test! { async fn undecodable_rows_load_as_none() { common::cases::undecodable_rows($kind).await } }
+        $crate::db_test! { async fn logout_is_not_resurrected() { common::cases::logout_not_resurrected($kind).await } }
+        $crate::db_test! { async fn session_data_is_djangos() { common::cases::django_session_data($kind).await } }
+        $crate::db_test! { async fn account_listing_and_revoke() { common::cases::account_sessions($kind).await } }
+        $crate::db_test! { async fn migrate_is_idempotent_and_names_are_validated() { common::cases::migrate_and_names($kind).await } }
+        $crate::db_test! { async fn clear_expired_in_batches() { common::cases::clear_expired_batches($kind).await } }
+        $crate::db_test! { async fn sync_side_through_the_bridge() { common::cases::sync_bridge($kind).await } }
+        $crate::db_test! { async fn concurrent_creates_never_share_a_key() { common::cases::concurrent_creates($kind).await } }
+    };
+}

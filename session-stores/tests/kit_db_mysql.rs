@@ -1,0 +1,14 @@
+//! The conformance kit on the db store, MySql dialect. Each case gets its own table
+//! (`env.unique_name()`), dropped with the case's harness.
+#![cfg(feature = "mysql")]
+
+mod common;
+
+use session_api::Result;
+use session_conformance::{Harness, KitEnv};
+
+async fn factory(env: KitEnv) -> Result<Harness> {
+    common::kit_harness(common::Kind::MySql, &env).await
+}
+
+session_conformance::conformance_tests!(factory);

@@ -1,0 +1,14 @@
+//! The conformance kit on the db store, Sqlite dialect. Each case gets its own table
+//! (`env.unique_name()`), dropped with the case's harness.
+#![cfg(feature = "sqlite")]
+
+mod common;
+
+use session_api::Result;
+use session_conformance::{Harness, KitEnv};
+
+async fn factory(env: KitEnv) -> Result<Harness> {
+    common::kit_harness(common::Kind::Sqlite, &env).await
+}
+
+session_conformance::conformance_tests!(factory);
