@@ -131,3 +131,26 @@ impl Harness {
         self
     }
 }
+
+/// The error a factory returns when the store's server is not there (outside CI): the
+/// runner reports every case as skipped with this reason instead of failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unavailable(pub String);
+
+impl fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "store unavailable: {}", self.0)
+    }
+}
+
+impl std::error::Error for Unavailable {}
+
+/// Builds the [`Unavailable`] error for a factory to return.
+///
+/// ```
+/// let err = session_conformance::unavailable("no PostgreSQL on 127.0.0.1:5432");
+/// assert!(err.to_string().contains("unavailable"));
+/// ```
+pub fn unavailable(reason: impl Into<String>) -> session_api::Error {
+    session_api::Error::backend(Unavailable(reason.into()))
+}

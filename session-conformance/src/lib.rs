@@ -18,7 +18,9 @@ pub mod harness;
 pub mod runner;
 pub mod spy;
 
-pub use harness::{Harness, KitEnv, RawRecords, KIT_COOKIE_AGE, KIT_SECRET, KIT_START};
+pub use harness::{
+    unavailable, Harness, KitEnv, RawRecords, Unavailable, KIT_COOKIE_AGE, KIT_SECRET, KIT_START,
+};
 pub use runner::{
     factory, run_all, run_case, Case, CaseReport, CaseResult, Ctx, Factory, Failure, Needs, Outcome,
 };

@@ -238,6 +238,9 @@ pub async fn run_case(case: &Case, factory: &Factory) -> CaseReport {
     let started = Instant::now();
     let env = KitEnv::new(case.name);
     let outcome = match factory(env.clone()).await {
+        Err(session_api::Error::Backend(source)) if source.is::<crate::harness::Unavailable>() => {
+            Outcome::Skipped(source.to_string())
+        }
         Err(err) => Outcome::Failed(format!("the factory failed: {err}")),
         Ok(harness) => {
             let caps = harness.backend.capabilities();

@@ -43,7 +43,7 @@ pub async fn d7_undecodable_record_loads_empty(ctx: Ctx) -> CaseResult {
         "::",
         ".",
         ".:1vb66i:sig",
-        "\u{0}\u{1}\u{2}",
+        "\u{1}\u{2}\u{3}",
         &long,
     ] {
         ensure!(
