@@ -1,5 +1,6 @@
 //! `sessions`: run the conformance kit against stores, clear expired sessions
-//! (Django's `clearsessions`), decode a session (Django's `get_decoded`).
+//! (Django's `clearsessions`), decode a session (Django's `get_decoded`), create the
+//! table (`migrate`), list and revoke the sessions of an account.
 //!
 //! Store URLs: `memory:`, `file:///dir`, `signed-cookies:`, `sqlite://path`,
 //! `postgres://...`, `mysql://...` (the database schemes when their feature is built).
@@ -16,7 +17,7 @@ use session_api::{
     JsonSerializer, Result, SecretKeys, SessionBackend, SessionCodec, SessionConfig, SessionKey,
 };
 use session_conformance::{factory, run_all, Factory, Harness, KitEnv, Outcome, RawRecords};
-use session_stores::db::{DbOptions, DbStore};
+use session_stores::db::{AccountIdColumn, DbOptions, DbStore};
 use session_stores::file::FileStore;
 use session_stores::memory::MemoryStore;
 use session_stores::signed_cookies::SignedCookieStore;
@@ -48,6 +49,33 @@ enum Command {
         /// Store URL.
         #[arg(long)]
         store: String,
+    },
+    /// Create the session table and its indexes if missing (Django's `migrate`).
+    Migrate {
+        /// Database URL.
+        #[arg(long)]
+        store: String,
+        /// Also add the indexed `account_id` column (custom records, rule E2).
+        #[arg(long)]
+        accounts: bool,
+    },
+    /// List the live sessions of an account (key prefixes only, rule H5) and their expiry.
+    List {
+        /// Database URL (a table migrated with `--accounts`).
+        #[arg(long)]
+        store: String,
+        /// The account id (Django's `_auth_user_id`).
+        #[arg(long)]
+        account: i64,
+    },
+    /// Delete every session of an account (log it out everywhere).
+    Revoke {
+        /// Database URL (a table migrated with `--accounts`).
+        #[arg(long)]
+        store: String,
+        /// The account id (Django's `_auth_user_id`).
+        #[arg(long)]
+        account: i64,
     },
     /// Print a session's data as JSON (Django's `get_decoded`).
     Decode {
@@ -103,6 +131,32 @@ async fn run(command: Command) -> std::result::Result<ExitCode, Fatal> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Migrate { store, accounts } => {
+            open_db(&store, &site_config()?, accounts)
+                .await?
+                .migrate()
+                .await?;
+            println!("session table ready");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::List { store, account } => {
+            let db = open_db(&store, &site_config()?, true).await?;
+            let sessions = db.list_account_sessions(account).await?;
+            for (key, expires) in &sessions {
+                println!(
+                    "{key}  expires {}",
+                    session_api::expiry::isoformat(*expires)
+                );
+            }
+            println!("{} live sessions for account {account}", sessions.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Revoke { store, account } => {
+            let db = open_db(&store, &site_config()?, true).await?;
+            let removed = db.revoke_account_sessions(account).await?;
+            println!("revoked {removed} sessions of account {account}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Decode { store, key } => {
             let config = site_config()?;
             let backend = open(&store, &config).await?;
@@ -151,6 +205,19 @@ async fn open(url: &str, config: &SessionConfig) -> std::result::Result<SessionB
         }
         _ => return Err(Fatal(format!("unknown store URL scheme {scheme:?} (memory:, file:///dir, signed-cookies:, sqlite://path, postgres://..., mysql://...)"))),
     })
+}
+
+/// A database store, with the account column (custom records) when asked.
+async fn open_db(
+    url: &str,
+    config: &SessionConfig,
+    accounts: bool,
+) -> std::result::Result<DbStore, Fatal> {
+    let mut options = DbOptions::from_config(config);
+    if accounts {
+        options = options.extension(Arc::new(AccountIdColumn::new()));
+    }
+    Ok(DbStore::connect(url, options).await?)
 }
 
 fn file_dir(url: &str) -> std::result::Result<PathBuf, Fatal> {
