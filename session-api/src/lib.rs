@@ -4,7 +4,8 @@
 //! - the store contract: [`SessionStore`], [`AsyncSessionStore`] and the bridges;
 //! - [`signing`]: Django's `signing.dumps`/`loads`, byte for byte;
 //! - [`middleware`]: the framework-agnostic middleware core;
-//! - [`SessionConfig`]: every Django session setting with Django's default.
+//! - [`SessionConfig`]: every Django session setting with Django's default;
+//! - `tower` (feature `tower`): a tower `Layer` for axum and hyper.
 //!
 //! Rule ids (A1, C4, ...) in the docs refer to `docs/django-spec.md`.
 
@@ -19,6 +20,8 @@ pub mod serializer;
 pub mod session;
 pub mod signing;
 pub mod store;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{SameSite, SessionConfig};
