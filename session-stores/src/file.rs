@@ -235,6 +235,43 @@ impl FileStore {
         Ok(self.dir.join(name))
     }
 
+    /// Stores `text` as the file of `key`, as is, live until `expires_at` when the text
+    /// carries no `_session_expiry` (its mtime is set to `expires_at - cookie_age`). For
+    /// tools and tests: importing Django's files, planting fixtures. Normal writes go
+    /// through the session API.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidKey`] for a key outside `[a-z0-9]{8,40}`; [`Error::Backend`] when
+    /// the file cannot be written.
+    pub fn write_raw(
+        &self,
+        key: &SessionKey,
+        text: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        let path = self.path_for(key.as_str())?;
+        let mtime = expires_at
+            .checked_sub(Duration::seconds(self.cookie_age))
+            .and_then(to_system_time)
+            .unwrap_or_else(SystemTime::now);
+        self.write_atomically(&path, text.as_bytes(), mtime)
+    }
+
+    /// The stored text of `key`, expired or not; `None` when there is no file.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidKey`] for a malformed key; [`Error::Backend`] when the file
+    /// cannot be read.
+    pub fn read_raw(&self, key: &SessionKey) -> Result<Option<String>> {
+        match fs::read_to_string(self.path_for(key.as_str())?) {
+            Ok(text) => Ok(Some(text)),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(Error::backend(err)),
+        }
+    }
+
     /// Reads what is stored under `path` (bounded by the codec's decoding limit).
     fn read_record(&self, path: &Path) -> Result<Record> {
         let file = match File::open(path) {

@@ -2,24 +2,20 @@
 //! other server-side stores).
 #![cfg(feature = "file")]
 
-use std::fs;
-use std::io;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use async_trait::async_trait;
 use session_api::{Error, Result, SessionBackend, SessionCodec, SessionKey};
 use session_conformance::{Harness, KitEnv, RawRecords};
 use session_stores::file::FileStore;
 use tempfile::TempDir;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 /// Raw access to the store's files. Owns the case's directory: it is removed when the
 /// case's harness is dropped.
 #[derive(Debug)]
 struct RawFiles {
     store: Arc<FileStore>,
-    cookie_age: i64,
     _dir: TempDir,
 }
 
@@ -31,23 +27,11 @@ impl RawRecords for RawFiles {
         raw: &str,
         expires_at: OffsetDateTime,
     ) -> Result<()> {
-        let path = self.store.path_for(key.as_str())?;
-        fs::write(&path, raw).map_err(Error::backend)?;
-        // Without a readable `_session_expiry`, a file expires at mtime + cookie age.
-        let mtime = SystemTime::from(expires_at - Duration::seconds(self.cookie_age));
-        fs::File::options()
-            .write(true)
-            .open(&path)
-            .and_then(|file| file.set_modified(mtime))
-            .map_err(Error::backend)
+        self.store.write_raw(key, raw, expires_at)
     }
 
     async fn read_raw(&self, key: &SessionKey) -> Result<Option<String>> {
-        match fs::read_to_string(self.store.path_for(key.as_str())?) {
-            Ok(text) => Ok(Some(text)),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(Error::backend(err)),
-        }
+        self.store.read_raw(key)
     }
 }
 
@@ -70,7 +54,6 @@ async fn factory(env: KitEnv) -> Result<Harness> {
     )?);
     let raw = Arc::new(RawFiles {
         store: Arc::clone(&store),
-        cookie_age: env.cookie_age(),
         _dir: dir,
     });
     Ok(Harness::new(SessionBackend::from_sync(store)).with_raw(raw, true))

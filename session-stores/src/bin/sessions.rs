@@ -3,7 +3,9 @@
 //! table (`migrate`), list and revoke the sessions of an account.
 //!
 //! Store URLs: `memory:`, `file:///dir`, `signed-cookies:`, `sqlite://path`,
-//! `postgres://...`, `mysql://...` (the database schemes when their feature is built).
+//! `postgres://...`, `mysql://...` (the database schemes when their feature is built),
+//! `redis://host[:port][/db]` (feature `redis`: the cache store; `check` leaves its
+//! keys under `sessions-check:*`, expiring on their own: use a scratch database).
 //! Secrets for `clear-expired` and `decode` come from `SESSIONS_SECRET_KEY` and the
 //! comma-separated `SESSIONS_SECRET_KEY_FALLBACKS`.
 
@@ -22,6 +24,9 @@ use session_stores::file::FileStore;
 use session_stores::memory::MemoryStore;
 use session_stores::signed_cookies::SignedCookieStore;
 use time::OffsetDateTime;
+
+#[cfg(feature = "redis")]
+use session_stores::cache::{CacheStore, RedisCache, RedisOptions};
 
 #[derive(Parser)]
 #[command(
@@ -203,6 +208,12 @@ async fn open(url: &str, config: &SessionConfig) -> std::result::Result<SessionB
             let store = DbStore::connect(url, DbOptions::from_config(config)).await?;
             SessionBackend::from_async(Arc::new(store))
         }
+        #[cfg(feature = "redis")]
+        "redis" | "redis-sentinel" | "redis-cluster" => {
+            let redis = RedisCache::connect(url, RedisOptions::default()).await?;
+            let store = CacheStore::new(Arc::new(redis)).clock(config.clock.clone());
+            SessionBackend::from_async(Arc::new(store))
+        }
         _ => return Err(Fatal(format!("unknown store URL scheme {scheme:?} (memory:, file:///dir, signed-cookies:, sqlite://path, postgres://..., mysql://...)"))),
     })
 }
@@ -231,12 +242,42 @@ fn file_dir(url: &str) -> std::result::Result<PathBuf, Fatal> {
         })
 }
 
-/// `DbStore` raw access for the kit's bad-data cases.
+/// Raw access to stored `session_data` for the kit's bad-data and wire-format cases.
 #[derive(Debug)]
-struct DbRaw(Arc<DbStore>);
+enum Raw {
+    File(Arc<FileStore>),
+    Db(Arc<DbStore>),
+}
 
 #[async_trait]
-impl RawRecords for DbRaw {
+impl RawRecords for Raw {
+    async fn write_raw(
+        &self,
+        key: &SessionKey,
+        raw: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        match self {
+            Raw::File(store) => store.write_raw(key, raw, expires_at),
+            Raw::Db(store) => store.write_raw(key, raw, expires_at).await,
+        }
+    }
+    async fn read_raw(&self, key: &SessionKey) -> Result<Option<String>> {
+        match self {
+            Raw::File(store) => store.read_raw(key),
+            Raw::Db(store) => Ok(store.read_raw(key).await?.map(|(text, _)| text)),
+        }
+    }
+}
+
+/// `CacheStore` raw access for the kit's bad-data cases.
+#[cfg(feature = "redis")]
+#[derive(Debug)]
+struct CacheRaw(Arc<CacheStore>);
+
+#[cfg(feature = "redis")]
+#[async_trait]
+impl RawRecords for CacheRaw {
     async fn write_raw(
         &self,
         key: &SessionKey,
@@ -246,7 +287,7 @@ impl RawRecords for DbRaw {
         self.0.write_raw(key, raw, expires_at).await
     }
     async fn read_raw(&self, key: &SessionKey) -> Result<Option<String>> {
-        Ok(self.0.read_raw(key).await?.map(|(text, _)| text))
+        self.0.read_raw(key).await
     }
 }
 
@@ -282,14 +323,25 @@ fn kit_factory(url: String, scratch: PathBuf) -> Factory {
                         env.clock(),
                         Arc::new(JsonSerializer),
                     );
-                    let store = FileStore::new(
+                    let store = Arc::new(FileStore::new(
                         dir,
                         &config.cookie_name,
                         env.cookie_age(),
                         codec,
                         env.clock(),
-                    )?;
-                    Ok(Harness::new(SessionBackend::from_sync(Arc::new(store))))
+                    )?);
+                    let raw = Arc::new(Raw::File(store.clone()));
+                    Ok(Harness::new(SessionBackend::from_sync(store)).with_raw(raw, true))
+                }
+                #[cfg(feature = "redis")]
+                "redis" | "redis-sentinel" | "redis-cluster" => {
+                    let redis = RedisCache::connect(&url, RedisOptions::default()).await?;
+                    let store = CacheStore::new(Arc::new(redis))
+                        .key_prefix(format!("sessions-check:{}:", env.unique_name()))
+                        .clock(env.clock());
+                    let store = Arc::new(store);
+                    let raw = Arc::new(CacheRaw(store.clone()));
+                    Ok(Harness::new(SessionBackend::from_async(store)).with_raw(raw, false))
                 }
                 _ => {
                     let url = if url == "sqlite:" {
@@ -303,7 +355,7 @@ fn kit_factory(url: String, scratch: PathBuf) -> Factory {
                     let options = DbOptions::from_config(&config).table(env.unique_name());
                     let store = Arc::new(DbStore::connect(&url, options).await?);
                     store.migrate().await?;
-                    let raw = Arc::new(DbRaw(store.clone()));
+                    let raw = Arc::new(Raw::Db(store.clone()));
                     Ok(Harness::new(SessionBackend::from_async(store)).with_raw(raw, true))
                 }
             }

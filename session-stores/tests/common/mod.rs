@@ -13,6 +13,7 @@
 )]
 
 pub mod cases;
+pub mod redis;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -332,6 +333,14 @@ impl Drop for KitCleanup {
 /// the kit reports the case as skipped, after the loud message of [`server_missing`];
 /// under `CI=true` it panics there.
 pub async fn kit_harness(kind: Kind, env: &KitEnv) -> Result<Harness> {
+    let (store, raw) = kit_db(kind, env).await?;
+    Ok(Harness::new(SessionBackend::from_async(store)).with_raw(raw, true))
+}
+
+/// The db part of [`kit_harness`], for stores built on a [`DbStore`] (cached_db): the
+/// migrated store on its own table, and raw access to its rows, which owns the table
+/// (dropped with it) and the SQLite tempdir. Same skip/CI rule.
+pub async fn kit_db(kind: Kind, env: &KitEnv) -> Result<(Arc<DbStore>, Arc<RawDb>)> {
     let options = DbOptions::new(env.secret_keys())
         .clock(env.clock())
         .table(env.unique_name())
@@ -364,7 +373,7 @@ pub async fn kit_harness(kind: Kind, env: &KitEnv) -> Result<Harness> {
             _dir: dir,
         },
     };
-    Ok(Harness::new(SessionBackend::from_async(store)).with_raw(Arc::new(raw), true))
+    Ok((store, Arc::new(raw)))
 }
 
 /// The test runtime's flavour for tests that use the sync API (the AsyncToSync bridge

@@ -1,1 +1,0 @@
-//! cache backend (in progress).

@@ -1,0 +1,281 @@
+//! The in-process cache: Django's local-memory cache (`LocMemCache`).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use session_api::{Clock, Result, SystemClock};
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use super::Cache;
+
+/// Default bound on the number of entries of a [`MemoryCache`].
+pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
+
+/// How many expired entries one write removes at most, so a write never stalls on a
+/// mass expiry; every write removes up to this many, so the cache keeps up.
+const PURGE_PER_WRITE: usize = 64;
+
+/// An in-process cache with per-entry time to live, safe under concurrent use.
+///
+/// Like Django's local-memory cache it lives in one process: several processes (or
+/// machines) each have their own, so a session saved by one is unknown to the others.
+/// Use it for tests, development and single-process sites.
+///
+/// Expiry follows the cache's [`Clock`]: an expired entry is never returned; every
+/// write removes expired entries (a bounded number per write); when the cache is full,
+/// a new entry displaces the expired ones, then the one closest to expiry. Eviction of
+/// a live entry logs its user out.
+///
+/// ```
+/// # async fn demo() -> session_api::Result<()> {
+/// use std::time::Duration;
+/// use session_stores::cache::{Cache, MemoryCache};
+/// let cache = MemoryCache::new().max_entries(10_000);
+/// assert!(cache.add("k", "v", Duration::from_secs(60)).await?);
+/// assert!(!cache.add("k", "w", Duration::from_secs(60)).await?);
+/// assert_eq!(cache.get("k").await?.as_deref(), Some("v"));
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct MemoryCache {
+    inner: Mutex<Inner>,
+    clock: Arc<dyn Clock>,
+    max_entries: usize,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    entries: HashMap<String, Slot>,
+    /// Keys ordered by deadline, for purging and eviction.
+    by_deadline: BTreeSet<(OffsetDateTime, String)>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    value: String,
+    deadline: OffsetDateTime,
+}
+
+impl Inner {
+    fn live(&self, key: &str, now: OffsetDateTime) -> Option<&Slot> {
+        self.entries.get(key).filter(|slot| slot.deadline > now)
+    }
+
+    fn remove(&mut self, key: &str) -> Option<Slot> {
+        let slot = self.entries.remove(key)?;
+        self.by_deadline.remove(&(slot.deadline, key.to_owned()));
+        Some(slot)
+    }
+
+    /// Removes up to `limit` expired entries, soonest first.
+    fn purge(&mut self, now: OffsetDateTime, limit: usize) {
+        for _ in 0..limit {
+            match self.by_deadline.first() {
+                Some((at, key)) if *at <= now => {
+                    let key = key.clone();
+                    self.remove(&key);
+                }
+                _ => break,
+            }
+        }
+    }
+
+    fn write(&mut self, key: &str, value: &str, deadline: OffsetDateTime, cap: usize) {
+        if let Some(old) = self.entries.get_mut(key) {
+            let old_deadline = std::mem::replace(&mut old.deadline, deadline);
+            value.clone_into(&mut old.value);
+            self.by_deadline.remove(&(old_deadline, key.to_owned()));
+            self.by_deadline.insert((deadline, key.to_owned()));
+            return;
+        }
+        if self.entries.len() >= cap {
+            if let Some((_, soonest)) = self.by_deadline.first().cloned() {
+                self.remove(&soonest);
+            }
+        }
+        self.entries.insert(
+            key.to_owned(),
+            Slot {
+                value: value.to_owned(),
+                deadline,
+            },
+        );
+        self.by_deadline.insert((deadline, key.to_owned()));
+    }
+}
+
+impl MemoryCache {
+    /// A cache bounded to [`DEFAULT_MAX_ENTRIES`], on the system clock.
+    pub fn new() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
+
+    /// A cache on `clock` (the store's clock; a `ManualClock` in tests).
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        MemoryCache {
+            inner: Mutex::default(),
+            clock,
+            max_entries: DEFAULT_MAX_ENTRIES,
+        }
+    }
+
+    /// Sets the bound on the number of entries (at least 1).
+    #[must_use]
+    pub fn max_entries(mut self, max: usize) -> Self {
+        self.max_entries = max.max(1);
+        self
+    }
+
+    /// How many entries are held, expired ones not yet removed included.
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // The maps are consistent after every statement, so a poisoned lock is usable.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn deadline(&self, now: OffsetDateTime, ttl: Duration) -> OffsetDateTime {
+        now.checked_add(time::Duration::try_from(ttl).unwrap_or(time::Duration::MAX))
+            .unwrap_or(PrimitiveDateTime::MAX.assume_utc())
+    }
+
+    /// Runs a write under the lock after removing some expired entries.
+    fn with_write<T>(&self, f: impl FnOnce(&mut Inner, OffsetDateTime) -> T) -> T {
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        inner.purge(now, PURGE_PER_WRITE);
+        if inner.entries.len() >= self.max_entries {
+            inner.purge(now, usize::MAX);
+        }
+        f(&mut inner, now)
+    }
+}
+
+impl Default for MemoryCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Every operation is a short critical section and runs inline.
+#[async_trait]
+impl Cache for MemoryCache {
+    async fn add(&self, key: &str, value: &str, ttl: Duration) -> Result<bool> {
+        Ok(self.with_write(|inner, now| {
+            if inner.live(key, now).is_some() {
+                return false;
+            }
+            inner.write(key, value, self.deadline(now, ttl), self.max_entries);
+            true
+        }))
+    }
+
+    async fn replace(&self, key: &str, value: &str, ttl: Duration) -> Result<Option<String>> {
+        Ok(self.with_write(|inner, now| {
+            let old = inner.live(key, now)?.value.clone();
+            inner.write(key, value, self.deadline(now, ttl), self.max_entries);
+            Some(old)
+        }))
+    }
+
+    async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<()> {
+        self.with_write(|inner, now| {
+            inner.write(key, value, self.deadline(now, ttl), self.max_entries);
+        });
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<String>> {
+        let now = self.clock.now();
+        Ok(self.lock().live(key, now).map(|slot| slot.value.clone()))
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.lock().remove(key);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use session_api::ManualClock;
+    use time::macros::datetime;
+
+    fn cache() -> (MemoryCache, ManualClock) {
+        let clock = ManualClock::new(datetime!(2026-01-01 0:00 UTC));
+        (MemoryCache::with_clock(Arc::new(clock.clone())), clock)
+    }
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    #[tokio::test]
+    async fn add_replace_set_get_delete() {
+        let (c, _) = cache();
+        assert!(c.add("k", "1", MINUTE).await.unwrap());
+        assert!(!c.add("k", "2", MINUTE).await.unwrap());
+        assert_eq!(
+            c.replace("k", "3", MINUTE).await.unwrap().as_deref(),
+            Some("1")
+        );
+        assert_eq!(c.get("k").await.unwrap().as_deref(), Some("3"));
+        assert_eq!(c.replace("other", "x", MINUTE).await.unwrap(), None);
+        assert_eq!(c.get("other").await.unwrap(), None);
+        c.set("other", "y", MINUTE).await.unwrap();
+        assert_eq!(c.get("other").await.unwrap().as_deref(), Some("y"));
+        c.delete("k").await.unwrap();
+        c.delete("k").await.unwrap();
+        assert_eq!(c.get("k").await.unwrap(), None);
+        assert_eq!(c.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn entries_expire_on_the_clock_and_are_purged_by_writes() {
+        let (c, clock) = cache();
+        for i in 0..10 {
+            c.set(&format!("k{i}"), "v", MINUTE).await.unwrap();
+        }
+        c.set("long", "v", MINUTE * 10).await.unwrap();
+        clock.advance(time::Duration::seconds(59));
+        assert!(c.get("k0").await.unwrap().is_some());
+        clock.advance(time::Duration::seconds(1));
+        assert_eq!(c.get("k0").await.unwrap(), None);
+        assert_eq!(c.replace("k0", "x", MINUTE).await.unwrap(), None);
+        assert_eq!(c.len(), 1, "the write purged the expired entries");
+        assert!(c.add("k0", "new", MINUTE).await.unwrap());
+        assert_eq!(c.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_full_cache_displaces_the_soonest_expiry() {
+        let (c, _) = cache();
+        let c = c.max_entries(2);
+        c.set("a", "v", MINUTE * 2).await.unwrap();
+        c.set("b", "v", MINUTE).await.unwrap();
+        c.set("c", "v", MINUTE * 3).await.unwrap();
+        assert_eq!(c.get("b").await.unwrap(), None);
+        assert!(c.get("a").await.unwrap().is_some());
+        assert!(c.get("c").await.unwrap().is_some());
+        // Overwriting an existing key displaces nothing.
+        c.set("a", "w", MINUTE).await.unwrap();
+        assert_eq!(c.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn huge_ttls_saturate() {
+        let (c, _) = cache();
+        c.set("k", "v", Duration::MAX).await.unwrap();
+        assert!(c.get("k").await.unwrap().is_some());
+    }
+}

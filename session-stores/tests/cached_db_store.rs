@@ -1,0 +1,460 @@
+//! cached_db's own rules (E4) over the memory cache and SQLite: where reads and writes
+//! go, the cache's TTL, prefixes, account revocation, and a failing cache that never
+//! fails a save (it is logged on `django.contrib.sessions`).
+#![cfg(all(feature = "cached_db", feature = "sqlite"))]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use common::{open, open_with, options, Kind, TestDb, START};
+use serde_json::json;
+use session_api::{AsyncSessionStore, Error, ManualClock, Result, SessionData, SessionKey};
+use session_stores::cache::{Cache, CacheStore, MemoryCache};
+use session_stores::cached_db::{CachedDbStore, DEFAULT_KEY_PREFIX};
+use session_stores::db::AccountIdColumn;
+use time::OffsetDateTime;
+
+fn data(value: serde_json::Value) -> SessionData {
+    SessionData::from_value(value).unwrap()
+}
+
+fn hour() -> OffsetDateTime {
+    START + time::Duration::hours(1)
+}
+
+/// Delegates to a memory cache and records the writes.
+#[derive(Debug)]
+struct Recording {
+    inner: MemoryCache,
+    writes: Mutex<Vec<(&'static str, String, Duration)>>,
+}
+
+impl Recording {
+    fn take(&self) -> Vec<(&'static str, String, Duration)> {
+        std::mem::take(&mut self.writes.lock().unwrap())
+    }
+}
+
+#[async_trait]
+impl Cache for Recording {
+    async fn add(&self, key: &str, value: &str, ttl: Duration) -> Result<bool> {
+        self.writes.lock().unwrap().push(("add", key.into(), ttl));
+        self.inner.add(key, value, ttl).await
+    }
+    async fn replace(&self, key: &str, value: &str, ttl: Duration) -> Result<Option<String>> {
+        self.writes
+            .lock()
+            .unwrap()
+            .push(("replace", key.into(), ttl));
+        self.inner.replace(key, value, ttl).await
+    }
+    async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<()> {
+        self.writes.lock().unwrap().push(("set", key.into(), ttl));
+        self.inner.set(key, value, ttl).await
+    }
+    async fn get(&self, key: &str) -> Result<Option<String>> {
+        self.inner.get(key).await
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.inner.delete(key).await
+    }
+}
+
+struct Setup {
+    store: CachedDbStore,
+    cache: Arc<Recording>,
+    db: TestDb,
+}
+
+async fn setup(tag: &str) -> Setup {
+    let db = open(Kind::Sqlite, tag).await.expect("SQLite");
+    let cache = Arc::new(Recording {
+        inner: MemoryCache::with_clock(Arc::new(db.clock.clone())),
+        writes: Mutex::default(),
+    });
+    let store =
+        CachedDbStore::new(db.store.clone(), cache.clone()).clock(Arc::new(db.clock.clone()));
+    Setup { store, cache, db }
+}
+
+#[tokio::test]
+async fn saves_go_to_the_database_then_the_cache() {
+    let s = setup("cdb_save").await;
+    let key = SessionKey::generate();
+    let cache_key = format!("{DEFAULT_KEY_PREFIX}{}", key.as_str());
+    assert_eq!(s.store.cache_key(&key), cache_key);
+
+    s.store
+        .asave(&key, &data(json!({"a": 1})), hour(), true)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.cache.take(),
+        [("set", cache_key.clone(), Duration::from_secs(3600))]
+    );
+    // The database holds Django's session_data; the cache the dict and its expiry.
+    let (session_data, expire_date) = s.db.store.read_raw(&key).await.unwrap().unwrap();
+    assert_eq!(expire_date, hour());
+    assert_eq!(
+        s.db.store.codec().try_decode(&session_data).unwrap(),
+        data(json!({"a": 1}))
+    );
+    assert_eq!(
+        s.cache.get(&cache_key).await.unwrap().as_deref(),
+        Some(r#"{"expires":"2026-01-01T01:00:00Z","data":{"a":1}}"#)
+    );
+
+    // An update replaces the cached entry.
+    s.db.clock.advance(time::Duration::minutes(30));
+    s.store
+        .asave(&key, &data(json!({"a": 2})), hour(), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.cache.take(),
+        [("replace", cache_key.clone(), Duration::from_secs(1800))]
+    );
+    assert_eq!(
+        s.store.aload(&key).await.unwrap(),
+        Some(data(json!({"a": 2})))
+    );
+
+    // An update of an entry no longer cached does not add one; the next load does.
+    s.cache.delete(&cache_key).await.unwrap();
+    s.store
+        .asave(&key, &data(json!({"a": 3})), hour(), false)
+        .await
+        .unwrap();
+    assert_eq!(s.cache.get(&cache_key).await.unwrap(), None);
+    assert_eq!(
+        s.store.aload(&key).await.unwrap(),
+        Some(data(json!({"a": 3})))
+    );
+    assert!(s.cache.get(&cache_key).await.unwrap().is_some());
+    s.db.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_database_decides_create_and_update_errors() {
+    let s = setup("cdb_errors").await;
+    let key = SessionKey::generate();
+    s.store
+        .asave(&key, &data(json!({"a": 1})), hour(), true)
+        .await
+        .unwrap();
+    s.cache.take();
+    let r = s
+        .store
+        .asave(&key, &data(json!({"evil": 1})), hour(), true)
+        .await;
+    assert!(matches!(r, Err(Error::Create)), "{r:?}");
+    let unknown = SessionKey::generate();
+    let r = s
+        .store
+        .asave(&unknown, &data(json!({"a": 1})), hour(), false)
+        .await;
+    assert!(matches!(r, Err(Error::Update)), "{r:?}");
+    assert_eq!(s.cache.take(), [], "a failed save writes no cache entry");
+    assert_eq!(
+        s.store.aload(&key).await.unwrap(),
+        Some(data(json!({"a": 1})))
+    );
+    s.db.cleanup().await;
+}
+
+#[tokio::test]
+async fn loads_fall_back_to_the_database_and_fill_the_cache_with_the_remaining_age() {
+    let s = setup("cdb_load").await;
+    let key = SessionKey::generate();
+    let cache_key = s.store.cache_key(&key);
+    s.store
+        .asave(&key, &data(json!({"a": 1})), hour(), true)
+        .await
+        .unwrap();
+    s.cache.delete(&cache_key).await.unwrap();
+    s.cache.take();
+
+    s.db.clock.advance(time::Duration::minutes(10));
+    assert_eq!(
+        s.store.aload(&key).await.unwrap(),
+        Some(data(json!({"a": 1})))
+    );
+    assert_eq!(
+        s.cache.take(),
+        [("set", cache_key.clone(), Duration::from_secs(3000))]
+    );
+    // The next load is served by the cache, even with the row gone.
+    s.db.store.adelete(&key).await.unwrap();
+    assert_eq!(
+        s.store.aload(&key).await.unwrap(),
+        Some(data(json!({"a": 1})))
+    );
+    assert!(s.store.aexists(&key).await.unwrap(), "exists: cache or db");
+    assert_eq!(s.cache.take(), []);
+
+    // Missing in both: None, nothing cached.
+    let unknown = SessionKey::generate();
+    assert_eq!(s.store.aload(&unknown).await.unwrap(), None);
+    assert!(!s.store.aexists(&unknown).await.unwrap());
+    assert_eq!(s.cache.take(), []);
+    s.db.cleanup().await;
+}
+
+#[tokio::test]
+async fn expired_and_undecodable_entries_are_misses() {
+    let s = setup("cdb_stale").await;
+    let key = SessionKey::generate();
+    let cache_key = s.store.cache_key(&key);
+    s.store
+        .asave(&key, &data(json!({"a": 1})), hour(), true)
+        .await
+        .unwrap();
+    // A cache entry whose own expiry has passed is a miss, whatever the cache's TTL.
+    s.cache
+        .set(
+            &cache_key,
+            r#"{"expires":"2025-01-01T00:00:00Z","data":{"stale":1}}"#,
+            Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        s.store.aload(&key).await.unwrap(),
+        Some(data(json!({"a": 1})))
+    );
+    s.cache
+        .set(&cache_key, "garbage", Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.store.aload(&key).await.unwrap(),
+        Some(data(json!({"a": 1})))
+    );
+    // Past the row's expiry: nothing, and the cache is not filled.
+    s.db.clock.advance(time::Duration::hours(2));
+    s.cache.delete(&cache_key).await.unwrap();
+    s.cache.take();
+    assert_eq!(s.store.aload(&key).await.unwrap(), None);
+    assert!(!s.store.aexists(&key).await.unwrap());
+    assert_eq!(s.cache.take(), []);
+    // A row that does not decode loads as None and is not cached.
+    let bad = SessionKey::generate();
+    s.db.store
+        .write_raw(&bad, "not:signed", START + time::Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(s.store.aload(&bad).await.unwrap(), None);
+    assert_eq!(s.cache.take(), []);
+    s.db.cleanup().await;
+}
+
+#[tokio::test]
+async fn delete_removes_both_and_clear_expired_is_the_databases() {
+    let s = setup("cdb_delete").await;
+    let key = SessionKey::generate();
+    s.store
+        .asave(&key, &data(json!({"a": 1})), hour(), true)
+        .await
+        .unwrap();
+    s.store.adelete(&key).await.unwrap();
+    assert_eq!(s.cache.get(&s.store.cache_key(&key)).await.unwrap(), None);
+    assert_eq!(s.db.store.read_raw(&key).await.unwrap(), None);
+    assert!(!s.store.aexists(&key).await.unwrap());
+    s.store.adelete(&key).await.unwrap();
+
+    s.store
+        .asave(&key, &data(json!({"a": 1})), hour(), true)
+        .await
+        .unwrap();
+    s.db.clock.advance(time::Duration::hours(2));
+    assert_eq!(s.store.aclear_expired().await.unwrap(), 1);
+    assert_eq!(s.db.count_rows().await, 0);
+    let caps = s.store.capabilities();
+    assert!(caps.server_side && caps.clear_expired && !caps.backend_ttl);
+    assert!(!caps.list_by_account);
+    s.db.cleanup().await;
+}
+
+#[tokio::test]
+async fn cache_and_cached_db_prefixes_never_clash() {
+    let s = setup("cdb_prefix").await;
+    let shared: Arc<dyn Cache> = s.cache.clone();
+    let cache_store = CacheStore::new(shared).clock(Arc::new(s.db.clock.clone()));
+    let key = SessionKey::generate();
+    s.store
+        .asave(&key, &data(json!({"db": 1})), hour(), true)
+        .await
+        .unwrap();
+    assert!(!cache_store.aexists(&key).await.unwrap());
+    cache_store
+        .asave(&key, &data(json!({"cache": 1})), hour(), true)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.store.aload(&key).await.unwrap(),
+        Some(data(json!({"db": 1})))
+    );
+    assert_eq!(
+        cache_store.aload(&key).await.unwrap(),
+        Some(data(json!({"cache": 1})))
+    );
+    let custom = CachedDbStore::new(s.db.store.clone(), s.cache.clone()).key_prefix("x:");
+    assert_eq!(custom.cache_key(&key), format!("x:{}", key.as_str()));
+    s.db.cleanup().await;
+}
+
+#[tokio::test]
+async fn revoking_an_account_removes_the_cached_copies() {
+    let clock = ManualClock::new(START);
+    let opts = options("cdb_revoke", &clock).extension(Arc::new(AccountIdColumn::new()));
+    let db = open_with(Kind::Sqlite, clock.clone(), opts)
+        .await
+        .expect("SQLite");
+    let cache = Arc::new(MemoryCache::with_clock(Arc::new(clock.clone())));
+    let store = CachedDbStore::new(db.store.clone(), cache).clock(Arc::new(clock));
+    assert!(store.capabilities().list_by_account);
+    let mut keys = Vec::new();
+    for user in ["42", "42", "7"] {
+        let key = SessionKey::generate();
+        store
+            .asave(&key, &data(json!({"_auth_user_id": user})), hour(), true)
+            .await
+            .unwrap();
+        keys.push(key);
+    }
+    assert_eq!(store.list_account_sessions(42).await.unwrap().len(), 2);
+    assert_eq!(store.revoke_account_sessions(42).await.unwrap(), 2);
+    assert_eq!(store.aload(&keys[0]).await.unwrap(), None);
+    assert_eq!(store.aload(&keys[1]).await.unwrap(), None);
+    assert!(store.aload(&keys[2]).await.unwrap().is_some());
+    db.cleanup().await;
+}
+
+/// A cache whose every call fails, like Redis down.
+#[derive(Debug)]
+struct Down;
+
+fn outage() -> Error {
+    Error::backend(std::io::Error::new(
+        std::io::ErrorKind::ConnectionRefused,
+        "cache down",
+    ))
+}
+
+#[async_trait]
+impl Cache for Down {
+    async fn add(&self, _: &str, _: &str, _: Duration) -> Result<bool> {
+        Err(outage())
+    }
+    async fn replace(&self, _: &str, _: &str, _: Duration) -> Result<Option<String>> {
+        Err(outage())
+    }
+    async fn set(&self, _: &str, _: &str, _: Duration) -> Result<()> {
+        Err(outage())
+    }
+    async fn get(&self, _: &str) -> Result<Option<String>> {
+        Err(outage())
+    }
+    async fn delete(&self, _: &str) -> Result<()> {
+        Err(outage())
+    }
+}
+
+/// Collects the (level, target, message) of every event on this thread.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<(tracing::Level, String, String)>>>);
+
+impl Logs {
+    fn warnings(&self, target: &str) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(level, t, _)| *level == tracing::Level::WARN && t == target)
+            .map(|(_, _, message)| message.clone())
+            .collect()
+    }
+}
+
+impl tracing::Subscriber for Logs {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        let meta = event.metadata();
+        self.0
+            .lock()
+            .unwrap()
+            .push((*meta.level(), meta.target().to_owned(), message.0));
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+// A current-thread runtime: the thread-local subscriber sees every event.
+#[tokio::test(flavor = "current_thread")]
+async fn a_failing_cache_never_fails_a_save_and_is_logged() {
+    let logs = Logs::default();
+    let _guard = tracing::subscriber::set_default(logs.clone());
+    let db = open(Kind::Sqlite, "cdb_down").await.expect("SQLite");
+    let store =
+        CachedDbStore::new(db.store.clone(), Arc::new(Down)).clock(Arc::new(db.clock.clone()));
+    let key = SessionKey::generate();
+
+    store
+        .asave(&key, &data(json!({"a": 1})), hour(), true)
+        .await
+        .expect("create despite the cache");
+    store
+        .asave(&key, &data(json!({"a": 2})), hour(), false)
+        .await
+        .expect("update despite the cache");
+    let saving = logs.warnings("django.contrib.sessions");
+    assert_eq!(saving.len(), 2, "{saving:?}");
+    assert!(
+        saving
+            .iter()
+            .all(|m| m.starts_with("Error saving to cache")),
+        "{saving:?}"
+    );
+    assert!(
+        !saving.iter().any(|m| m.contains(key.as_str())),
+        "no key in logs (H5)"
+    );
+
+    assert_eq!(
+        store.aload(&key).await.unwrap(),
+        Some(data(json!({"a": 2})))
+    );
+    assert!(store.aexists(&key).await.unwrap());
+    assert!(logs
+        .warnings("django.contrib.sessions")
+        .iter()
+        .any(|m| m.starts_with("Error reading from cache")));
+
+    // Deleting removes the row, then says the cached copy may survive.
+    let r = store.adelete(&key).await;
+    assert!(matches!(r, Err(Error::Backend(_))), "{r:?}");
+    assert_eq!(db.store.read_raw(&key).await.unwrap(), None);
+    db.cleanup().await;
+}

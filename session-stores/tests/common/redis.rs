@@ -1,0 +1,361 @@
+//! Redis helpers of the cache and cached_db tests: the shared server on
+//! 127.0.0.1:6379 (skip/CI rule as for the databases), kit factories whose keys are
+//! removed when the case ends, and dedicated `redis-server` processes that a test may
+//! stop, pause and restart.
+#![cfg(feature = "redis")]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use session_api::{Result, SessionBackend, SessionKey};
+use session_conformance::{Harness, KitEnv, RawRecords};
+use session_stores::cache::{Cache, CacheStore, RedisCache, RedisOptions};
+use session_stores::cached_db::CachedDbStore;
+use time::OffsetDateTime;
+
+use super::{in_ci, kit_db, Kind, RawDb};
+
+/// The shared test server: `SESSIONS_TEST_REDIS_URL` or the local default.
+pub fn shared_url() -> String {
+    std::env::var("SESSIONS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// The skip/CI rule for Redis: panics under CI, else prints a loud skip message.
+pub fn redis_missing(what: &str, err: &dyn std::fmt::Display) {
+    if in_ci() {
+        panic!("{what} required under CI=true but not available: {err}");
+    }
+    eprintln!(
+        "\n************************************************************\n\
+         SKIPPED: {what} not available (SESSIONS_TEST_REDIS_URL): {err}\n\
+         (set CI=true to make this a failure)\n\
+         ************************************************************\n"
+    );
+}
+
+/// Options of the test clients: short timeouts and fast reconnection.
+pub fn test_options() -> RedisOptions {
+    RedisOptions::default()
+        .command_timeout(Duration::from_millis(500))
+        .connect_timeout(Duration::from_secs(2))
+        .reconnect_delays(Duration::from_millis(50), Duration::from_millis(250))
+}
+
+/// A client of the shared server; `None` (after the skip message) when it does not
+/// answer outside CI.
+pub async fn shared() -> Option<RedisCache> {
+    match RedisCache::connect(&shared_url(), test_options()).await {
+        Ok(cache) => Some(cache),
+        Err(err) => {
+            redis_missing("Redis server", &err);
+            None
+        }
+    }
+}
+
+/// `host:port` of a `redis://[cred@]host[:port][/db]` URL.
+fn address(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let host = rest.split(['/', '?']).next().unwrap_or(rest);
+    if host.contains(':') {
+        host.to_owned()
+    } else {
+        format!("{host}:6379")
+    }
+}
+
+/// Sends one command in RESP over a plain socket and returns the first reply line.
+fn resp(addr: &str, args: &[&str]) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
+    let mut command = format!("*{}\r\n", args.len());
+    for arg in args {
+        command.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+    }
+    stream.write_all(command.as_bytes())?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line)?;
+    Ok(line.trim_end().to_owned())
+}
+
+/// Removes every key under a prefix from a server when dropped. Kit harnesses are
+/// dropped inside the kit's runtime, where nothing can be awaited: this speaks RESP
+/// over a blocking socket.
+#[derive(Debug)]
+pub struct KeyCleanup {
+    addr: String,
+    prefix: String,
+}
+
+impl KeyCleanup {
+    /// Cleans `prefix*` on the server of `url` when dropped.
+    pub fn new(url: &str, prefix: &str) -> Self {
+        assert!(
+            prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_:.".contains(c)),
+            "prefix {prefix:?} would need glob escaping"
+        );
+        KeyCleanup {
+            addr: address(url),
+            prefix: prefix.to_owned(),
+        }
+    }
+}
+
+impl Drop for KeyCleanup {
+    fn drop(&mut self) {
+        let script = "local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do \
+                      n = n + redis.call('DEL', k) end return n";
+        let pattern = format!("{}*", self.prefix);
+        match resp(&self.addr, &["EVAL", script, "0", &pattern]) {
+            Ok(reply) if reply.starts_with(':') => {}
+            Ok(reply) => eprintln!("could not remove test keys {pattern}: {reply}"),
+            Err(err) => eprintln!("could not remove test keys {pattern}: {err}"),
+        }
+    }
+}
+
+/// A prefix unique to a kit case: `test:<unique name>:`.
+pub fn kit_prefix(env: &KitEnv) -> String {
+    format!("test:{}:", env.unique_name())
+}
+
+/// The shared server for a kit case: [`session_conformance::unavailable`] (after the
+/// loud message) when it does not answer outside CI; a panic under CI.
+pub async fn kit_redis() -> Result<Arc<RedisCache>> {
+    match RedisCache::connect(&shared_url(), test_options()).await {
+        Ok(cache) => Ok(Arc::new(cache)),
+        Err(err) => {
+            redis_missing("Redis server", &err);
+            Err(session_conformance::unavailable(format!(
+                "Redis server not reachable: {err}"
+            )))
+        }
+    }
+}
+
+/// Raw access to a [`CacheStore`]'s values; owns the cleanup of the case's keys.
+#[derive(Debug)]
+pub struct RawCache {
+    pub store: Arc<CacheStore>,
+    pub _cleanup: Option<KeyCleanup>,
+}
+
+#[async_trait]
+impl RawRecords for RawCache {
+    async fn write_raw(
+        &self,
+        key: &SessionKey,
+        raw: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        self.store.write_raw(key, raw, expires_at).await
+    }
+
+    async fn read_raw(&self, key: &SessionKey) -> Result<Option<String>> {
+        self.store.read_raw(key).await
+    }
+}
+
+/// The kit factory of the cache store on the shared Redis: keys under
+/// [`kit_prefix`], removed when the case ends; raw access to the values.
+pub async fn kit_cache_harness(env: &KitEnv) -> Result<Harness> {
+    let redis = kit_redis().await?;
+    let prefix = kit_prefix(env);
+    let store = Arc::new(
+        CacheStore::new(redis)
+            .key_prefix(prefix.clone())
+            .clock(env.clock()),
+    );
+    let raw = RawCache {
+        store: Arc::clone(&store),
+        _cleanup: Some(KeyCleanup::new(&shared_url(), &prefix)),
+    };
+    Ok(Harness::new(SessionBackend::from_async(store)).with_raw(Arc::new(raw), false))
+}
+
+/// Raw access of a cached_db case: the database rows (Django's `session_data`); owns
+/// the case's table and keys.
+#[derive(Debug)]
+pub struct RawCachedDb {
+    db: Arc<RawDb>,
+    _cleanup: KeyCleanup,
+}
+
+#[async_trait]
+impl RawRecords for RawCachedDb {
+    async fn write_raw(
+        &self,
+        key: &SessionKey,
+        raw: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        self.db.write_raw(key, raw, expires_at).await
+    }
+
+    async fn read_raw(&self, key: &SessionKey) -> Result<Option<String>> {
+        self.db.read_raw(key).await
+    }
+}
+
+/// The kit factory of cached_db on the shared Redis and a database of `kind`.
+pub async fn kit_cached_db_harness(kind: Kind, env: &KitEnv) -> Result<Harness> {
+    let redis: Arc<dyn Cache> = kit_redis().await?;
+    let (db, raw) = kit_db(kind, env).await?;
+    let prefix = kit_prefix(env);
+    let store = CachedDbStore::new(db, redis)
+        .key_prefix(prefix.clone())
+        .clock(env.clock());
+    let raw = RawCachedDb {
+        db: raw,
+        _cleanup: KeyCleanup::new(&shared_url(), &prefix),
+    };
+    Ok(Harness::new(SessionBackend::from_async(Arc::new(store))).with_raw(Arc::new(raw), true))
+}
+
+/// A dedicated `redis-server` on its own port, for tests that stop it. Never the
+/// shared server. Killed when dropped.
+pub struct RedisServer {
+    port: u16,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// Starts a server on a free port; `None` (after the skip message) when
+    /// `redis-server` cannot be started outside CI.
+    pub fn start() -> Option<RedisServer> {
+        let port = free_port();
+        Self::start_on(port)
+    }
+
+    /// Starts a server on `port`.
+    pub fn start_on(port: u16) -> Option<RedisServer> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut server = RedisServer {
+            port,
+            child: None,
+            dir,
+        };
+        match server.spawn() {
+            Ok(()) => Some(server),
+            Err(err) => {
+                redis_missing("redis-server binary", &err);
+                None
+            }
+        }
+    }
+
+    fn spawn(&mut self) -> std::io::Result<()> {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(["--save", ""])
+            .args(["--appendonly", "no"])
+            .args(["--daemonize", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if resp(&self.addr(), &["PING"]).is_ok_and(|r| r == "+PONG") {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.stop();
+        Err(std::io::Error::other(format!(
+            "redis-server did not answer on port {} within 10 s",
+            self.port
+        )))
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The server's URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (SIGKILL: no goodbye to the clients) and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port (empty: nothing is persisted).
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn().expect("restart redis-server on the same port");
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open, nothing answers.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws a paused server (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("server running").id();
+        let status = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {sig} {pid} failed");
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            // A paused server would ignore nothing else, but SIGKILL works anyway.
+            self.stop();
+        }
+    }
+}
+
+/// A port nothing listens on right now (the OS's pick for an ephemeral bind).
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// Polls `f` until it returns true or `within` passes; returns how long it took.
+pub async fn eventually<F, Fut>(within: Duration, mut f: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if f().await {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    None
+}
