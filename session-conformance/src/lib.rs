@@ -109,6 +109,7 @@ macro_rules! __kit_case_table {
             concurrency::concurrent_saves_leave_a_whole_record, "D5", ServerSide;
             concurrency::concurrent_creates_get_distinct_keys, "A4", ServerSide;
             model::model_agrees_with_store, "A B C D", ServerSide;
+            model::sync_model_agrees_with_store, "A B C D B10 D9", ServerSide;
         }
     };
 }

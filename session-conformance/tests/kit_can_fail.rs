@@ -41,6 +41,7 @@ async fn resurrecting_store_fails_the_update_rules() {
             "g5_concurrent_logout_is_not_resurrected",
             "d8_cleared_record_is_not_resurrected_by_update",
             "model_agrees_with_store",
+            "sync_model_agrees_with_store",
         ],
     )
     .await;

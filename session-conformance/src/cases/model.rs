@@ -108,7 +108,14 @@ fn mismatch(op: &Op, what: String) -> Failure {
     Failure(format!("after {op:?}: {what}"))
 }
 
-async fn run_ops(ctx: &Ctx, ops: &[Op]) -> CaseResult {
+/// Calls the sync method or its async twin (rule B10: both must agree with the model).
+macro_rules! call {
+    ($sync:expr, $s:expr, $m:ident ( $($a:expr),* ), $am:ident) => {
+        if $sync { $s.$m($($a),*) } else { $s.$am($($a),*).await }
+    };
+}
+
+async fn run_ops(ctx: &Ctx, ops: &[Op], sync: bool) -> CaseResult {
     let mut model = Model::default();
     let mut real: Session = ctx.session(None);
     let clear_expired = ctx.caps().clear_expired;
@@ -116,14 +123,14 @@ async fn run_ops(ctx: &Ctx, ops: &[Op]) -> CaseResult {
         let now = ctx.env.now();
         match op {
             Op::Set(k, v) => {
-                real.aset(KEYS[*k], v).await?;
+                call!(sync, real, set(KEYS[*k], v), aset)?;
                 model.loaded(now).insert(KEYS[*k].to_owned(), json!(v));
             }
             Op::Delete(k) | Op::Pop(k) => {
                 let got = if matches!(op, Op::Pop(_)) {
-                    real.apop(KEYS[*k]).await
+                    call!(sync, real, pop(KEYS[*k]), apop)
                 } else {
-                    real.adelete(KEYS[*k]).await.map(|()| Value::Null)
+                    call!(sync, real, delete(KEYS[*k]), adelete).map(|()| Value::Null)
                 };
                 let want = model.loaded(now).shift_remove(KEYS[*k]);
                 match (got, want) {
@@ -138,7 +145,7 @@ async fn run_ops(ctx: &Ctx, ops: &[Op]) -> CaseResult {
                 model.data = Some(Map::new());
             }
             Op::Save => {
-                let got = real.asave(false).await;
+                let got = call!(sync, real, save(false), asave);
                 let data = model.loaded(now).clone();
                 let updating = model.key.clone();
                 match (got, updating) {
@@ -164,7 +171,8 @@ async fn run_ops(ctx: &Ctx, ops: &[Op]) -> CaseResult {
                 }
             }
             Op::Items => {
-                let got: Map<String, Value> = real.aitems().await?.into_iter().collect();
+                let got: Map<String, Value> =
+                    call!(sync, real, items(), aitems)?.into_iter().collect();
                 let want = model.loaded(now).clone();
                 if got != want {
                     return Err(mismatch(op, format!("store {got:?}, model {want:?}")));
@@ -178,7 +186,7 @@ async fn run_ops(ctx: &Ctx, ops: &[Op]) -> CaseResult {
                 model.data = None;
             }
             Op::CycleKey => {
-                real.acycle_key().await?;
+                call!(sync, real, cycle_key(), acycle_key)?;
                 let data = model.loaded(now).clone();
                 if let Some(old) = model.key.take() {
                     model.records.remove(&old);
@@ -190,7 +198,7 @@ async fn run_ops(ctx: &Ctx, ops: &[Op]) -> CaseResult {
                 model.key = Some(key);
             }
             Op::Flush => {
-                real.aflush().await?;
+                call!(sync, real, flush(), aflush)?;
                 if let Some(old) = model.key.take() {
                     model.records.remove(&old);
                 }
@@ -206,22 +214,27 @@ async fn run_ops(ctx: &Ctx, ops: &[Op]) -> CaseResult {
                 };
             }
             Op::ClearExpired => {
-                ctx.backend.nonblocking().aclear_expired().await?;
+                if sync {
+                    ctx.backend.sync().clear_expired()?;
+                } else {
+                    ctx.backend.nonblocking().aclear_expired().await?;
+                }
                 if clear_expired {
                     model.records.retain(|_, (_, at)| *at > now);
                 }
             }
             Op::ConcurrentFlush => {
                 if let Some(key) = model.key.clone() {
-                    ctx.session(Some(&key)).aflush().await?;
+                    let mut other = ctx.session(Some(&key));
+                    call!(sync, other, flush(), aflush)?;
                     model.records.remove(&key);
                 }
             }
             Op::ConcurrentSave(v) => {
                 if let Some(key) = model.key.clone() {
                     let mut other = ctx.session(Some(&key));
-                    other.aset("b", v).await?;
-                    other.asave(false).await?;
+                    call!(sync, other, set("b", v), aset)?;
+                    call!(sync, other, save(false), asave)?;
                     let other_key = other.session_key().map(|k| k.as_str().to_owned());
                     let mut data = model.live(&key, now).cloned().unwrap_or_default();
                     data.insert("b".into(), json!(v));
@@ -243,8 +256,17 @@ async fn run_ops(ctx: &Ctx, ops: &[Op]) -> CaseResult {
     Ok(())
 }
 
-/// Random request sequences agree with the reference model.
+/// Random request sequences through the async API agree with the reference model.
 pub async fn model_agrees_with_store(ctx: Ctx) -> CaseResult {
+    model_check(ctx, false).await
+}
+
+/// The same sequences through the sync API (run on the blocking pool) agree too.
+pub async fn sync_model_agrees_with_store(ctx: Ctx) -> CaseResult {
+    model_check(ctx, true).await
+}
+
+async fn model_check(ctx: Ctx, sync: bool) -> CaseResult {
     let cases = std::env::var("SESSIONS_KIT_PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -260,7 +282,7 @@ pub async fn model_agrees_with_store(ctx: Ctx) -> CaseResult {
         runner
             .run(&proptest::collection::vec(op(), 1..40), |ops| {
                 handle
-                    .block_on(run_ops(&ctx, &ops))
+                    .block_on(run_ops(&ctx, &ops, sync))
                     .map_err(|f| TestCaseError::fail(f.0))
             })
             .map_err(|err| match err {
