@@ -168,6 +168,20 @@ pub async fn e6_signed_cookie_is_djangos(ctx: Ctx) -> CaseResult {
         from_django.aget::<i64>("a").await? == Some(1),
         "Django's cookie did not load"
     );
+    let mut bigger = ctx.session(None);
+    bigger
+        .aupdate(vec![
+            ("user".to_owned(), json!("bob")),
+            ("text".to_owned(), json!("café 中文 😀")),
+            ("repeat".to_owned(), json!("ab".repeat(200))),
+        ])
+        .await?;
+    bigger.asave(false).await?;
+    let cookie = bigger
+        .session_key()
+        .map(|k| k.as_str().to_owned())
+        .unwrap_or_default();
+    insta::assert_snapshot!("signed_cookie_wire_format", cookie);
     Ok(())
 }
 
