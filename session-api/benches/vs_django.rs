@@ -82,7 +82,7 @@ fn benches(c: &mut Criterion) {
     let data = data();
     let encoded = codec.encode(&data).expect("encode");
     let config = Arc::new(SessionConfig::builder(keys).build().expect("config"));
-    let backend = SessionBackend::from_both(Arc::new(MemoryStore::new()));
+    let backend = SessionBackend::from_nonblocking_sync(Arc::new(MemoryStore::new()));
 
     let mut side_by_side = |name: &str, rust: &mut dyn FnMut()| {
         let mut group = c.benchmark_group(name);

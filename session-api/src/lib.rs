@@ -33,6 +33,6 @@ pub use serializer::{JsonSerializer, Serializer};
 pub use session::{ExpiryArgs, Session};
 pub use signing::{DecodeLimits, SecretKeys, SessionCodec, Signer, TimestampSigner};
 pub use store::{
-    AsyncSessionStore, AsyncToSync, Capabilities, KeyKind, SessionBackend, SessionStore,
-    SyncToAsync,
+    AsyncSessionStore, AsyncToSync, Capabilities, InlineAsync, KeyKind, SessionBackend,
+    SessionStore, SyncToAsync,
 };

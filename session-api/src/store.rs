@@ -242,6 +242,48 @@ impl<S: SessionStore + ?Sized + 'static> AsyncSessionStore for SyncToAsync<S> {
     }
 }
 
+/// Sync -> async without a thread hop, for stores whose calls never wait on I/O
+/// (an in-process map, CPU-only signing): the async side calls the sync side inline,
+/// which is cheaper than a trip through the blocking pool.
+#[derive(Debug)]
+pub struct InlineAsync<S: ?Sized>(pub Arc<S>);
+
+#[async_trait]
+impl<S: SessionStore + ?Sized> AsyncSessionStore for InlineAsync<S> {
+    fn capabilities(&self) -> Capabilities {
+        self.0.capabilities()
+    }
+    async fn aexists(&self, key: &SessionKey) -> Result<bool> {
+        self.0.exists(key)
+    }
+    async fn aload(&self, key: &SessionKey) -> Result<Option<SessionData>> {
+        self.0.load(key)
+    }
+    async fn asave(
+        &self,
+        key: &SessionKey,
+        data: &SessionData,
+        expires_at: OffsetDateTime,
+        must_create: bool,
+    ) -> Result<SessionKey> {
+        self.0.save(key, data, expires_at, must_create)
+    }
+    async fn acreate(
+        &self,
+        data: &SessionData,
+        expires_at: OffsetDateTime,
+        keys: &dyn KeyGenerator,
+    ) -> Result<SessionKey> {
+        self.0.create(data, expires_at, keys)
+    }
+    async fn adelete(&self, key: &SessionKey) -> Result<()> {
+        self.0.delete(key)
+    }
+    async fn aclear_expired(&self) -> Result<u64> {
+        self.0.clear_expired()
+    }
+}
+
 /// Async -> sync bridge: blocks on an [`AsyncSessionStore`].
 ///
 /// - From a plain thread: runs the future on the runtime whose handle the bridge was
@@ -344,6 +386,15 @@ impl SessionBackend {
         SessionBackend {
             sync: store.clone(),
             nonblocking: Arc::new(SyncToAsync(store)),
+        }
+    }
+
+    /// A sync store whose calls never wait on I/O (memory, signed cookies); the async
+    /// side calls it inline ([`InlineAsync`]).
+    pub fn from_nonblocking_sync<S: SessionStore + 'static>(store: Arc<S>) -> Self {
+        SessionBackend {
+            sync: store.clone(),
+            nonblocking: Arc::new(InlineAsync(store)),
         }
     }
 

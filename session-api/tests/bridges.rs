@@ -8,13 +8,19 @@ use std::sync::Arc;
 
 use common::START;
 use session_api::{
-    AsyncSessionStore, AsyncToSync, Error, SessionData, SessionKey, SessionStore, SyncToAsync,
+    AsyncSessionStore, AsyncToSync, Error, InlineAsync, SessionData, SessionKey, SessionStore,
+    SyncToAsync,
 };
 use session_stores::memory::MemoryStore;
 use time::Duration;
 
 fn data() -> SessionData {
     [("a", serde_json::json!(1))].into_iter().collect()
+}
+
+/// The memory store seen as an async store (inline), to bridge back to sync.
+fn async_store() -> Arc<InlineAsync<MemoryStore>> {
+    Arc::new(InlineAsync(store()))
 }
 
 fn store() -> Arc<MemoryStore> {
@@ -58,7 +64,7 @@ fn sync_to_async_outside_a_runtime_runs_inline() {
 #[test]
 fn async_to_sync_from_a_plain_thread_uses_the_given_handle() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let bridge = AsyncToSync::with_handle(store(), rt.handle().clone());
+    let bridge = AsyncToSync::with_handle(async_store(), rt.handle().clone());
     let key = SessionKey::generate();
     std::thread::spawn(move || {
         bridge
@@ -72,7 +78,7 @@ fn async_to_sync_from_a_plain_thread_uses_the_given_handle() {
 
 #[test]
 fn async_to_sync_without_any_runtime_is_a_typed_error() {
-    let bridge = AsyncToSync::new(store());
+    let bridge = AsyncToSync::new(async_store());
     assert!(matches!(
         bridge.exists(&SessionKey::generate()),
         Err(Error::BlockingNotAllowed(_))
@@ -81,7 +87,7 @@ fn async_to_sync_without_any_runtime_is_a_typed_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_to_sync_inside_a_multi_thread_runtime_does_not_deadlock() {
-    let bridge = AsyncToSync::new(store());
+    let bridge = AsyncToSync::new(async_store());
     let key = SessionKey::generate();
     bridge
         .save(&key, &data(), START + Duration::days(1), true)
@@ -105,7 +111,7 @@ async fn async_to_sync_inside_a_multi_thread_runtime_does_not_deadlock() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn async_to_sync_in_a_current_thread_runtime_is_a_typed_error() {
-    let bridge = AsyncToSync::new(store());
+    let bridge = AsyncToSync::new(async_store());
     assert!(matches!(
         bridge.load(&SessionKey::generate()),
         Err(Error::BlockingNotAllowed(_))

@@ -6,10 +6,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use async_trait::async_trait;
 use session_api::{
-    AsyncSessionStore, Capabilities, Clock, Result, SessionData, SessionKey, SessionStore,
-    SystemClock,
+    Capabilities, Clock, Result, SessionData, SessionKey, SessionStore, SystemClock,
 };
 use time::OffsetDateTime;
 
@@ -25,7 +23,7 @@ pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
 /// use std::sync::Arc;
 /// use session_stores::memory::MemoryStore;
 /// use session_api::SessionBackend;
-/// let backend = SessionBackend::from_both(Arc::new(MemoryStore::new()));
+/// let backend = SessionBackend::from_nonblocking_sync(Arc::new(MemoryStore::new()));
 /// assert!(backend.capabilities().server_side);
 /// ```
 #[derive(Debug)]
@@ -178,35 +176,5 @@ impl SessionStore for MemoryStore {
 
     fn clear_expired(&self) -> Result<u64> {
         Ok(self.lock().clear_expired(self.clock.now()))
-    }
-}
-
-/// Native async side: every operation is a short critical section, so it runs inline
-/// instead of on the blocking pool.
-#[async_trait]
-impl AsyncSessionStore for MemoryStore {
-    fn capabilities(&self) -> Capabilities {
-        SessionStore::capabilities(self)
-    }
-    async fn aexists(&self, key: &SessionKey) -> Result<bool> {
-        self.exists(key)
-    }
-    async fn aload(&self, key: &SessionKey) -> Result<Option<SessionData>> {
-        self.load(key)
-    }
-    async fn asave(
-        &self,
-        key: &SessionKey,
-        data: &SessionData,
-        expires_at: OffsetDateTime,
-        must_create: bool,
-    ) -> Result<SessionKey> {
-        self.save(key, data, expires_at, must_create)
-    }
-    async fn adelete(&self, key: &SessionKey) -> Result<()> {
-        self.delete(key)
-    }
-    async fn aclear_expired(&self) -> Result<u64> {
-        self.clear_expired()
     }
 }

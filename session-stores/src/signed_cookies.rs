@@ -37,7 +37,7 @@
 //!
 //! # fn main() -> session_api::Result<()> {
 //! let config = Arc::new(SessionConfig::builder(SecretKeys::new("s3cret")).build()?);
-//! let backend = SessionBackend::from_both(Arc::new(SignedCookieStore::from_config(&config)));
+//! let backend = SessionBackend::from_nonblocking_sync(Arc::new(SignedCookieStore::from_config(&config)));
 //! let mut session = Session::new(backend.clone(), config.clone(), None);
 //! session.set("cart", &[3, 4])?;
 //! session.save(false)?;
@@ -50,12 +50,11 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use session_api::config::DEFAULT_COOKIE_NAME;
 use session_api::signing::{SecretKeys, TimestampSigner, SIGNED_COOKIES_SALT};
 use session_api::{
-    AsyncSessionStore, Capabilities, Clock, DecodeLimits, Error, KeyGenerator, Result, Serializer,
-    SessionConfig, SessionData, SessionKey, SessionStore,
+    Capabilities, Clock, DecodeLimits, Error, KeyGenerator, Result, Serializer, SessionConfig,
+    SessionData, SessionKey, SessionStore,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -221,42 +220,5 @@ impl SessionStore for SignedCookieStore {
     /// A no-op: nothing is stored (rule D8).
     fn clear_expired(&self) -> Result<u64> {
         Ok(0)
-    }
-}
-
-/// Native async side: signing is CPU-only and short, so it runs inline.
-#[async_trait]
-impl AsyncSessionStore for SignedCookieStore {
-    fn capabilities(&self) -> Capabilities {
-        SessionStore::capabilities(self)
-    }
-    async fn aexists(&self, key: &SessionKey) -> Result<bool> {
-        self.exists(key)
-    }
-    async fn aload(&self, key: &SessionKey) -> Result<Option<SessionData>> {
-        self.load(key)
-    }
-    async fn asave(
-        &self,
-        key: &SessionKey,
-        data: &SessionData,
-        expires_at: OffsetDateTime,
-        must_create: bool,
-    ) -> Result<SessionKey> {
-        self.save(key, data, expires_at, must_create)
-    }
-    async fn acreate(
-        &self,
-        data: &SessionData,
-        expires_at: OffsetDateTime,
-        keys: &dyn KeyGenerator,
-    ) -> Result<SessionKey> {
-        SessionStore::create(self, data, expires_at, keys)
-    }
-    async fn adelete(&self, key: &SessionKey) -> Result<()> {
-        self.delete(key)
-    }
-    async fn aclear_expired(&self) -> Result<u64> {
-        self.clear_expired()
     }
 }

@@ -9,7 +9,9 @@ use session_stores::memory::MemoryStore;
 
 async fn factory(env: KitEnv) -> session_api::Result<Harness> {
     let store = MemoryStore::with_clock(env.clock());
-    Ok(Harness::new(SessionBackend::from_both(Arc::new(store))))
+    Ok(Harness::new(SessionBackend::from_nonblocking_sync(
+        Arc::new(store),
+    )))
 }
 
 session_conformance::conformance_tests!(factory);

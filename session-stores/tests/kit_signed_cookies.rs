@@ -15,7 +15,9 @@ async fn factory(env: KitEnv) -> Result<Harness> {
         env.clock(),
         Arc::new(JsonSerializer),
     );
-    Ok(Harness::new(SessionBackend::from_both(Arc::new(store))))
+    Ok(Harness::new(SessionBackend::from_nonblocking_sync(
+        Arc::new(store),
+    )))
 }
 
 session_conformance::conformance_tests!(factory);

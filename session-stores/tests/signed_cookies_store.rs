@@ -318,16 +318,17 @@ fn h3_h4_oversized_input_is_rejected_on_load() {
 async fn e6_d8_no_server_state_sync_and_async() {
     let f = fixture();
     let clock = f.clock();
-    let store = f.store(SecretKeys::new(f.secret.as_str()), &clock);
+    let sync_store = Arc::new(f.store(SecretKeys::new(f.secret.as_str()), &clock));
+    let store = session_api::InlineAsync(sync_store.clone());
     let (obj, signed) = &f.cookies[0];
     let key = payload(signed);
-    assert!(!store.exists(&key).unwrap());
+    assert!(!sync_store.exists(&key).unwrap());
     assert!(!store.aexists(&key).await.unwrap());
-    store.delete(&key).unwrap();
+    sync_store.delete(&key).unwrap();
     store.adelete(&key).await.unwrap();
     // Deleting does not revoke: the cookie still loads (replay until max_age).
     assert_eq!(store.aload(&key).await.unwrap(), Some(data(obj.clone())));
-    assert_eq!(store.clear_expired().unwrap(), 0);
+    assert_eq!(sync_store.clear_expired().unwrap(), 0);
     assert_eq!(store.aclear_expired().await.unwrap(), 0);
     let d = data(obj.clone());
     let via_async = store.asave(&key, &d, clock.now(), true).await.unwrap();
@@ -348,7 +349,11 @@ fn session_setup() -> (ManualClock, SessionBackend, Arc<SessionConfig>) {
             .unwrap(),
     );
     let store = SignedCookieStore::from_config(&config);
-    (clock, SessionBackend::from_both(Arc::new(store)), config)
+    (
+        clock,
+        SessionBackend::from_nonblocking_sync(Arc::new(store)),
+        config,
+    )
 }
 
 #[test]

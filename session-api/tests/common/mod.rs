@@ -6,11 +6,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
 use session_api::signing::SecretKeys;
 use session_api::{
-    AsyncSessionStore, Capabilities, KeyGenerator, ManualClock, Result, Session, SessionBackend,
-    SessionConfig, SessionData, SessionKey, SessionStore,
+    Capabilities, KeyGenerator, ManualClock, Result, Session, SessionBackend, SessionConfig,
+    SessionData, SessionKey, SessionStore,
 };
 use session_stores::memory::MemoryStore;
 use time::macros::datetime;
@@ -65,34 +64,6 @@ impl SessionStore for Counting {
     }
 }
 
-#[async_trait]
-impl AsyncSessionStore for Counting {
-    fn capabilities(&self) -> Capabilities {
-        SessionStore::capabilities(&self.inner)
-    }
-    async fn aexists(&self, key: &SessionKey) -> Result<bool> {
-        self.exists(key)
-    }
-    async fn aload(&self, key: &SessionKey) -> Result<Option<SessionData>> {
-        self.load(key)
-    }
-    async fn asave(
-        &self,
-        key: &SessionKey,
-        data: &SessionData,
-        expires_at: OffsetDateTime,
-        must_create: bool,
-    ) -> Result<SessionKey> {
-        self.save(key, data, expires_at, must_create)
-    }
-    async fn adelete(&self, key: &SessionKey) -> Result<()> {
-        self.delete(key)
-    }
-    async fn aclear_expired(&self) -> Result<u64> {
-        self.clear_expired()
-    }
-}
-
 /// Yields the scripted keys first, then random ones.
 #[derive(Debug, Default)]
 pub struct ScriptedKeys(pub Mutex<Vec<SessionKey>>);
@@ -136,7 +107,7 @@ impl Fixture {
             SessionConfig::builder(SecretKeys::new("test-secret")).clock(Arc::new(clock.clone()));
         let config = Arc::new(f(builder).build().unwrap());
         Fixture {
-            backend: SessionBackend::from_both(store.clone()),
+            backend: SessionBackend::from_nonblocking_sync(store.clone()),
             store,
             config,
             clock,

@@ -196,8 +196,8 @@ fn site_config() -> std::result::Result<SessionConfig, Fatal> {
 async fn open(url: &str, config: &SessionConfig) -> std::result::Result<SessionBackend, Fatal> {
     let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or(url);
     Ok(match scheme {
-        "memory" => SessionBackend::from_both(Arc::new(MemoryStore::with_clock(config.clock.clone()))),
-        "signed-cookies" => SessionBackend::from_both(Arc::new(SignedCookieStore::from_config(config))),
+        "memory" => SessionBackend::from_nonblocking_sync(Arc::new(MemoryStore::with_clock(config.clock.clone()))),
+        "signed-cookies" => SessionBackend::from_nonblocking_sync(Arc::new(SignedCookieStore::from_config(config))),
         "file" => {
             let dir = file_dir(url)?;
             let mut config = config.clone();
@@ -304,12 +304,12 @@ fn kit_factory(url: String, scratch: PathBuf) -> Factory {
                 .unwrap_or_default();
             let config = env.config()?;
             match scheme.as_str() {
-                "memory" => Ok(Harness::new(SessionBackend::from_both(Arc::new(
-                    MemoryStore::with_clock(env.clock()),
-                )))),
-                "signed-cookies" => Ok(Harness::new(SessionBackend::from_both(Arc::new(
-                    SignedCookieStore::from_config(&config),
-                )))),
+                "memory" => Ok(Harness::new(SessionBackend::from_nonblocking_sync(
+                    Arc::new(MemoryStore::with_clock(env.clock())),
+                ))),
+                "signed-cookies" => Ok(Harness::new(SessionBackend::from_nonblocking_sync(
+                    Arc::new(SignedCookieStore::from_config(&config)),
+                ))),
                 "file" => {
                     let base = if url == "file:" {
                         scratch
