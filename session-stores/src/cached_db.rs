@@ -47,9 +47,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use session_api::{
-    AsyncSessionStore, Capabilities, Clock, Error, Result, SessionData, SessionKey, SystemClock,
-};
+use session_api::{AsyncSessionStore, Capabilities, Clock, Error, Result, SessionData, SessionKey};
 use time::OffsetDateTime;
 
 use crate::cache::{ttl_for, Cache, CacheValue};
@@ -81,7 +79,7 @@ const LOG_TARGET: &str = "django.contrib.sessions";
 ///     RedisOptions::default().wait_for_connection(false),
 /// )
 /// .await?;
-/// let store = CachedDbStore::new(Arc::new(db), Arc::new(redis)).clock(config.clock.clone());
+/// let store = CachedDbStore::new(Arc::new(db), Arc::new(redis));
 /// let backend = SessionBackend::from_async(Arc::new(store));
 /// # let _ = backend; Ok(()) }
 /// ```
@@ -103,14 +101,14 @@ impl fmt::Debug for CachedDbStore {
 }
 
 impl CachedDbStore {
-    /// A store over `db` and `cache` with Django's prefix ([`DEFAULT_KEY_PREFIX`]) on
-    /// the system clock. Give it the database's clock with [`clock`](Self::clock).
+    /// A store over `db` and `cache` with Django's prefix ([`DEFAULT_KEY_PREFIX`]),
+    /// reading "now" from the database store's clock, so both layers agree on expiry.
     pub fn new(db: Arc<DbStore>, cache: Arc<dyn Cache>) -> Self {
         CachedDbStore {
+            clock: Arc::clone(db.clock()),
             db,
             cache,
             prefix: DEFAULT_KEY_PREFIX.to_owned(),
-            clock: Arc::new(SystemClock),
         }
     }
 
@@ -118,14 +116,6 @@ impl CachedDbStore {
     #[must_use]
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
-        self
-    }
-
-    /// Sets where "now" comes from for the cache entries; use the clock the
-    /// [`DbStore`] was given (the site's `SessionConfig::clock`).
-    #[must_use]
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
         self
     }
 

@@ -39,8 +39,7 @@ async fn with_redis_down_saves_and_loads_use_the_database() {
             .await
             .unwrap(),
     );
-    let store =
-        CachedDbStore::new(db.store.clone(), redis.clone()).clock(Arc::new(db.clock.clone()));
+    let store = CachedDbStore::new(db.store.clone(), redis.clone());
     let key = SessionKey::generate();
     store.asave(&key, &data(1), hour(), true).await.unwrap();
     assert!(redis.get(&store.cache_key(&key)).await.unwrap().is_some());
@@ -90,7 +89,7 @@ async fn a_frozen_redis_costs_at_most_the_timeout() {
             .await
             .unwrap(),
     );
-    let store = CachedDbStore::new(db.store.clone(), redis).clock(Arc::new(db.clock.clone()));
+    let store = CachedDbStore::new(db.store.clone(), redis);
     let key = SessionKey::generate();
     store.asave(&key, &data(1), hour(), true).await.unwrap();
 
@@ -135,8 +134,7 @@ async fn starts_without_redis_and_uses_it_once_it_is_up() {
         .await
         .unwrap(),
     );
-    let store =
-        CachedDbStore::new(db.store.clone(), redis.clone()).clock(Arc::new(db.clock.clone()));
+    let store = CachedDbStore::new(db.store.clone(), redis.clone());
     let key = SessionKey::generate();
     store.asave(&key, &data(1), hour(), true).await.unwrap();
     assert_eq!(store.aload(&key).await.unwrap(), Some(data(1)));

@@ -77,8 +77,7 @@ async fn setup(tag: &str) -> Setup {
         inner: MemoryCache::with_clock(Arc::new(db.clock.clone())),
         writes: Mutex::default(),
     });
-    let store =
-        CachedDbStore::new(db.store.clone(), cache.clone()).clock(Arc::new(db.clock.clone()));
+    let store = CachedDbStore::new(db.store.clone(), cache.clone());
     Setup { store, cache, db }
 }
 
@@ -316,7 +315,7 @@ async fn revoking_an_account_removes_the_cached_copies() {
         .await
         .expect("SQLite");
     let cache = Arc::new(MemoryCache::with_clock(Arc::new(clock.clone())));
-    let store = CachedDbStore::new(db.store.clone(), cache).clock(Arc::new(clock));
+    let store = CachedDbStore::new(db.store.clone(), cache);
     assert!(store.capabilities().list_by_account);
     let mut keys = Vec::new();
     for user in ["42", "42", "7"] {
@@ -417,8 +416,7 @@ async fn a_failing_cache_never_fails_a_save_and_is_logged() {
     let logs = Logs::default();
     let _guard = tracing::subscriber::set_default(logs.clone());
     let db = open(Kind::Sqlite, "cdb_down").await.expect("SQLite");
-    let store =
-        CachedDbStore::new(db.store.clone(), Arc::new(Down)).clock(Arc::new(db.clock.clone()));
+    let store = CachedDbStore::new(db.store.clone(), Arc::new(Down));
     let key = SessionKey::generate();
 
     store

@@ -14,7 +14,7 @@ use session_stores::cached_db::CachedDbStore;
 async fn factory(env: KitEnv) -> Result<Harness> {
     let (db, raw) = common::kit_db(common::Kind::Sqlite, &env).await?;
     let cache = Arc::new(MemoryCache::with_clock(env.clock()));
-    let store = CachedDbStore::new(db, cache).clock(env.clock());
+    let store = CachedDbStore::new(db, cache);
     Ok(Harness::new(SessionBackend::from_async(Arc::new(store))).with_raw(raw, true))
 }
 

@@ -503,6 +503,11 @@ impl DbStore {
         self.pool.dialect()
     }
 
+    /// Where this store reads "now" from.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     /// The table name (a validated identifier).
     pub fn table(&self) -> &str {
         &self.table

@@ -210,9 +210,7 @@ pub async fn kit_cached_db_harness(kind: Kind, env: &KitEnv) -> Result<Harness> 
     let redis: Arc<dyn Cache> = kit_redis().await?;
     let (db, raw) = kit_db(kind, env).await?;
     let prefix = kit_prefix(env);
-    let store = CachedDbStore::new(db, redis)
-        .key_prefix(prefix.clone())
-        .clock(env.clock());
+    let store = CachedDbStore::new(db, redis).key_prefix(prefix.clone());
     let raw = RawCachedDb {
         db: raw,
         _cleanup: KeyCleanup::new(&shared_url(), &prefix),
