@@ -5,10 +5,13 @@
 //! - [`signing`]: Django's `signing.dumps`/`loads`, byte for byte;
 //! - [`middleware`]: the framework-agnostic middleware core;
 //! - [`SessionConfig`]: every Django session setting with Django's default;
-//! - `tower` (feature `tower`): a tower `Layer` for axum and hyper.
+//! - `tower` (feature `tower`): a tower `Layer` for axum and hyper;
+//! - `actix` (feature `actix`): middleware for actix-web 4.
 //!
 //! Rule ids (A1, C4, ...) in the docs refer to `docs/django-spec.md`.
 
+#[cfg(feature = "actix")]
+pub mod actix;
 pub mod clock;
 pub mod config;
 pub mod data;

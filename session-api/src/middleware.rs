@@ -69,6 +69,23 @@ impl std::ops::DerefMut for RequestSession {
     }
 }
 
+/// A request's session shared between an adapter and the handler (the adapters put
+/// it in the request's extensions).
+#[derive(Debug, Clone)]
+pub struct SessionHandle(Arc<tokio::sync::Mutex<RequestSession>>);
+
+impl SessionHandle {
+    /// Wraps the session of one request.
+    pub fn new(session: RequestSession) -> Self {
+        SessionHandle(Arc::new(tokio::sync::Mutex::new(session)))
+    }
+
+    /// Exclusive access to the session for the duration of the guard.
+    pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, RequestSession> {
+        self.0.lock().await
+    }
+}
+
 impl SessionMiddleware {
     /// The middleware over a store and settings.
     pub fn new(backend: SessionBackend, config: Arc<SessionConfig>) -> Self {
@@ -286,6 +303,21 @@ fn format_cookie(p: &CookieParts<'_>) -> String {
         out.push_str("; Secure");
     }
     out
+}
+
+/// The `Cookie` headers of a request as one header: HTTP/2 may split cookies over
+/// several headers.
+pub fn join_cookie_headers<'a>(headers: impl Iterator<Item = &'a str>) -> Option<String> {
+    let joined: Vec<&str> = headers.collect();
+    (!joined.is_empty()).then(|| joined.join("; "))
+}
+
+/// Whether `Vary` headers already list `Cookie` (or `*`), as Django's
+/// `patch_vary_headers` checks before adding it.
+pub fn vary_lists_cookie<'a>(headers: impl Iterator<Item = &'a str>) -> bool {
+    headers
+        .flat_map(|v| v.split(','))
+        .any(|v| v.trim().eq_ignore_ascii_case("cookie") || v.trim() == "*")
 }
 
 /// An HTTP date as Django's `http_date` writes it: `Wed, 09 Dec 2026 09:52:36 GMT`.

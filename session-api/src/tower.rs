@@ -30,23 +30,12 @@ use std::task::{Context, Poll};
 
 use http::header::{HeaderValue, COOKIE, SET_COOKIE, VARY};
 use http::{Request, Response, StatusCode};
-use tokio::sync::{Mutex, MutexGuard};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::error::Error;
-use crate::middleware::{RequestSession, SessionMiddleware};
-
-/// The session of the current request, shared between the layer and the handler.
-#[derive(Debug, Clone)]
-pub struct SessionHandle(Arc<Mutex<RequestSession>>);
-
-impl SessionHandle {
-    /// Exclusive access to the session for the duration of the guard.
-    pub async fn lock(&self) -> MutexGuard<'_, RequestSession> {
-        self.0.lock().await
-    }
-}
+pub use crate::middleware::SessionHandle;
+use crate::middleware::{join_cookie_headers, vary_lists_cookie, SessionMiddleware};
 
 /// The layer: wraps a service with Django's session middleware.
 #[derive(Debug, Clone)]
@@ -99,16 +88,14 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        // HTTP/2 may split cookies over several headers; join them as one.
-        let cookies: Vec<&str> = request
-            .headers()
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        let header = (!cookies.is_empty()).then(|| cookies.join("; "));
-        let session = self.middleware.request_session(header.as_deref());
-        let handle = SessionHandle(Arc::new(Mutex::new(session)));
+        let header = join_cookie_headers(
+            request
+                .headers()
+                .get_all(COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        );
+        let handle = SessionHandle::new(self.middleware.request_session(header.as_deref()));
         request.extensions_mut().insert(handle.clone());
         // The ready service goes into the future; a fresh clone stays for the next call.
         let clone = self.inner.clone();
@@ -153,14 +140,12 @@ fn error_response<B: Default>(status: StatusCode) -> Response<B> {
 
 /// Django's `patch_vary_headers(response, ("Cookie",))`: add `Cookie` unless present.
 fn patch_vary<B>(response: &mut Response<B>) {
-    let present = response
+    let listed = response
         .headers()
         .get_all(VARY)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|v| v.trim().eq_ignore_ascii_case("cookie") || v.trim() == "*");
-    if !present {
+        .filter_map(|v| v.to_str().ok());
+    if !vary_lists_cookie(listed) {
         response
             .headers_mut()
             .append(VARY, HeaderValue::from_static("Cookie"));
