@@ -43,7 +43,13 @@ async fn g1_g2_g4_cookie_round_trip_logout_and_500() {
 
     let res = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
     assert_eq!(res.status(), StatusCode::OK);
-    let set_cookie = res.headers().get(SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+    let set_cookie = res
+        .headers()
+        .get(SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(set_cookie.starts_with("sessionid="), "{set_cookie}");
     assert_eq!(res.headers().get(VARY).unwrap(), "Cookie");
     let pair = set_cookie.split(';').next().unwrap().to_owned();
@@ -61,7 +67,10 @@ async fn g1_g2_g4_cookie_round_trip_logout_and_500() {
         .to_request();
     let res = test::call_service(&app, req).await;
     let deleted = res.headers().get(SET_COOKIE).unwrap().to_str().unwrap();
-    assert!(deleted.starts_with("sessionid=\"\"; expires=Thu, 01 Jan 1970"), "{deleted}");
+    assert!(
+        deleted.starts_with("sessionid=\"\"; expires=Thu, 01 Jan 1970"),
+        "{deleted}"
+    );
     let key = pair.trim_start_matches("sessionid=");
     assert!(f.session(Some(key)).keys().unwrap().is_empty());
 
