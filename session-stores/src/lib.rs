@@ -26,3 +26,6 @@ pub mod cache;
 
 #[cfg(feature = "cached_db")]
 pub mod cached_db;
+
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
