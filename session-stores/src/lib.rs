@@ -9,6 +9,9 @@
 //! | `cache`, `redis` | [`cache`] | `django.contrib.sessions.backends.cache` |
 //! | `cached_db` | [`cached_db`] | `django.contrib.sessions.backends.cached_db` |
 
+#[cfg(any(feature = "memory", feature = "cache"))]
+mod expiring;
+
 #[cfg(feature = "memory")]
 pub mod memory;
 

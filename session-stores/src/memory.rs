@@ -3,13 +3,14 @@
 //! Like Django's local-memory cache it is not shared between processes: use it for
 //! tests, development and single-process sites.
 
-use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use session_api::{
     Capabilities, Clock, Result, SessionData, SessionKey, SessionStore, SystemClock,
 };
 use time::OffsetDateTime;
+
+use crate::expiring::ExpiringMap;
 
 /// Default bound on the number of sessions kept.
 pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
@@ -28,53 +29,9 @@ pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
 /// ```
 #[derive(Debug)]
 pub struct MemoryStore {
-    inner: Mutex<Inner>,
+    inner: Mutex<ExpiringMap<SessionKey, SessionData>>,
     clock: Arc<dyn Clock>,
     max_entries: usize,
-}
-
-#[derive(Debug, Default)]
-struct Inner {
-    entries: HashMap<SessionKey, Entry>,
-    /// Keys ordered by expiry, for eviction and `clear_expired`.
-    by_expiry: BTreeSet<(OffsetDateTime, SessionKey)>,
-}
-
-#[derive(Debug)]
-struct Entry {
-    data: SessionData,
-    expires_at: OffsetDateTime,
-}
-
-impl Inner {
-    fn remove(&mut self, key: &SessionKey) -> Option<Entry> {
-        let entry = self.entries.remove(key)?;
-        self.by_expiry.remove(&(entry.expires_at, key.clone()));
-        Some(entry)
-    }
-
-    fn insert(&mut self, key: SessionKey, entry: Entry) {
-        self.by_expiry.insert((entry.expires_at, key.clone()));
-        if let Some(old) = self.entries.insert(key.clone(), entry) {
-            self.by_expiry.remove(&(old.expires_at, key));
-        }
-    }
-
-    fn live(&self, key: &SessionKey, now: OffsetDateTime) -> Option<&Entry> {
-        self.entries.get(key).filter(|e| e.expires_at > now)
-    }
-
-    fn clear_expired(&mut self, now: OffsetDateTime) -> u64 {
-        let mut removed = 0;
-        while let Some((at, key)) = self.by_expiry.first().cloned() {
-            if at > now {
-                break;
-            }
-            self.remove(&key);
-            removed += 1;
-        }
-        removed
-    }
 }
 
 impl MemoryStore {
@@ -100,7 +57,7 @@ impl MemoryStore {
 
     /// How many sessions are held, expired ones included until evicted.
     pub fn len(&self) -> usize {
-        self.lock().entries.len()
+        self.lock().len()
     }
 
     /// Whether no session is held.
@@ -108,7 +65,7 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ExpiringMap<SessionKey, SessionData>> {
         // The map is consistent after every statement, so a poisoned lock is usable.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -130,10 +87,7 @@ impl SessionStore for MemoryStore {
     }
 
     fn load(&self, key: &SessionKey) -> Result<Option<SessionData>> {
-        Ok(self
-            .lock()
-            .live(key, self.clock.now())
-            .map(|e| e.data.clone()))
+        Ok(self.lock().live(key, self.clock.now()).cloned())
     }
 
     fn save(
@@ -153,19 +107,7 @@ impl SessionStore for MemoryStore {
             // D5: a vanished (or expired) record is never re-created by an update.
             return Err(session_api::Error::Update);
         }
-        if !live && inner.entries.len() >= self.max_entries {
-            inner.clear_expired(now);
-            if inner.entries.len() >= self.max_entries {
-                if let Some((_, soonest)) = inner.by_expiry.first().cloned() {
-                    inner.remove(&soonest);
-                }
-            }
-        }
-        let entry = Entry {
-            data: data.clone(),
-            expires_at,
-        };
-        inner.insert(key.clone(), entry);
+        inner.insert(key.clone(), data.clone(), expires_at, self.max_entries, now);
         Ok(key.clone())
     }
 
@@ -175,6 +117,6 @@ impl SessionStore for MemoryStore {
     }
 
     fn clear_expired(&self) -> Result<u64> {
-        Ok(self.lock().clear_expired(self.clock.now()))
+        Ok(self.lock().purge(self.clock.now(), usize::MAX))
     }
 }

@@ -1,5 +1,5 @@
-#![cfg(feature = "memory")]
 //! The conformance kit against the memory store.
+#![cfg(feature = "memory")]
 
 use std::sync::Arc;
 

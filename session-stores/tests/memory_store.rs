@@ -1,5 +1,5 @@
-#![cfg(feature = "memory")]
 //! Memory-store specifics: the bound, eviction order, concurrent use.
+#![cfg(feature = "memory")]
 
 use std::sync::Arc;
 

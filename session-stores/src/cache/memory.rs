@@ -1,6 +1,5 @@
 //! The in-process cache: Django's local-memory cache (`LocMemCache`).
 
-use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -9,6 +8,7 @@ use session_api::{Clock, Result, SystemClock};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::Cache;
+use crate::expiring::ExpiringMap;
 
 /// Default bound on the number of entries of a [`MemoryCache`].
 pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
@@ -40,70 +40,9 @@ const PURGE_PER_WRITE: usize = 64;
 /// ```
 #[derive(Debug)]
 pub struct MemoryCache {
-    inner: Mutex<Inner>,
+    inner: Mutex<ExpiringMap<String, String>>,
     clock: Arc<dyn Clock>,
     max_entries: usize,
-}
-
-#[derive(Debug, Default)]
-struct Inner {
-    entries: HashMap<String, Slot>,
-    /// Keys ordered by deadline, for purging and eviction.
-    by_deadline: BTreeSet<(OffsetDateTime, String)>,
-}
-
-#[derive(Debug)]
-struct Slot {
-    value: String,
-    deadline: OffsetDateTime,
-}
-
-impl Inner {
-    fn live(&self, key: &str, now: OffsetDateTime) -> Option<&Slot> {
-        self.entries.get(key).filter(|slot| slot.deadline > now)
-    }
-
-    fn remove(&mut self, key: &str) -> Option<Slot> {
-        let slot = self.entries.remove(key)?;
-        self.by_deadline.remove(&(slot.deadline, key.to_owned()));
-        Some(slot)
-    }
-
-    /// Removes up to `limit` expired entries, soonest first.
-    fn purge(&mut self, now: OffsetDateTime, limit: usize) {
-        for _ in 0..limit {
-            match self.by_deadline.first() {
-                Some((at, key)) if *at <= now => {
-                    let key = key.clone();
-                    self.remove(&key);
-                }
-                _ => break,
-            }
-        }
-    }
-
-    fn write(&mut self, key: &str, value: &str, deadline: OffsetDateTime, cap: usize) {
-        if let Some(old) = self.entries.get_mut(key) {
-            let old_deadline = std::mem::replace(&mut old.deadline, deadline);
-            value.clone_into(&mut old.value);
-            self.by_deadline.remove(&(old_deadline, key.to_owned()));
-            self.by_deadline.insert((deadline, key.to_owned()));
-            return;
-        }
-        if self.entries.len() >= cap {
-            if let Some((_, soonest)) = self.by_deadline.first().cloned() {
-                self.remove(&soonest);
-            }
-        }
-        self.entries.insert(
-            key.to_owned(),
-            Slot {
-                value: value.to_owned(),
-                deadline,
-            },
-        );
-        self.by_deadline.insert((deadline, key.to_owned()));
-    }
 }
 
 impl MemoryCache {
@@ -130,7 +69,7 @@ impl MemoryCache {
 
     /// How many entries are held, expired ones not yet removed included.
     pub fn len(&self) -> usize {
-        self.lock().entries.len()
+        self.lock().len()
     }
 
     /// Whether no entry is held.
@@ -138,7 +77,7 @@ impl MemoryCache {
         self.len() == 0
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, ExpiringMap<String, String>> {
         // The maps are consistent after every statement, so a poisoned lock is usable.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -149,14 +88,31 @@ impl MemoryCache {
     }
 
     /// Runs a write under the lock after removing some expired entries.
-    fn with_write<T>(&self, f: impl FnOnce(&mut Inner, OffsetDateTime) -> T) -> T {
+    fn with_write<T>(
+        &self,
+        f: impl FnOnce(&mut ExpiringMap<String, String>, OffsetDateTime) -> T,
+    ) -> T {
         let now = self.clock.now();
         let mut inner = self.lock();
         inner.purge(now, PURGE_PER_WRITE);
-        if inner.entries.len() >= self.max_entries {
-            inner.purge(now, usize::MAX);
-        }
         f(&mut inner, now)
+    }
+
+    fn write(
+        &self,
+        map: &mut ExpiringMap<String, String>,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+        now: OffsetDateTime,
+    ) {
+        map.insert(
+            key.to_owned(),
+            value.to_owned(),
+            self.deadline(now, ttl),
+            self.max_entries,
+            now,
+        );
     }
 }
 
@@ -174,29 +130,27 @@ impl Cache for MemoryCache {
             if inner.live(key, now).is_some() {
                 return false;
             }
-            inner.write(key, value, self.deadline(now, ttl), self.max_entries);
+            self.write(inner, key, value, ttl, now);
             true
         }))
     }
 
     async fn replace(&self, key: &str, value: &str, ttl: Duration) -> Result<Option<String>> {
         Ok(self.with_write(|inner, now| {
-            let old = inner.live(key, now)?.value.clone();
-            inner.write(key, value, self.deadline(now, ttl), self.max_entries);
+            let old = inner.live(key, now)?.clone();
+            self.write(inner, key, value, ttl, now);
             Some(old)
         }))
     }
 
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<()> {
-        self.with_write(|inner, now| {
-            inner.write(key, value, self.deadline(now, ttl), self.max_entries);
-        });
+        self.with_write(|inner, now| self.write(inner, key, value, ttl, now));
         Ok(())
     }
 
     async fn get(&self, key: &str) -> Result<Option<String>> {
         let now = self.clock.now();
-        Ok(self.lock().live(key, now).map(|slot| slot.value.clone()))
+        Ok(self.lock().live(key, now).cloned())
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
