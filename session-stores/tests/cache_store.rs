@@ -4,6 +4,10 @@
 #![cfg(feature = "cache")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/down_cache.rs"]
+mod down_cache;
+use down_cache::Down;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -255,36 +259,6 @@ async fn undecodable_values_load_as_none_but_are_present() {
             s.store.aload(&key).await.unwrap(),
             Some(data(json!({"a": 1})))
         );
-    }
-}
-
-/// A cache that always fails, like Redis down.
-#[derive(Debug)]
-struct Down;
-
-fn outage() -> Error {
-    Error::backend(std::io::Error::new(
-        std::io::ErrorKind::ConnectionRefused,
-        "cache down",
-    ))
-}
-
-#[async_trait]
-impl Cache for Down {
-    async fn add(&self, _: &str, _: &str, _: Duration) -> Result<bool> {
-        Err(outage())
-    }
-    async fn replace(&self, _: &str, _: &str, _: Duration) -> Result<Option<String>> {
-        Err(outage())
-    }
-    async fn set(&self, _: &str, _: &str, _: Duration) -> Result<()> {
-        Err(outage())
-    }
-    async fn get(&self, _: &str) -> Result<Option<String>> {
-        Err(outage())
-    }
-    async fn delete(&self, _: &str) -> Result<()> {
-        Err(outage())
     }
 }
 

@@ -4,6 +4,10 @@
 #![cfg(all(feature = "cached_db", feature = "sqlite"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/down_cache.rs"]
+mod down_cache;
+use down_cache::Down;
+
 mod common;
 
 use std::fmt;
@@ -332,36 +336,6 @@ async fn revoking_an_account_removes_the_cached_copies() {
     assert_eq!(store.aload(&keys[1]).await.unwrap(), None);
     assert!(store.aload(&keys[2]).await.unwrap().is_some());
     db.cleanup().await;
-}
-
-/// A cache whose every call fails, like Redis down.
-#[derive(Debug)]
-struct Down;
-
-fn outage() -> Error {
-    Error::backend(std::io::Error::new(
-        std::io::ErrorKind::ConnectionRefused,
-        "cache down",
-    ))
-}
-
-#[async_trait]
-impl Cache for Down {
-    async fn add(&self, _: &str, _: &str, _: Duration) -> Result<bool> {
-        Err(outage())
-    }
-    async fn replace(&self, _: &str, _: &str, _: Duration) -> Result<Option<String>> {
-        Err(outage())
-    }
-    async fn set(&self, _: &str, _: &str, _: Duration) -> Result<()> {
-        Err(outage())
-    }
-    async fn get(&self, _: &str) -> Result<Option<String>> {
-        Err(outage())
-    }
-    async fn delete(&self, _: &str) -> Result<()> {
-        Err(outage())
-    }
 }
 
 /// Collects the (level, target, message) of every event on this thread.

@@ -1,0 +1,38 @@
+//! A cache whose every call fails, like Redis down: shared by the cache and cached_db
+//! tests.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use session_api::{Error, Result};
+use session_stores::cache::Cache;
+
+/// Fails every call with a backend error.
+#[derive(Debug)]
+pub struct Down;
+
+fn outage() -> Error {
+    Error::backend(std::io::Error::new(
+        std::io::ErrorKind::ConnectionRefused,
+        "cache down",
+    ))
+}
+
+#[async_trait]
+impl Cache for Down {
+    async fn add(&self, _: &str, _: &str, _: Duration) -> Result<bool> {
+        Err(outage())
+    }
+    async fn replace(&self, _: &str, _: &str, _: Duration) -> Result<Option<String>> {
+        Err(outage())
+    }
+    async fn set(&self, _: &str, _: &str, _: Duration) -> Result<()> {
+        Err(outage())
+    }
+    async fn get(&self, _: &str) -> Result<Option<String>> {
+        Err(outage())
+    }
+    async fn delete(&self, _: &str) -> Result<()> {
+        Err(outage())
+    }
+}
