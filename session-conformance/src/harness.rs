@@ -1,5 +1,6 @@
 //! What a store author hands the kit: a factory from [`KitEnv`] to [`Harness`].
 
+use std::any::Any;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -101,7 +102,7 @@ pub trait RawRecords: Send + Sync + fmt::Debug {
 }
 
 /// A store under test, as a factory built it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Harness {
     /// The store through both contracts.
     pub backend: SessionBackend,
@@ -111,6 +112,20 @@ pub struct Harness {
     /// JSON with salt `django.contrib.sessions.SessionStore`), so the kit can check it
     /// byte for byte.
     pub django_session_data: bool,
+    /// What the case's store needs alive until the case ends (a temporary directory,
+    /// a guard that drops the case's table or keys); dropped with the harness.
+    keep_alive: Vec<Arc<dyn Any + Send + Sync>>,
+}
+
+impl fmt::Debug for Harness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Harness")
+            .field("backend", &self.backend)
+            .field("raw", &self.raw)
+            .field("django_session_data", &self.django_session_data)
+            .field("keep_alive", &self.keep_alive.len())
+            .finish()
+    }
 }
 
 impl Harness {
@@ -120,6 +135,7 @@ impl Harness {
             backend,
             raw: None,
             django_session_data: false,
+            keep_alive: Vec::new(),
         }
     }
 
@@ -128,6 +144,13 @@ impl Harness {
     pub fn with_raw(mut self, raw: Arc<dyn RawRecords>, django_session_data: bool) -> Self {
         self.raw = Some(raw);
         self.django_session_data = django_session_data;
+        self
+    }
+
+    /// Keeps `guard` alive as long as the harness: a temporary directory, or a value
+    /// whose `Drop` removes the case's table or keys.
+    pub fn keep_alive<T: Send + Sync + 'static>(mut self, guard: T) -> Self {
+        self.keep_alive.push(Arc::new(guard));
         self
     }
 }

@@ -32,3 +32,6 @@ pub mod cached_db;
 
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+
+#[cfg(feature = "kit")]
+pub mod kit;

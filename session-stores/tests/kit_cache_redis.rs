@@ -3,7 +3,7 @@
 //! whose keys are removed when the case ends. Redis keeps real time while the kit
 //! moves a manual clock: the expiry stored in each value is what expires sessions here.
 // The shared test helpers need a database driver.
-#![cfg(all(feature = "redis", feature = "sqlite"))]
+#![cfg(all(feature = "redis", feature = "sqlite", feature = "kit"))]
 
 mod common;
 

@@ -6,7 +6,8 @@
     feature = "cached_db",
     feature = "redis",
     feature = "postgres",
-    feature = "sqlite"
+    feature = "sqlite",
+    feature = "kit"
 ))]
 
 mod common;

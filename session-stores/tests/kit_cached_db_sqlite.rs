@@ -1,7 +1,12 @@
 //! The conformance kit on cached_db over the shared Redis and SQLite (a file in a
 //! tempdir per case). Each case has its own table and key prefix, both removed when
 //! the case ends.
-#![cfg(all(feature = "cached_db", feature = "redis", feature = "sqlite"))]
+#![cfg(all(
+    feature = "cached_db",
+    feature = "redis",
+    feature = "sqlite",
+    feature = "kit"
+))]
 
 mod common;
 

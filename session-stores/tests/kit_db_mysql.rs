@@ -1,6 +1,6 @@
 //! The conformance kit on the db store, MySql dialect. Each case gets its own table
 //! (`env.unique_name()`), dropped with the case's harness.
-#![cfg(feature = "mysql")]
+#![cfg(all(feature = "mysql", feature = "kit"))]
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! The conformance kit on the db store, Postgres dialect. Each case gets its own table
 //! (`env.unique_name()`), dropped with the case's harness.
-#![cfg(feature = "postgres")]
+#![cfg(all(feature = "postgres", feature = "kit"))]
 
 mod common;
 

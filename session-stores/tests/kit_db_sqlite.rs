@@ -1,6 +1,6 @@
 //! The conformance kit on the db store, Sqlite dialect. Each case gets its own table
 //! (`env.unique_name()`), dropped with the case's harness.
-#![cfg(feature = "sqlite")]
+#![cfg(all(feature = "sqlite", feature = "kit"))]
 
 mod common;
 

@@ -13,17 +13,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use clap::{Parser, Subcommand};
-use session_api::{
-    JsonSerializer, Result, SecretKeys, SessionBackend, SessionCodec, SessionConfig, SessionKey,
-};
-use session_conformance::{factory, run_all, Factory, Harness, KitEnv, Outcome, RawRecords};
+use session_api::{JsonSerializer, SecretKeys, SessionBackend, SessionCodec, SessionConfig};
+use session_conformance::{factory, run_all, Factory, Harness, KitEnv, Outcome};
 use session_stores::db::{AccountIdColumn, DbOptions, DbStore};
 use session_stores::file::FileStore;
 use session_stores::memory::MemoryStore;
 use session_stores::signed_cookies::SignedCookieStore;
-use time::OffsetDateTime;
 
 #[cfg(feature = "redis")]
 use session_stores::cache::{CacheStore, RedisCache, RedisOptions};
@@ -242,55 +238,6 @@ fn file_dir(url: &str) -> std::result::Result<PathBuf, Fatal> {
         })
 }
 
-/// Raw access to stored `session_data` for the kit's bad-data and wire-format cases.
-#[derive(Debug)]
-enum Raw {
-    File(Arc<FileStore>),
-    Db(Arc<DbStore>),
-}
-
-#[async_trait]
-impl RawRecords for Raw {
-    async fn write_raw(
-        &self,
-        key: &SessionKey,
-        raw: &str,
-        expires_at: OffsetDateTime,
-    ) -> Result<()> {
-        match self {
-            Raw::File(store) => store.write_raw(key, raw, expires_at),
-            Raw::Db(store) => store.write_raw(key, raw, expires_at).await,
-        }
-    }
-    async fn read_raw(&self, key: &SessionKey) -> Result<Option<String>> {
-        match self {
-            Raw::File(store) => store.read_raw(key),
-            Raw::Db(store) => Ok(store.read_raw(key).await?.map(|(text, _)| text)),
-        }
-    }
-}
-
-/// `CacheStore` raw access for the kit's bad-data cases.
-#[cfg(feature = "redis")]
-#[derive(Debug)]
-struct CacheRaw(Arc<CacheStore>);
-
-#[cfg(feature = "redis")]
-#[async_trait]
-impl RawRecords for CacheRaw {
-    async fn write_raw(
-        &self,
-        key: &SessionKey,
-        raw: &str,
-        expires_at: OffsetDateTime,
-    ) -> Result<()> {
-        self.0.write_raw(key, raw, expires_at).await
-    }
-    async fn read_raw(&self, key: &SessionKey) -> Result<Option<String>> {
-        self.0.read_raw(key).await
-    }
-}
-
 /// A kit factory for a store URL: every case gets a fresh store (a new directory,
 /// table or map) on the kit's clock and secret.
 fn kit_factory(url: String, scratch: PathBuf) -> Factory {
@@ -330,7 +277,7 @@ fn kit_factory(url: String, scratch: PathBuf) -> Factory {
                         codec,
                         env.clock(),
                     )?);
-                    let raw = Arc::new(Raw::File(store.clone()));
+                    let raw = store.clone();
                     Ok(Harness::new(SessionBackend::from_sync(store)).with_raw(raw, true))
                 }
                 #[cfg(feature = "redis")]
@@ -340,7 +287,7 @@ fn kit_factory(url: String, scratch: PathBuf) -> Factory {
                         .key_prefix(format!("sessions-check:{}:", env.unique_name()))
                         .clock(env.clock());
                     let store = Arc::new(store);
-                    let raw = Arc::new(CacheRaw(store.clone()));
+                    let raw = store.clone();
                     Ok(Harness::new(SessionBackend::from_async(store)).with_raw(raw, false))
                 }
                 _ => {
@@ -355,7 +302,7 @@ fn kit_factory(url: String, scratch: PathBuf) -> Factory {
                     let options = DbOptions::from_config(&config).table(env.unique_name());
                     let store = Arc::new(DbStore::connect(&url, options).await?);
                     store.migrate().await?;
-                    let raw = Arc::new(Raw::Db(store.clone()));
+                    let raw = store.clone();
                     Ok(Harness::new(SessionBackend::from_async(store)).with_raw(raw, true))
                 }
             }

@@ -252,35 +252,11 @@ impl TestDb {
     }
 }
 
-/// Raw access for the conformance kit, over the store's own raw methods. Owns the
-/// case's table (and SQLite tempdir): both go when the kit drops the harness.
-#[derive(Debug)]
-pub struct RawDb {
-    store: Arc<DbStore>,
-    _cleanup: KitCleanup,
-}
-
-#[async_trait]
-impl RawRecords for RawDb {
-    async fn write_raw(
-        &self,
-        key: &SessionKey,
-        raw: &str,
-        expires_at: OffsetDateTime,
-    ) -> Result<()> {
-        self.store.write_raw(key, raw, expires_at).await
-    }
-
-    async fn read_raw(&self, key: &SessionKey) -> Result<Option<String>> {
-        Ok(self.store.read_raw(key).await?.map(|(data, _)| data))
-    }
-}
-
 /// Drops a kit case's table on a server when dropped. The kit drops harnesses from
 /// inside its runtime, where nothing can be awaited, so this opens one connection on
 /// a thread with its own small runtime.
 #[derive(Debug)]
-struct KitCleanup {
+pub struct KitCleanup {
     kind: Kind,
     url: Option<String>,
     table: String,
@@ -332,15 +308,18 @@ impl Drop for KitCleanup {
 /// A missing server makes the factory return [`session_conformance::unavailable`], so
 /// the kit reports the case as skipped, after the loud message of [`server_missing`];
 /// under `CI=true` it panics there.
+#[cfg(feature = "kit")]
 pub async fn kit_harness(kind: Kind, env: &KitEnv) -> Result<Harness> {
-    let (store, raw) = kit_db(kind, env).await?;
-    Ok(Harness::new(SessionBackend::from_async(store)).with_raw(raw, true))
+    let (store, cleanup) = kit_db(kind, env).await?;
+    Ok(Harness::new(SessionBackend::from_async(store.clone()))
+        .with_raw(store, true)
+        .keep_alive(cleanup))
 }
 
 /// The db part of [`kit_harness`], for stores built on a [`DbStore`] (cached_db): the
-/// migrated store on its own table, and raw access to its rows, which owns the table
-/// (dropped with it) and the SQLite tempdir. Same skip/CI rule.
-pub async fn kit_db(kind: Kind, env: &KitEnv) -> Result<(Arc<DbStore>, Arc<RawDb>)> {
+/// migrated store on its own table, and the guard that drops the table (and the SQLite
+/// tempdir) when the case's harness keeps it alive no longer. Same skip/CI rule.
+pub async fn kit_db(kind: Kind, env: &KitEnv) -> Result<(Arc<DbStore>, KitCleanup)> {
     let options = DbOptions::new(env.secret_keys())
         .clock(env.clock())
         .table(env.unique_name())
@@ -364,16 +343,13 @@ pub async fn kit_db(kind: Kind, env: &KitEnv) -> Result<(Arc<DbStore>, Arc<RawDb
         }
     };
     store.migrate().await?;
-    let raw = RawDb {
-        store: Arc::clone(&store),
-        _cleanup: KitCleanup {
-            kind,
-            url: dir.is_none().then_some(url),
-            table: store.table().to_owned(),
-            _dir: dir,
-        },
+    let cleanup = KitCleanup {
+        kind,
+        url: dir.is_none().then_some(url),
+        table: store.table().to_owned(),
+        _dir: dir,
     };
-    Ok((store, Arc::new(raw)))
+    Ok((store, cleanup))
 }
 
 /// The test runtime's flavour for tests that use the sync API (the AsyncToSync bridge

@@ -10,14 +10,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use session_api::{Result, SessionBackend, SessionKey};
-use session_conformance::{Harness, KitEnv, RawRecords};
+use session_api::{Result, SessionBackend};
+use session_conformance::{Harness, KitEnv};
 use session_stores::cache::{Cache, CacheStore, RedisCache, RedisOptions};
-use session_stores::cached_db::CachedDbStore;
-use time::OffsetDateTime;
 
-use super::{in_ci, kit_db, Kind, RawDb};
+use super::{in_ci, kit_db, Kind};
 
 /// The shared test server: `SESSIONS_TEST_REDIS_URL` or the local default.
 pub fn shared_url() -> String {
@@ -141,31 +138,9 @@ pub async fn kit_redis() -> Result<Arc<RedisCache>> {
     }
 }
 
-/// Raw access to a [`CacheStore`]'s values; owns the cleanup of the case's keys.
-#[derive(Debug)]
-pub struct RawCache {
-    pub store: Arc<CacheStore>,
-    pub _cleanup: Option<KeyCleanup>,
-}
-
-#[async_trait]
-impl RawRecords for RawCache {
-    async fn write_raw(
-        &self,
-        key: &SessionKey,
-        raw: &str,
-        expires_at: OffsetDateTime,
-    ) -> Result<()> {
-        self.store.write_raw(key, raw, expires_at).await
-    }
-
-    async fn read_raw(&self, key: &SessionKey) -> Result<Option<String>> {
-        self.store.read_raw(key).await
-    }
-}
-
 /// The kit factory of the cache store on the shared Redis: keys under
 /// [`kit_prefix`], removed when the case ends; raw access to the values.
+#[cfg(feature = "kit")]
 pub async fn kit_cache_harness(env: &KitEnv) -> Result<Harness> {
     let redis = kit_redis().await?;
     let prefix = kit_prefix(env);
@@ -174,48 +149,24 @@ pub async fn kit_cache_harness(env: &KitEnv) -> Result<Harness> {
             .key_prefix(prefix.clone())
             .clock(env.clock()),
     );
-    let raw = RawCache {
-        store: Arc::clone(&store),
-        _cleanup: Some(KeyCleanup::new(&shared_url(), &prefix)),
-    };
-    Ok(Harness::new(SessionBackend::from_async(store)).with_raw(Arc::new(raw), false))
-}
-
-/// Raw access of a cached_db case: the database rows (Django's `session_data`); owns
-/// the case's table and keys.
-#[derive(Debug)]
-pub struct RawCachedDb {
-    db: Arc<RawDb>,
-    _cleanup: KeyCleanup,
-}
-
-#[async_trait]
-impl RawRecords for RawCachedDb {
-    async fn write_raw(
-        &self,
-        key: &SessionKey,
-        raw: &str,
-        expires_at: OffsetDateTime,
-    ) -> Result<()> {
-        self.db.write_raw(key, raw, expires_at).await
-    }
-
-    async fn read_raw(&self, key: &SessionKey) -> Result<Option<String>> {
-        self.db.read_raw(key).await
-    }
+    Ok(Harness::new(SessionBackend::from_async(store.clone()))
+        .with_raw(store, false)
+        .keep_alive(KeyCleanup::new(&shared_url(), &prefix)))
 }
 
 /// The kit factory of cached_db on the shared Redis and a database of `kind`.
+#[cfg(all(feature = "kit", feature = "cached_db"))]
 pub async fn kit_cached_db_harness(kind: Kind, env: &KitEnv) -> Result<Harness> {
     let redis: Arc<dyn Cache> = kit_redis().await?;
-    let (db, raw) = kit_db(kind, env).await?;
+    let (db, table_cleanup) = kit_db(kind, env).await?;
     let prefix = kit_prefix(env);
-    let store = CachedDbStore::new(db, redis).key_prefix(prefix.clone());
-    let raw = RawCachedDb {
-        db: raw,
-        _cleanup: KeyCleanup::new(&shared_url(), &prefix),
-    };
-    Ok(Harness::new(SessionBackend::from_async(Arc::new(store))).with_raw(Arc::new(raw), true))
+    let store =
+        session_stores::cached_db::CachedDbStore::new(db.clone(), redis).key_prefix(prefix.clone());
+    // Raw access is to the database rows (Django's `session_data`).
+    Ok(Harness::new(SessionBackend::from_async(Arc::new(store)))
+        .with_raw(db, true)
+        .keep_alive(table_cleanup)
+        .keep_alive(KeyCleanup::new(&shared_url(), &prefix)))
 }
 
 /// A dedicated `redis-server` on its own port, for tests that stop it. Never the
