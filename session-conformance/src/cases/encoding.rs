@@ -32,6 +32,17 @@ async fn plant_and_load(ctx: &Ctx, text: &str) -> Result<bool, Failure> {
     Ok(empty && s.session_key().is_none())
 }
 
+/// Saves the session the wire-format snapshots pin (unicode, and long enough to be
+/// compressed); returns its key, which for signed cookies is the cookie itself.
+async fn saved_snapshot_session(ctx: &Ctx) -> Result<SessionKey, Failure> {
+    ctx.saved(&[
+        ("user", json!("bob")),
+        ("text", json!("café 中文 😀")),
+        ("repeat", json!("ab".repeat(200))),
+    ])
+    .await
+}
+
 /// D7: undecodable stored data loads as an empty session, without panicking.
 pub async fn d7_undecodable_record_loads_empty(ctx: Ctx) -> CaseResult {
     let neighbour = ctx.saved(&[("keep", json!(1))]).await?;
@@ -120,19 +131,7 @@ pub async fn f6_session_data_is_djangos_encoding(ctx: Ctx) -> CaseResult {
         stored.as_deref() == Some(DJANGO_SESSION_DATA_A1),
         "stored {stored:?}, Django writes {DJANGO_SESSION_DATA_A1:?}"
     );
-    let mut bigger = ctx.session(None);
-    bigger
-        .aupdate(vec![
-            ("user".to_owned(), json!("bob")),
-            ("text".to_owned(), json!("café 中文 😀")),
-            ("repeat".to_owned(), json!("ab".repeat(200))),
-        ])
-        .await?;
-    bigger.asave(false).await?;
-    let key = bigger
-        .session_key()
-        .cloned()
-        .ok_or_else(|| Failure("no key".into()))?;
+    let key = saved_snapshot_session(&ctx).await?;
     let stored = raw(&ctx)?.read_raw(&key).await?.unwrap_or_default();
     insta::assert_snapshot!("session_data_wire_format", stored);
     Ok(())
@@ -168,20 +167,8 @@ pub async fn e6_signed_cookie_is_djangos(ctx: Ctx) -> CaseResult {
         from_django.aget::<i64>("a").await? == Some(1),
         "Django's cookie did not load"
     );
-    let mut bigger = ctx.session(None);
-    bigger
-        .aupdate(vec![
-            ("user".to_owned(), json!("bob")),
-            ("text".to_owned(), json!("café 中文 😀")),
-            ("repeat".to_owned(), json!("ab".repeat(200))),
-        ])
-        .await?;
-    bigger.asave(false).await?;
-    let cookie = bigger
-        .session_key()
-        .map(|k| k.as_str().to_owned())
-        .unwrap_or_default();
-    insta::assert_snapshot!("signed_cookie_wire_format", cookie);
+    let cookie = saved_snapshot_session(&ctx).await?;
+    insta::assert_snapshot!("signed_cookie_wire_format", cookie.as_str());
     Ok(())
 }
 
