@@ -1,7 +1,6 @@
 //! Settings, with Django's defaults (rule G6).
 
 use std::fmt;
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -46,7 +45,7 @@ impl FromStr for SameSite {
             "lax" => Ok(SameSite::Lax),
             "strict" => Ok(SameSite::Strict),
             "none" => Ok(SameSite::None),
-            _ => Err(Error::Configuration(format!(
+            _ => Err(Error::configuration(format!(
                 "SESSION_COOKIE_SAMESITE must be \"Lax\", \"Strict\", \"None\" or unset, not {s:?}"
             ))),
         }
@@ -88,10 +87,6 @@ pub struct SessionConfig {
     pub save_every_request: bool,
     /// `SESSION_EXPIRE_AT_BROWSER_CLOSE`, default false.
     pub expire_at_browser_close: bool,
-    /// `SESSION_FILE_PATH`, default none (the system temp dir).
-    pub file_path: Option<PathBuf>,
-    /// `SESSION_CACHE_ALIAS`, default `"default"`.
-    pub cache_alias: String,
     /// `SESSION_SERIALIZER`, default JSON.
     pub serializer: Arc<dyn Serializer>,
     /// `SECRET_KEY` and `SECRET_KEY_FALLBACKS`.
@@ -114,8 +109,6 @@ impl fmt::Debug for SessionConfig {
             .field("cookie_samesite", &self.cookie_samesite)
             .field("save_every_request", &self.save_every_request)
             .field("expire_at_browser_close", &self.expire_at_browser_close)
-            .field("file_path", &self.file_path)
-            .field("cache_alias", &self.cache_alias)
             .field("serializer", &self.serializer)
             .field("secret_keys", &self.secret_keys)
             .field("clock", &self.clock)
@@ -137,8 +130,6 @@ impl SessionConfig {
             cookie_samesite: Some(SameSite::Lax),
             save_every_request: false,
             expire_at_browser_close: false,
-            file_path: None,
-            cache_alias: "default".to_owned(),
             serializer: Arc::new(JsonSerializer),
             secret_keys,
             clock: Arc::new(SystemClock),
@@ -146,13 +137,8 @@ impl SessionConfig {
         })
     }
 
-    /// The session file directory: `SESSION_FILE_PATH` or the system temp dir (rule E5).
-    pub fn file_dir(&self) -> PathBuf {
-        self.file_path.clone().unwrap_or_else(std::env::temp_dir)
-    }
-
     fn validate(&self) -> Result<()> {
-        let bad = |msg: String| Err(Error::Configuration(msg));
+        let bad = |msg: String| Err(Error::configuration(msg));
         if self.cookie_name.is_empty()
             || !self
                 .cookie_name
@@ -229,10 +215,6 @@ impl SessionConfigBuilder {
         save_every_request: bool,
         /// `SESSION_EXPIRE_AT_BROWSER_CLOSE`.
         expire_at_browser_close: bool,
-        /// `SESSION_FILE_PATH`.
-        file_path: Option<PathBuf>,
-        /// `SESSION_CACHE_ALIAS`.
-        cache_alias: &str,
         /// `SESSION_SERIALIZER`.
         serializer: Arc<dyn Serializer>,
         /// `SECRET_KEY` and `SECRET_KEY_FALLBACKS`.
@@ -277,9 +259,6 @@ mod tests {
         assert_eq!(c.cookie_samesite, Some(SameSite::Lax));
         assert!(!c.save_every_request);
         assert!(!c.expire_at_browser_close);
-        assert_eq!(c.file_path, None);
-        assert_eq!(c.file_dir(), std::env::temp_dir());
-        assert_eq!(c.cache_alias, "default");
     }
 
     #[test]

@@ -51,12 +51,13 @@ pub enum Error {
         /// The allowed maximum, in seconds.
         max_age: i64,
     },
-    /// Serializing or deserializing session data failed.
+    /// Serializing or deserializing session data failed; carries the codec's error.
     #[error("serialization failed: {0}")]
-    Serialization(String),
-    /// A setting is invalid (rule G6).
+    Serialization(#[source] BoxError),
+    /// A setting is invalid (rule G6); carries the underlying error where there is
+    /// one (a URL that does not parse, say), else the message.
     #[error("invalid configuration: {0}")]
-    Configuration(String),
+    Configuration(#[source] BoxError),
     /// The signed-cookie value would exceed the browser limit (rule H4).
     #[error("session cookie is {size} bytes, over the {limit}-byte limit")]
     CookieTooLarge {
@@ -73,7 +74,12 @@ pub enum Error {
     /// answer 400 Bad Request.
     #[error("the session was deleted before the request completed (for example by a logout in a concurrent request)")]
     SessionInterrupted,
-    /// The backend failed (I/O, network, driver); carries the source.
+    /// The backend could not be reached in time (connection refused or lost, pool
+    /// exhausted, timed out); adapters answer 503 Service Unavailable. Carries the
+    /// source.
+    #[error("session store unavailable: {0}")]
+    Unavailable(#[source] BoxError),
+    /// The backend failed (I/O, driver, protocol); carries the source.
     #[error("session backend error: {0}")]
     Backend(#[source] BoxError),
 }
@@ -82,6 +88,21 @@ impl Error {
     /// Wraps any backend error.
     pub fn backend<E: Into<BoxError>>(err: E) -> Self {
         Error::Backend(err.into())
+    }
+
+    /// Wraps a store-unreachable error (see [`Error::Unavailable`]).
+    pub fn unavailable<E: Into<BoxError>>(err: E) -> Self {
+        Error::Unavailable(err.into())
+    }
+
+    /// Wraps a codec error (see [`Error::Serialization`]).
+    pub fn serialization<E: Into<BoxError>>(err: E) -> Self {
+        Error::Serialization(err.into())
+    }
+
+    /// Wraps an invalid-setting error or message (see [`Error::Configuration`]).
+    pub fn configuration<E: Into<BoxError>>(err: E) -> Self {
+        Error::Configuration(err.into())
     }
 
     /// True for [`Error::BadSignature`] and [`Error::SignatureExpired`] (Django's

@@ -33,9 +33,9 @@ pub use error::{BoxError, Error, Result};
 pub use expiry::{Expiry, ExpiryValue};
 pub use key::{KeyGenerator, RandomKeys, SessionKey};
 pub use serializer::{JsonSerializer, Serializer};
-pub use session::{ExpiryArgs, Session};
+pub use session::{ExpiryArgs, Session, SessionGuard};
 pub use signing::{DecodeLimits, SecretKeys, SessionCodec, Signer, TimestampSigner};
 pub use store::{
-    AsyncSessionStore, AsyncToSync, Capabilities, InlineAsync, KeyKind, SessionBackend,
-    SessionStore, SyncToAsync,
+    AsyncSessionStore, AsyncToSync, Capabilities, InlineAsync, KeyKind, Record, SaveMode,
+    SessionBackend, SessionStore, SyncToAsync,
 };

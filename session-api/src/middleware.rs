@@ -2,18 +2,18 @@
 //!
 //! An adapter (tower, actix-web, ...) does three things and nothing else:
 //! 1. [`SessionMiddleware::request_session`] with the request's `Cookie` header;
-//! 2. hands the [`Session`] to the application;
+//! 2. hands a clone of its [`Session`] to the application;
 //! 3. [`SessionMiddleware::process_response`] (or its async twin) with the response
-//!    status, then appends the returned `Set-Cookie` and `Vary: Cookie`, and answers
-//!    400 Bad Request for [`Error::SessionInterrupted`].
+//!    status, then appends the returned `Set-Cookie` and `Vary: Cookie`, and on an
+//!    error answers with [`ErrorReply::for_error`] or the application's own handler.
 //!
 //! ```
 //! # use std::sync::Arc;
 //! # use session_api::{middleware::SessionMiddleware, SessionBackend, config::SessionConfig};
 //! # async fn handle(mw: &SessionMiddleware, cookie_header: Option<&str>) -> session_api::Result<()> {
-//! let mut session = mw.request_session(cookie_header);
-//! session.aset("visits", &1).await?;
-//! let directives = mw.aprocess_response(&mut session, 200).await?;
+//! let request = mw.request_session(cookie_header);
+//! request.session.aset("visits", &1).await?;
+//! let directives = mw.aprocess_response(&request, 200).await?;
 //! if let Some(set_cookie) = directives.set_cookie { /* append a Set-Cookie header */ }
 //! if directives.vary_cookie { /* patch Vary: Cookie */ }
 //! # Ok(()) }
@@ -27,7 +27,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::config::{SameSite, SessionConfig};
 use crate::error::{Error, Result};
-use crate::session::{ExpiryArgs, Session};
+use crate::session::{ExpiryArgs, Session, SessionGuard};
 use crate::store::SessionBackend;
 
 /// What the adapter must add to the response.
@@ -46,43 +46,53 @@ pub struct SessionMiddleware {
     config: Arc<SessionConfig>,
 }
 
-/// A request's session handle plus whether the request carried the session cookie
-/// (rule G2 needs both).
-#[derive(Debug)]
+/// A request's session plus whether the request carried the session cookie (rule G2
+/// needs both). The adapters keep it; handlers get a clone of [`session`](Self::session).
+#[derive(Debug, Clone)]
 pub struct RequestSession {
-    /// The session handle the application uses.
+    /// The session handle the application uses (cheap to clone).
     pub session: Session,
     /// The request had a cookie named `SESSION_COOKIE_NAME` (valid or not).
     pub cookie_present: bool,
 }
 
-impl std::ops::Deref for RequestSession {
-    type Target = Session;
-    fn deref(&self) -> &Session {
-        &self.session
-    }
+/// The answer an adapter sends instead of the application's response when the
+/// session could not be saved: status, content type and a short body. Applications
+/// replace it through the adapter's error handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorReply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Content-Type` of [`body`](Self::body).
+    pub content_type: &'static str,
+    /// A short, fixed text: never the error's details, which may name the backend.
+    pub body: &'static str,
 }
 
-impl std::ops::DerefMut for RequestSession {
-    fn deref_mut(&mut self) -> &mut Session {
-        &mut self.session
-    }
-}
-
-/// A request's session shared between an adapter and the handler (the adapters put
-/// it in the request's extensions).
-#[derive(Debug, Clone)]
-pub struct SessionHandle(Arc<tokio::sync::Mutex<RequestSession>>);
-
-impl SessionHandle {
-    /// Wraps the session of one request.
-    pub fn new(session: RequestSession) -> Self {
-        SessionHandle(Arc::new(tokio::sync::Mutex::new(session)))
-    }
-
-    /// Exclusive access to the session for the duration of the guard.
-    pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, RequestSession> {
-        self.0.lock().await
+impl ErrorReply {
+    /// The default answer for `err`: 400 for [`Error::SessionInterrupted`] (G5), 503
+    /// for [`Error::Unavailable`], 500 for anything else. Details go to the log, not
+    /// the client.
+    pub fn for_error(err: &Error) -> Self {
+        let (status, body) = match err {
+            Error::SessionInterrupted => (
+                400,
+                "Bad Request: the session was deleted by a concurrent request.\n",
+            ),
+            Error::Unavailable(_) => (
+                503,
+                "Service Unavailable: the session store is unavailable.\n",
+            ),
+            _ => (
+                500,
+                "Internal Server Error: the session could not be saved.\n",
+            ),
+        };
+        ErrorReply {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body,
+        }
     }
 }
 
@@ -115,10 +125,11 @@ impl SessionMiddleware {
     /// G2..G5 with the sync store. Saves only when needed and the status is below 500.
     pub fn process_response(
         &self,
-        request: &mut RequestSession,
+        request: &RequestSession,
         status: u16,
     ) -> Result<ResponseDirectives> {
-        match self.plan(request)? {
+        let mut session = request.session.lock_sync()?;
+        match self.plan(request.cookie_present, &mut session)? {
             Plan::Done(directives) => Ok(directives),
             Plan::Save { vary, max_age } => {
                 if status >= 500 {
@@ -127,8 +138,8 @@ impl SessionMiddleware {
                         vary_cookie: vary,
                     });
                 }
-                request.session.save(false).map_err(interrupted)?;
-                Ok(self.saved(&request.session, max_age))
+                session.save().map_err(interrupted)?;
+                Ok(self.saved(&session, max_age))
             }
         }
     }
@@ -136,10 +147,11 @@ impl SessionMiddleware {
     /// Async twin of [`process_response`](Self::process_response).
     pub async fn aprocess_response(
         &self,
-        request: &mut RequestSession,
+        request: &RequestSession,
         status: u16,
     ) -> Result<ResponseDirectives> {
-        match self.aplan(request).await? {
+        let mut session = request.session.lock().await;
+        match self.aplan(request.cookie_present, &mut session).await? {
             Plan::Done(directives) => Ok(directives),
             Plan::Save { vary, max_age } => {
                 if status >= 500 {
@@ -148,65 +160,61 @@ impl SessionMiddleware {
                         vary_cookie: vary,
                     });
                 }
-                request.session.asave(false).await.map_err(interrupted)?;
-                Ok(self.saved(&request.session, max_age))
+                session.asave().await.map_err(interrupted)?;
+                Ok(self.saved(&session, max_age))
             }
         }
     }
 
-    fn plan_start(&self, request: &RequestSession) -> Option<Plan> {
-        let empty = request.session.is_empty();
-        if request.cookie_present && empty {
+    fn plan_start(&self, cookie_present: bool, session: &SessionGuard<'_>) -> Option<Plan> {
+        let empty = session.is_empty();
+        if cookie_present && empty {
             // G2: the session was emptied; delete the cookie.
             return Some(Plan::Done(ResponseDirectives {
                 set_cookie: Some(self.delete_cookie_header()),
                 vary_cookie: true,
             }));
         }
-        let wants_save = request.session.modified() || self.config.save_every_request;
+        let wants_save = session.modified() || self.config.save_every_request;
         if !wants_save || empty {
             // G3: vary only when accessed.
             return Some(Plan::Done(ResponseDirectives {
                 set_cookie: None,
-                vary_cookie: request.session.accessed(),
+                vary_cookie: session.accessed(),
             }));
         }
         None
     }
 
-    fn plan(&self, request: &mut RequestSession) -> Result<Plan> {
-        if let Some(done) = self.plan_start(request) {
+    fn plan(&self, cookie_present: bool, session: &mut SessionGuard<'_>) -> Result<Plan> {
+        if let Some(done) = self.plan_start(cookie_present, session) {
             return Ok(done);
         }
-        let vary = request.session.accessed();
-        let max_age = if request.session.get_expire_at_browser_close()? {
+        let vary = session.accessed();
+        let max_age = if session.get_expire_at_browser_close()? {
             None
         } else {
-            Some(request.session.get_expiry_age(ExpiryArgs::default())?)
+            Some(session.get_expiry_age(ExpiryArgs::default())?)
         };
         Ok(Plan::Save { vary, max_age })
     }
 
-    async fn aplan(&self, request: &mut RequestSession) -> Result<Plan> {
-        if let Some(done) = self.plan_start(request) {
+    async fn aplan(&self, cookie_present: bool, session: &mut SessionGuard<'_>) -> Result<Plan> {
+        if let Some(done) = self.plan_start(cookie_present, session) {
             return Ok(done);
         }
-        let vary = request.session.accessed();
-        let max_age = if request.session.aget_expire_at_browser_close().await? {
+        let vary = session.accessed();
+        let max_age = if session.aget_expire_at_browser_close().await? {
             None
         } else {
-            Some(
-                request
-                    .session
-                    .aget_expiry_age(ExpiryArgs::default())
-                    .await?,
-            )
+            Some(session.aget_expiry_age(ExpiryArgs::default()).await?)
         };
         Ok(Plan::Save { vary, max_age })
     }
 
-    fn saved(&self, session: &Session, max_age: Option<i64>) -> ResponseDirectives {
-        let value = session.session_key().map_or("", |k| k.as_str());
+    fn saved(&self, session: &SessionGuard<'_>, max_age: Option<i64>) -> ResponseDirectives {
+        let key = session.session_key();
+        let value = key.as_ref().map_or("", |k| k.as_str());
         ResponseDirectives {
             set_cookie: Some(self.set_cookie_header(value, max_age)),
             vary_cookie: true,

@@ -145,7 +145,7 @@ pub fn b64_decode(text: impl AsRef<[u8]>) -> Result<Vec<u8>> {
         .rposition(|&b| b != b'=')
         .map_or(0, |last| last + 1);
     B64.decode(&text[..end])
-        .map_err(|e| Error::Serialization(format!("invalid base64: {e}")))
+        .map_err(|e| Error::serialization(format!("invalid base64: {e}")))
 }
 
 /// Base62 with Django's alphabet `0-9A-Za-z` and a `-` prefix for negatives (Django's
@@ -630,7 +630,7 @@ fn zlib_compress(data: &[u8]) -> Result<Vec<u8>> {
     encoder
         .write_all(data)
         .and_then(|()| encoder.finish())
-        .map_err(|e| Error::Serialization(format!("zlib compression failed: {e}")))
+        .map_err(|e| Error::serialization(format!("zlib compression failed: {e}")))
 }
 
 /// Decompresses at most `limit` bytes; more is a bad signature (rule H3). Data after
@@ -641,7 +641,7 @@ fn zlib_decompress(data: &[u8], limit: usize) -> Result<Vec<u8>> {
     ZlibDecoder::new(data)
         .take(cap)
         .read_to_end(&mut out)
-        .map_err(|e| Error::Serialization(format!("invalid zlib data: {e}")))?;
+        .map_err(|e| Error::serialization(format!("invalid zlib data: {e}")))?;
     if out.len() > limit {
         return Err(Error::BadSignature {
             reason: "decompressed data exceeds the size limit",
@@ -767,7 +767,7 @@ impl SessionCodec {
             .signer
             .unsign_object(encoded, &*self.serializer, None)?;
         SessionData::from_value(value)
-            .ok_or_else(|| Error::Serialization("session data is not a JSON object".to_owned()))
+            .ok_or_else(|| Error::serialization("session data is not a JSON object"))
     }
 
     /// Django's `SessionBase.decode` (rule F7): never fails. A bad signature (including

@@ -9,10 +9,48 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::data::SessionData;
 use crate::error::{Error, Result};
-use crate::key::{KeyGenerator, SessionKey};
+use crate::key::{KeyGenerator, RandomKeys, SessionKey};
 
 /// Rule A4: Django's cache backend gives up after this many key collisions.
 pub const MAX_CREATE_ATTEMPTS: u32 = 10_000;
+
+/// A stored session: what [`AsyncSessionStore::aload`] returns and
+/// [`AsyncSessionStore::asave`] writes.
+///
+/// `#[non_exhaustive]`: build it with [`Record::new`]; later versions may add fields
+/// (a version for optimistic saves) without breaking store authors.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Record {
+    /// The key the record is stored under.
+    pub key: SessionKey,
+    /// The session's data.
+    pub data: SessionData,
+    /// When the record stops being valid: `get_expiry_date()` at save time (rule E1).
+    pub expires_at: OffsetDateTime,
+}
+
+impl Record {
+    /// A record of `data` under `key`, valid until `expires_at`.
+    pub fn new(key: SessionKey, data: SessionData, expires_at: OffsetDateTime) -> Self {
+        Record {
+            key,
+            data,
+            expires_at,
+        }
+    }
+}
+
+/// How [`AsyncSessionStore::asave`] treats an existing record (rules D4, D5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SaveMode {
+    /// Insert if absent; an existing live record is [`Error::Create`] (Django's
+    /// `must_create=True`).
+    Create,
+    /// Update only an existing live record; a missing or expired one is
+    /// [`Error::Update`] and is never re-created (Django's `must_create=False`).
+    Update,
+}
 
 /// What a store's keys are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,8 +134,9 @@ impl Capabilities {
 /// The async store contract (section D). Object-safe; `Arc<dyn AsyncSessionStore>` is
 /// how the session handle and the kit hold stores.
 ///
-/// `expires_at` given to [`asave`](Self::asave) is `get_expiry_date()` at save time
-/// (rule E1); stores that work with a TTL compute it against their own clock.
+/// A store implements six methods; [`acreate`](Self::acreate) and
+/// [`acreate_with`](Self::acreate_with) have default bodies built on
+/// [`asave`](Self::asave) with [`SaveMode::Create`].
 #[async_trait]
 pub trait AsyncSessionStore: Send + Sync + fmt::Debug {
     /// What this store supports.
@@ -106,33 +145,33 @@ pub trait AsyncSessionStore: Send + Sync + fmt::Debug {
     /// Whether a live record exists for `key` (rule D1).
     async fn aexists(&self, key: &SessionKey) -> Result<bool>;
 
-    /// The stored data; `None` when missing, expired or undecodable (rules D7, C9).
-    /// Bad stored data is never an error; a failing backend is.
-    async fn aload(&self, key: &SessionKey) -> Result<Option<SessionData>>;
+    /// The stored record with its expiry; `None` when missing, expired or undecodable
+    /// (rules D7, C9). Bad stored data is never an error; a failing backend is.
+    async fn aload(&self, key: &SessionKey) -> Result<Option<Record>>;
 
-    /// Writes a record (rules D4, D5). `must_create`: insert if absent, else
-    /// [`Error::Create`]; otherwise update only an existing record, else
-    /// [`Error::Update`] (never re-create it). Returns the key the record is stored
-    /// under: `key` itself for id stores; a new key for [`KeyKind::SignedPayload`].
-    async fn asave(
-        &self,
-        key: &SessionKey,
-        data: &SessionData,
-        expires_at: OffsetDateTime,
-        must_create: bool,
-    ) -> Result<SessionKey>;
+    /// Writes `record` (rules D4, D5) as `mode` says. Returns the key the record is
+    /// stored under: `record.key` for id stores; a new key for
+    /// [`KeyKind::SignedPayload`].
+    async fn asave(&self, record: &Record, mode: SaveMode) -> Result<SessionKey>;
 
-    /// Creates a record under a fresh key (rules A4, H6): generate, insert-if-absent,
-    /// retry on [`Error::Create`], up to [`MAX_CREATE_ATTEMPTS`].
-    async fn acreate(
+    /// Creates a record under a fresh random key: [`acreate_with`](Self::acreate_with)
+    /// and [`RandomKeys`].
+    async fn acreate(&self, data: &SessionData, expires_at: OffsetDateTime) -> Result<SessionKey> {
+        self.acreate_with(data, expires_at, &RandomKeys).await
+    }
+
+    /// Creates a record under a key from `keys` (rules A4, H6): generate,
+    /// insert-if-absent, retry on [`Error::Create`], up to [`MAX_CREATE_ATTEMPTS`].
+    async fn acreate_with(
         &self,
         data: &SessionData,
         expires_at: OffsetDateTime,
         keys: &dyn KeyGenerator,
     ) -> Result<SessionKey> {
+        let mut record = Record::new(keys.generate(), data.clone(), expires_at);
         for _ in 0..MAX_CREATE_ATTEMPTS {
-            match self.asave(&keys.generate(), data, expires_at, true).await {
-                Err(Error::Create) => continue,
+            match self.asave(&record, SaveMode::Create).await {
+                Err(Error::Create) => record.key = keys.generate(),
                 other => return other,
             }
         }
@@ -148,32 +187,32 @@ pub trait AsyncSessionStore: Send + Sync + fmt::Debug {
     async fn aclear_expired(&self) -> Result<u64>;
 }
 
-/// The sync store contract: the same semantics as [`AsyncSessionStore`] (rule D9).
+/// The sync store contract: the same shape and semantics as [`AsyncSessionStore`]
+/// (rule D9).
 pub trait SessionStore: Send + Sync + fmt::Debug {
     /// What this store supports.
     fn capabilities(&self) -> Capabilities;
     /// See [`AsyncSessionStore::aexists`].
     fn exists(&self, key: &SessionKey) -> Result<bool>;
     /// See [`AsyncSessionStore::aload`].
-    fn load(&self, key: &SessionKey) -> Result<Option<SessionData>>;
+    fn load(&self, key: &SessionKey) -> Result<Option<Record>>;
     /// See [`AsyncSessionStore::asave`].
-    fn save(
-        &self,
-        key: &SessionKey,
-        data: &SessionData,
-        expires_at: OffsetDateTime,
-        must_create: bool,
-    ) -> Result<SessionKey>;
+    fn save(&self, record: &Record, mode: SaveMode) -> Result<SessionKey>;
     /// See [`AsyncSessionStore::acreate`].
-    fn create(
+    fn create(&self, data: &SessionData, expires_at: OffsetDateTime) -> Result<SessionKey> {
+        self.create_with(data, expires_at, &RandomKeys)
+    }
+    /// See [`AsyncSessionStore::acreate_with`].
+    fn create_with(
         &self,
         data: &SessionData,
         expires_at: OffsetDateTime,
         keys: &dyn KeyGenerator,
     ) -> Result<SessionKey> {
+        let mut record = Record::new(keys.generate(), data.clone(), expires_at);
         for _ in 0..MAX_CREATE_ATTEMPTS {
-            match self.save(&keys.generate(), data, expires_at, true) {
-                Err(Error::Create) => continue,
+            match self.save(&record, SaveMode::Create) {
+                Err(Error::Create) => record.key = keys.generate(),
                 other => return other,
             }
         }
@@ -218,20 +257,13 @@ impl<S: SessionStore + ?Sized + 'static> AsyncSessionStore for SyncToAsync<S> {
         let key = key.clone();
         self.run(move |s| s.exists(&key)).await
     }
-    async fn aload(&self, key: &SessionKey) -> Result<Option<SessionData>> {
+    async fn aload(&self, key: &SessionKey) -> Result<Option<Record>> {
         let key = key.clone();
         self.run(move |s| s.load(&key)).await
     }
-    async fn asave(
-        &self,
-        key: &SessionKey,
-        data: &SessionData,
-        expires_at: OffsetDateTime,
-        must_create: bool,
-    ) -> Result<SessionKey> {
-        let (key, data) = (key.clone(), data.clone());
-        self.run(move |s| s.save(&key, &data, expires_at, must_create))
-            .await
+    async fn asave(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
+        let record = record.clone();
+        self.run(move |s| s.save(&record, mode)).await
     }
     async fn adelete(&self, key: &SessionKey) -> Result<()> {
         let key = key.clone();
@@ -256,25 +288,19 @@ impl<S: SessionStore + ?Sized> AsyncSessionStore for InlineAsync<S> {
     async fn aexists(&self, key: &SessionKey) -> Result<bool> {
         self.0.exists(key)
     }
-    async fn aload(&self, key: &SessionKey) -> Result<Option<SessionData>> {
+    async fn aload(&self, key: &SessionKey) -> Result<Option<Record>> {
         self.0.load(key)
     }
-    async fn asave(
-        &self,
-        key: &SessionKey,
-        data: &SessionData,
-        expires_at: OffsetDateTime,
-        must_create: bool,
-    ) -> Result<SessionKey> {
-        self.0.save(key, data, expires_at, must_create)
+    async fn asave(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
+        self.0.save(record, mode)
     }
-    async fn acreate(
+    async fn acreate_with(
         &self,
         data: &SessionData,
         expires_at: OffsetDateTime,
         keys: &dyn KeyGenerator,
     ) -> Result<SessionKey> {
-        self.0.create(data, expires_at, keys)
+        self.0.create_with(data, expires_at, keys)
     }
     async fn adelete(&self, key: &SessionKey) -> Result<()> {
         self.0.delete(key)
@@ -344,25 +370,19 @@ impl<S: AsyncSessionStore + ?Sized> SessionStore for AsyncToSync<S> {
     fn exists(&self, key: &SessionKey) -> Result<bool> {
         self.block(self.inner.aexists(key))
     }
-    fn load(&self, key: &SessionKey) -> Result<Option<SessionData>> {
+    fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
         self.block(self.inner.aload(key))
     }
-    fn save(
-        &self,
-        key: &SessionKey,
-        data: &SessionData,
-        expires_at: OffsetDateTime,
-        must_create: bool,
-    ) -> Result<SessionKey> {
-        self.block(self.inner.asave(key, data, expires_at, must_create))
+    fn save(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
+        self.block(self.inner.asave(record, mode))
     }
-    fn create(
+    fn create_with(
         &self,
         data: &SessionData,
         expires_at: OffsetDateTime,
         keys: &dyn KeyGenerator,
     ) -> Result<SessionKey> {
-        self.block(self.inner.acreate(data, expires_at, keys))
+        self.block(self.inner.acreate_with(data, expires_at, keys))
     }
     fn delete(&self, key: &SessionKey) -> Result<()> {
         self.block(self.inner.adelete(key))
