@@ -7,7 +7,7 @@ against the Django 5.2 fixture values before anything is written. The secrets an
 clock are those of session-api/tests/fixtures/django-5.2/signing.json, which is
 where the real Django values below come from.
 
-Input layout (see session-stores/src/fuzzing.rs): the decoder targets read a flags
+Input layout (see session-fuzzing/src/input.rs): the decoder targets read a flags
 byte first; bit 0 = 0 means the rest is the raw candidate, bit 0 = 1 means "mutate":
 one byte picks a Django value, then 4-byte operations (kind, pos_hi, pos_lo, byte).
 

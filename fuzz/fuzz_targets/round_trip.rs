@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| session_stores::fuzzing::round_trip(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| session_fuzzing::round_trip(data));

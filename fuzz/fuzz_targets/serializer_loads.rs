@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| session_stores::fuzzing::serializer_loads(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| session_fuzzing::serializer_loads(data));

@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| session_stores::fuzzing::session_codec(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| session_fuzzing::session_codec(data));

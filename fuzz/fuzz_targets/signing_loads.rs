@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| session_stores::fuzzing::signing_loads(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| session_fuzzing::signing_loads(data));

@@ -108,12 +108,16 @@ fn benches(c: &mut Criterion) {
         std::hint::black_box(SessionKey::generate());
     });
     side_by_side("request", &mut || {
-        let mut s = Session::new(backend.clone(), config.clone(), None);
+        let s = Session::new(backend.clone(), config.clone(), None);
         s.update(data.iter().map(|(k, v)| (k.clone(), v.clone())))
             .expect("update");
-        s.save(false).expect("save");
-        let key = s.session_key().map(|k| k.as_str().to_owned());
-        let mut r = Session::new(backend.clone(), config.clone(), key.as_deref());
+        s.save().expect("save");
+        let key = s.session_key();
+        let r = Session::new(
+            backend.clone(),
+            config.clone(),
+            key.as_ref().map(SessionKey::as_str),
+        );
         std::hint::black_box(r.get_value("_auth_user_id").expect("get"));
     });
 }

@@ -1,21 +1,23 @@
 //! Middleware for actix-web 4 (feature `actix`).
 //!
 //! Like the tower layer it only wires the [`middleware`](crate::middleware) core to the
-//! framework: `Cookie` headers in, `Set-Cookie` and `Vary: Cookie` out, 400 Bad Request
-//! for [`Error::SessionInterrupted`]. Handlers take `web::ReqData<SessionHandle>`.
+//! framework: `Cookie` headers in, `Set-Cookie` and `Vary: Cookie` out. [`Session`] is
+//! an extractor (`FromRequest`) and [`Error`] a `ResponseError`, so handlers take
+//! `session: Session` and use `?`. When the session cannot be saved the middleware
+//! answers with [`ErrorReply::for_error`], or with the application's handler
+//! ([`Sessions::on_error`]).
 //!
 //! ```
 //! use std::sync::Arc;
 //! use actix_web::{web, App, HttpResponse};
-//! use session_api::actix::{SessionHandle, Sessions};
+//! use session_api::actix::Sessions;
 //! use session_api::middleware::SessionMiddleware;
-//! use session_api::{SecretKeys, SessionBackend, SessionConfig};
+//! use session_api::{SecretKeys, Session, SessionBackend, SessionConfig};
 //!
-//! async fn index(session: web::ReqData<SessionHandle>) -> HttpResponse {
-//!     let mut session = session.lock().await;
-//!     let visits: i64 = session.aget("visits").await.ok().flatten().unwrap_or(0) + 1;
-//!     let _ = session.aset("visits", &visits).await;
-//!     HttpResponse::Ok().body(format!("visit {visits}"))
+//! async fn index(session: Session) -> session_api::Result<HttpResponse> {
+//!     let visits: i64 = session.aget("visits").await?.unwrap_or(0) + 1;
+//!     session.aset("visits", &visits).await?;
+//!     Ok(HttpResponse::Ok().body(format!("visit {visits}")))
 //! }
 //!
 //! # fn demo(backend: SessionBackend) -> session_api::Result<()> {
@@ -27,35 +29,69 @@
 //! # Ok(()) }
 //! ```
 
+use std::fmt;
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use actix_web::body::EitherBody;
-use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{HeaderValue, COOKIE, SET_COOKIE, VARY};
-use actix_web::{HttpMessage, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
 use crate::error::Error;
-pub use crate::middleware::SessionHandle;
 use crate::middleware::{
-    join_cookie_headers, vary_lists_cookie, ResponseDirectives, SessionMiddleware,
+    join_cookie_headers, log_session_error, vary_lists_cookie, ErrorReply, MissingSessionLayer,
+    ResponseDirectives, SessionMiddleware,
 };
+use crate::session::Session;
+
+/// The answer sent when the session cannot be saved; see [`Sessions::on_error`].
+pub type ErrorHandler = Arc<dyn Fn(&Error) -> HttpResponse + Send + Sync>;
 
 /// The middleware factory: `App::new().wrap(Sessions::new(middleware))`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Sessions {
     middleware: Arc<SessionMiddleware>,
+    on_error: ErrorHandler,
+}
+
+impl fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sessions")
+            .field("middleware", &self.middleware)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Sessions {
-    /// Wraps a middleware core.
+    /// Wraps a middleware core; failures are answered with [`ErrorReply::for_error`].
     pub fn new(middleware: SessionMiddleware) -> Self {
         Sessions {
             middleware: Arc::new(middleware),
+            on_error: Arc::new(|err| reply_response(&ErrorReply::for_error(err))),
         }
     }
+
+    /// Replaces the handler that answers when the session cannot be saved.
+    pub fn on_error(
+        mut self,
+        handler: impl Fn(&Error) -> HttpResponse + Send + Sync + 'static,
+    ) -> Self {
+        self.on_error = Arc::new(handler);
+        self
+    }
+}
+
+/// An [`ErrorReply`] as an actix-web response.
+pub fn reply_response(reply: &ErrorReply) -> HttpResponse {
+    HttpResponse::build(
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+    )
+    .content_type(reply.content_type)
+    .body(reply.body)
 }
 
 impl<S, B> Transform<S, ServiceRequest> for Sessions
@@ -73,15 +109,24 @@ where
         ready(Ok(SessionsService {
             service: Rc::new(service),
             middleware: Arc::clone(&self.middleware),
+            on_error: Arc::clone(&self.on_error),
         }))
     }
 }
 
 /// The service [`Sessions`] wraps around an application.
-#[derive(Debug)]
 pub struct SessionsService<S> {
     service: Rc<S>,
     middleware: Arc<SessionMiddleware>,
+    on_error: ErrorHandler,
+}
+
+impl<S> fmt::Debug for SessionsService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionsService")
+            .field("middleware", &self.middleware)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S, B> Service<ServiceRequest> for SessionsService<S>
@@ -96,49 +141,48 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let header = join_cookie_headers(
-            request
-                .headers()
-                .get_all(COOKIE)
-                .filter_map(|v| v.to_str().ok()),
-        );
-        let handle = SessionHandle::new(self.middleware.request_session(header.as_deref()));
-        request.extensions_mut().insert(handle.clone());
+        // Header values as bytes: a non-UTF-8 cookie header elsewhere must not hide the
+        // session cookie.
+        let values: Vec<_> = request
+            .headers()
+            .get_all(COOKIE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()))
+            .collect();
+        let header = join_cookie_headers(values.iter().map(|v| v.as_ref()));
+        let request_session = self.middleware.request_session(header.as_deref());
+        request
+            .extensions_mut()
+            .insert(request_session.session.clone());
         let service = Rc::clone(&self.service);
         let middleware = Arc::clone(&self.middleware);
+        let on_error = Arc::clone(&self.on_error);
         Box::pin(async move {
             let mut response = service.call(request).await?;
-            let mut session = handle.lock().await;
             let status = response.status().as_u16();
-            let failure = match middleware.aprocess_response(&mut session, status).await {
-                Ok(directives) => apply(&mut response, directives),
-                Err(Error::SessionInterrupted) => Some(HttpResponse::BadRequest().finish()),
+            let outcome = middleware
+                .aprocess_response(&request_session, status)
+                .await
+                .and_then(|directives| apply(&mut response, directives));
+            Ok(match outcome {
+                Ok(()) => response.map_into_left_body(),
                 Err(err) => {
-                    tracing::error!(target: "django.contrib.sessions", "session save failed: {err}");
-                    Some(HttpResponse::InternalServerError().finish())
-                }
-            };
-            Ok(match failure {
-                None => response.map_into_left_body(),
-                Some(replacement) => {
+                    log_session_error(&err);
                     let (request, _) = response.into_parts();
-                    ServiceResponse::new(request, replacement.map_into_right_body())
+                    ServiceResponse::new(request, on_error(&err).map_into_right_body())
                 }
             })
         })
     }
 }
 
-/// Adds the directives' headers; a response to send instead when that is impossible.
+/// Adds the directives' headers to the response.
 fn apply<B>(
     response: &mut ServiceResponse<B>,
     directives: ResponseDirectives,
-) -> Option<HttpResponse> {
+) -> crate::Result<()> {
     if let Some(cookie) = directives.set_cookie {
-        match HeaderValue::from_str(&cookie) {
-            Ok(value) => response.headers_mut().append(SET_COOKIE, value),
-            Err(_) => return Some(HttpResponse::InternalServerError().finish()),
-        }
+        let value = HeaderValue::from_str(&cookie).map_err(Error::configuration)?;
+        response.headers_mut().append(SET_COOKIE, value);
     }
     let listed = vary_lists_cookie(
         response
@@ -151,5 +195,45 @@ fn apply<B>(
             .headers_mut()
             .append(VARY, HeaderValue::from_static("Cookie"));
     }
-    None
+    Ok(())
+}
+
+/// `session: Session` in a handler: the session [`Sessions`] put on the request.
+impl FromRequest for Session {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(
+            request
+                .extensions()
+                .get::<Session>()
+                .cloned()
+                .ok_or_else(|| MissingSessionLayer.into()),
+        )
+    }
+}
+
+impl ResponseError for MissingSessionLayer {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+    fn error_response(&self) -> HttpResponse {
+        tracing::error!(target: "django.contrib.sessions", "{self}");
+        reply_response(&self.reply())
+    }
+}
+
+/// A handler's `?` on a session call answers like the middleware does: 400 for a
+/// concurrent logout, 503 for an unreachable store, 500 otherwise; details go to the
+/// log.
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(ErrorReply::for_error(self).status)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+    fn error_response(&self) -> HttpResponse {
+        log_session_error(self);
+        reply_response(&ErrorReply::for_error(self))
+    }
 }

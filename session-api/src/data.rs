@@ -71,7 +71,7 @@ impl SessionData {
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         self.0
             .get(key)
-            .map(|v| T::deserialize(v).map_err(|e| Error::serialization(e)))
+            .map(|v| T::deserialize(v).map_err(Error::serialization))
             .transpose()
     }
 
@@ -82,7 +82,7 @@ impl SessionData {
 
     /// Typed write (replaces an existing value in place, keeping its position).
     pub fn set<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<()> {
-        let value = serde_json::to_value(value).map_err(|e| Error::serialization(e))?;
+        let value = serde_json::to_value(value).map_err(Error::serialization)?;
         self.insert(key.to_owned(), value);
         Ok(())
     }

@@ -3,16 +3,22 @@
 //! - [`SessionKey`], [`SessionData`], [`Session`] (Django's `SessionBase`);
 //! - the store contract: [`SessionStore`], [`AsyncSessionStore`] and the bridges;
 //! - [`signing`]: Django's `signing.dumps`/`loads`, byte for byte;
+//! - [`codec`]: [`SessionCodec`], Django's session-data encoding (rules F6, F7);
 //! - [`middleware`]: the framework-agnostic middleware core;
 //! - [`SessionConfig`]: every Django session setting with Django's default;
 //! - `tower` (feature `tower`): a tower `Layer` for axum and hyper;
-//! - `actix` (feature `actix`): middleware for actix-web 4.
+//! - `axum` (feature `axum`): `Session` as an axum extractor, `Error` as a response;
+//! - `actix` (feature `actix`): middleware, the `Session` extractor and `ResponseError`
+//!   for actix-web 4.
 //!
 //! Rule ids (A1, C4, ...) in the docs refer to `docs/django-spec.md`.
 
 #[cfg(feature = "actix")]
 pub mod actix;
+#[cfg(feature = "axum")]
+pub mod axum;
 pub mod clock;
+pub mod codec;
 pub mod config;
 pub mod data;
 pub mod error;
@@ -27,6 +33,7 @@ pub mod store;
 pub mod tower;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use codec::SessionCodec;
 pub use config::{SameSite, SessionConfig};
 pub use data::SessionData;
 pub use error::{BoxError, Error, Result};
@@ -34,8 +41,18 @@ pub use expiry::{Expiry, ExpiryValue};
 pub use key::{KeyGenerator, RandomKeys, SessionKey};
 pub use serializer::{JsonSerializer, Serializer};
 pub use session::{ExpiryArgs, Session, SessionGuard};
-pub use signing::{DecodeLimits, SecretKeys, SessionCodec, Signer, TimestampSigner};
+pub use signing::{DecodeLimits, SecretKeys, Signer, TimestampSigner};
 pub use store::{
     AsyncSessionStore, AsyncToSync, Capabilities, InlineAsync, KeyKind, Record, SaveMode,
     SessionBackend, SessionStore, SyncToAsync,
 };
+
+/// The README's Rust blocks, compiled as doctests (they use axum and actix-web).
+#[cfg(all(doctest, feature = "axum", feature = "actix"))]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
+/// docs/users.md's Rust blocks, compiled as doctests.
+#[cfg(all(doctest, feature = "axum", feature = "actix"))]
+#[doc = include_str!("../../docs/users.md")]
+pub struct UsersGuideDoctests;

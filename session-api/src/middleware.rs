@@ -56,9 +56,10 @@ pub struct RequestSession {
     pub cookie_present: bool,
 }
 
-/// The answer an adapter sends instead of the application's response when the
-/// session could not be saved: status, content type and a short body. Applications
-/// replace it through the adapter's error handler.
+/// The answer for a session error: what an adapter sends instead of the
+/// application's response when the session could not be saved, and what a handler's
+/// `?` on a session call becomes (axum `IntoResponse`, actix-web `ResponseError`).
+/// Applications replace the adapter's answer through its error handler.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorReply {
     /// The HTTP status.
@@ -83,15 +84,41 @@ impl ErrorReply {
                 503,
                 "Service Unavailable: the session store is unavailable.\n",
             ),
-            _ => (
-                500,
-                "Internal Server Error: the session could not be saved.\n",
-            ),
+            _ => (500, "Internal Server Error: session failure.\n"),
         };
         ErrorReply {
             status,
             content_type: "text/plain; charset=utf-8",
             body,
+        }
+    }
+}
+
+/// The log line the adapters write for a session error (a failed save, or a handler's
+/// `?`); the client gets only the [`ErrorReply`] (or the application's handler), never
+/// the details.
+pub fn log_session_error(err: &Error) {
+    match err {
+        Error::SessionInterrupted => {
+            tracing::info!(target: "django.contrib.sessions", "session interrupted: {err}")
+        }
+        _ => tracing::error!(target: "django.contrib.sessions", "session error: {err}"),
+    }
+}
+
+/// A handler asked for the [`Session`] but no session middleware ran on the request:
+/// a wiring mistake, answered 500 by the framework extractors.
+#[derive(Debug, Clone, Copy, Default, thiserror::Error)]
+#[error("no session middleware on this route: add the session layer (tower/axum: `.layer(SessionLayer::new(..))`; actix-web: `.wrap(Sessions::new(..))`)")]
+pub struct MissingSessionLayer;
+
+impl MissingSessionLayer {
+    /// The reply the extractors send: 500, `text/plain`.
+    pub fn reply(&self) -> ErrorReply {
+        ErrorReply {
+            status: 500,
+            content_type: "text/plain; charset=utf-8",
+            body: "Internal Server Error: no session middleware on this route.\n",
         }
     }
 }
@@ -353,4 +380,21 @@ pub fn cookie_value(header: &str, name: &str) -> Option<String> {
         }
     }
     found.map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn g5_error_replies_by_kind() {
+        let status = |err: Error| ErrorReply::for_error(&err).status;
+        assert_eq!(status(Error::SessionInterrupted), 400);
+        assert_eq!(status(Error::unavailable("connection refused")), 503);
+        assert_eq!(status(Error::backend("disk full")), 500);
+        assert_eq!(status(Error::Update), 500);
+        let reply = ErrorReply::for_error(&Error::backend("secret detail"));
+        assert_eq!(reply.content_type, "text/plain; charset=utf-8");
+        assert!(!reply.body.contains("secret detail"));
+    }
 }

@@ -38,7 +38,7 @@ impl Serializer for JsonSerializer {
         let mut erased = <dyn erased_serde::Serializer>::erase(&mut ser);
         value
             .erased_serialize(&mut erased)
-            .map_err(|e| Error::serialization(e))?;
+            .map_err(Error::serialization)?;
         Ok(out)
     }
 
@@ -51,7 +51,7 @@ impl Serializer for JsonSerializer {
             let text: String = bytes.iter().map(|&b| char::from(b)).collect();
             serde_json::from_str(&text)
         };
-        parsed.map_err(|e| Error::serialization(e))
+        parsed.map_err(Error::serialization)
     }
 }
 

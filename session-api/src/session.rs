@@ -309,6 +309,16 @@ impl Session {
         self.lock().await.asetdefault(key, default).await
     }
 
+    /// `session.update(pairs)`: sets `modified` even when `pairs` is empty (B3).
+    pub fn update<I: IntoIterator<Item = (String, Value)>>(&self, pairs: I) -> Result<()> {
+        self.lock_sync()?.update(pairs)
+    }
+
+    /// Async twin of [`update`](Self::update).
+    pub async fn aupdate<I: IntoIterator<Item = (String, Value)>>(&self, pairs: I) -> Result<()> {
+        self.lock().await.aupdate(pairs).await
+    }
+
     /// `key in session` (B3: never sets `modified`).
     pub fn contains(&self, key: &str) -> Result<bool> {
         self.lock_sync()?.contains(key)

@@ -1,25 +1,28 @@
 //! A tower `Layer` for axum, hyper and any tower-based server (feature `tower`).
 //!
 //! It only wires the [`middleware`](crate::middleware) core to `http` types: the
-//! request's `Cookie` headers in, `Set-Cookie` and `Vary: Cookie` out, 400 Bad Request
-//! for [`Error::SessionInterrupted`]. Handlers reach the session through the
-//! [`SessionHandle`] request extension (axum: `Extension<SessionHandle>`).
+//! request's `Cookie` headers in, `Set-Cookie` and `Vary: Cookie` out. Handlers reach
+//! the [`Session`](crate::Session) through the request extensions; with feature `axum`, `Session` is
+//! an extractor (see [`crate::axum`]). When the session cannot be saved, the layer
+//! answers through an [`ErrorHandler`]: [`DefaultErrorHandler`] sends
+//! [`ErrorReply::for_error`] (400 for a concurrent logout, 503 for an unreachable
+//! store, 500 otherwise); [`SessionLayer::on_error`] replaces it.
 //!
 //! ```
 //! use std::sync::Arc;
 //! use session_api::middleware::SessionMiddleware;
-//! use session_api::tower::{SessionHandle, SessionLayer};
+//! use session_api::tower::SessionLayer;
 //! use session_api::{SecretKeys, SessionBackend, SessionConfig};
 //! # fn demo(backend: SessionBackend) -> session_api::Result<()> {
 //! let config = Arc::new(SessionConfig::builder(SecretKeys::new("change me")).build()?);
-//! let layer = SessionLayer::new(SessionMiddleware::new(backend, config));
+//! let layer = SessionLayer::new(SessionMiddleware::new(backend, config))
+//!     // Optional: answer failures in the application's own format.
+//!     .on_error(|err: &session_api::Error| {
+//!         let mut response = http::Response::new(format!("{{\"error\": \"{err}\"}}"));
+//!         *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+//!         response
+//!     });
 //! // axum: Router::new().route("/", get(handler)).layer(layer)
-//! async fn handler(session: SessionHandle) -> session_api::Result<String> {
-//!     let mut session = session.lock().await;
-//!     let visits: i64 = session.aget("visits").await?.unwrap_or(0) + 1;
-//!     session.aset("visits", &visits).await?;
-//!     Ok(format!("visit {visits}"))
-//! }
 //! # let _ = layer; Ok(()) }
 //! ```
 
@@ -28,56 +31,112 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{HeaderValue, COOKIE, SET_COOKIE, VARY};
+use http::header::{HeaderValue, CONTENT_TYPE, COOKIE, SET_COOKIE, VARY};
 use http::{Request, Response, StatusCode};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::error::Error;
-pub use crate::middleware::SessionHandle;
-use crate::middleware::{join_cookie_headers, vary_lists_cookie, SessionMiddleware};
+use crate::middleware::{
+    join_cookie_headers, log_session_error, vary_lists_cookie, ErrorReply, ResponseDirectives,
+    SessionMiddleware,
+};
+
+/// Turns a failed session save into the response sent instead of the application's.
+///
+/// Implemented for [`DefaultErrorHandler`] and for every
+/// `Fn(&Error) -> Response<B> + Clone + Send + Sync + 'static`.
+pub trait ErrorHandler<B>: Clone + Send + Sync + 'static {
+    /// The response for `err`.
+    fn respond(&self, err: &Error) -> Response<B>;
+}
+
+/// The default [`ErrorHandler`]: [`ErrorReply::for_error`] as a `text/plain` response.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultErrorHandler;
+
+impl<B: From<&'static str>> ErrorHandler<B> for DefaultErrorHandler {
+    fn respond(&self, err: &Error) -> Response<B> {
+        reply_response(&ErrorReply::for_error(err))
+    }
+}
+
+impl<B, F> ErrorHandler<B> for F
+where
+    F: Fn(&Error) -> Response<B> + Clone + Send + Sync + 'static,
+{
+    fn respond(&self, err: &Error) -> Response<B> {
+        self(err)
+    }
+}
+
+/// An [`ErrorReply`] as an `http` response.
+pub fn reply_response<B: From<&'static str>>(reply: &ErrorReply) -> Response<B> {
+    let mut response = Response::new(B::from(reply.body));
+    *response.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
+    response
+}
 
 /// The layer: wraps a service with Django's session middleware.
 #[derive(Debug, Clone)]
-pub struct SessionLayer {
+pub struct SessionLayer<H = DefaultErrorHandler> {
     middleware: Arc<SessionMiddleware>,
+    on_error: H,
 }
 
 impl SessionLayer {
-    /// A layer over a middleware core.
+    /// A layer over a middleware core, answering failures with [`DefaultErrorHandler`].
     pub fn new(middleware: SessionMiddleware) -> Self {
         SessionLayer {
             middleware: Arc::new(middleware),
+            on_error: DefaultErrorHandler,
         }
     }
 }
 
-impl<S> Layer<S> for SessionLayer {
-    type Service = SessionService<S>;
+impl<H> SessionLayer<H> {
+    /// Replaces the handler that answers when the session cannot be saved.
+    pub fn on_error<H2>(self, handler: H2) -> SessionLayer<H2> {
+        SessionLayer {
+            middleware: self.middleware,
+            on_error: handler,
+        }
+    }
+}
+
+impl<S, H: Clone> Layer<S> for SessionLayer<H> {
+    type Service = SessionService<S, H>;
     fn layer(&self, inner: S) -> Self::Service {
         SessionService {
             inner,
             middleware: Arc::clone(&self.middleware),
+            on_error: self.on_error.clone(),
         }
     }
 }
 
 /// The service [`SessionLayer`] produces.
 #[derive(Debug, Clone)]
-pub struct SessionService<S> {
+pub struct SessionService<S, H = DefaultErrorHandler> {
     inner: S,
     middleware: Arc<SessionMiddleware>,
+    on_error: H,
 }
 
 /// The future of [`SessionService`].
 pub type SessionFuture<R, E> = Pin<Box<dyn Future<Output = Result<R, E>> + Send>>;
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
+impl<S, H, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S, H>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    H: ErrorHandler<ResBody>,
     ReqBody: Send + 'static,
-    ResBody: Default + Send + 'static,
+    ResBody: Send + 'static,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
@@ -88,54 +147,52 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let header = join_cookie_headers(
-            request
-                .headers()
-                .get_all(COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok()),
-        );
-        let handle = SessionHandle::new(self.middleware.request_session(header.as_deref()));
-        request.extensions_mut().insert(handle.clone());
+        // Header values as bytes: a non-UTF-8 cookie header elsewhere must not hide the
+        // session cookie.
+        let values: Vec<_> = request
+            .headers()
+            .get_all(COOKIE)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()))
+            .collect();
+        let header = join_cookie_headers(values.iter().map(|v| v.as_ref()));
+        let request_session = self.middleware.request_session(header.as_deref());
+        request
+            .extensions_mut()
+            .insert(request_session.session.clone());
         // The ready service goes into the future; a fresh clone stays for the next call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let middleware = Arc::clone(&self.middleware);
+        let on_error = self.on_error.clone();
         Box::pin(async move {
             let mut response = inner.call(request).await?;
-            let mut session = handle.lock().await;
-            match middleware
-                .aprocess_response(&mut session, response.status().as_u16())
+            let status = response.status().as_u16();
+            let outcome = middleware
+                .aprocess_response(&request_session, status)
                 .await
-            {
-                Ok(directives) => {
-                    if let Some(cookie) = directives.set_cookie {
-                        match HeaderValue::from_str(&cookie) {
-                            Ok(value) => {
-                                response.headers_mut().append(SET_COOKIE, value);
-                            }
-                            Err(_) => return Ok(error_response(StatusCode::INTERNAL_SERVER_ERROR)),
-                        }
-                    }
-                    if directives.vary_cookie {
-                        patch_vary(&mut response);
-                    }
-                    Ok(response)
-                }
-                Err(Error::SessionInterrupted) => Ok(error_response(StatusCode::BAD_REQUEST)),
+                .and_then(|directives| apply(&mut response, directives));
+            Ok(match outcome {
+                Ok(()) => response,
                 Err(err) => {
-                    tracing::error!(target: "django.contrib.sessions", "session save failed: {err}");
-                    Ok(error_response(StatusCode::INTERNAL_SERVER_ERROR))
+                    log_session_error(&err);
+                    on_error.respond(&err)
                 }
-            }
+            })
         })
     }
 }
 
-fn error_response<B: Default>(status: StatusCode) -> Response<B> {
-    let mut response = Response::new(B::default());
-    *response.status_mut() = status;
-    response
+/// Adds the directives' headers to the response.
+fn apply<B>(response: &mut Response<B>, directives: ResponseDirectives) -> crate::Result<()> {
+    if let Some(cookie) = directives.set_cookie {
+        let value = HeaderValue::from_str(&cookie).map_err(Error::configuration)?;
+        response.headers_mut().append(SET_COOKIE, value);
+    }
+    if directives.vary_cookie {
+        patch_vary(response);
+    }
+    Ok(())
 }
 
 /// Django's `patch_vary_headers(response, ("Cookie",))`: add `Cookie` unless present.

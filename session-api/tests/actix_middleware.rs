@@ -8,24 +8,40 @@ use actix_web::http::header::{COOKIE, SET_COOKIE, VARY};
 use actix_web::http::StatusCode;
 use actix_web::{test, web, App, HttpResponse};
 use common::Fixture;
-use session_api::actix::{SessionHandle, Sessions};
+use std::sync::Arc;
+
+use session_api::actix::Sessions;
 use session_api::middleware::SessionMiddleware;
+use session_api::{Session, SessionBackend, SessionKey};
+use session_stores::signed_cookies::SignedCookieStore;
 
-async fn visit(session: web::ReqData<SessionHandle>) -> HttpResponse {
-    let mut session = session.lock().await;
-    let n: i64 = session.aget("visits").await.unwrap().unwrap_or(0) + 1;
-    session.aset("visits", &n).await.unwrap();
-    HttpResponse::Ok().body(n.to_string())
+async fn visit(session: Session) -> session_api::Result<HttpResponse> {
+    let n: i64 = session.aget("visits").await?.unwrap_or(0) + 1;
+    session.aset("visits", &n).await?;
+    Ok(HttpResponse::Ok().body(n.to_string()))
 }
 
-async fn logout(session: web::ReqData<SessionHandle>) -> HttpResponse {
-    session.lock().await.aflush().await.unwrap();
-    HttpResponse::Ok().finish()
+async fn logout(session: Session) -> session_api::Result<HttpResponse> {
+    session.aflush().await?;
+    Ok(HttpResponse::Ok().finish())
 }
 
-async fn boom(session: web::ReqData<SessionHandle>) -> HttpResponse {
-    session.lock().await.aset("x", &1).await.unwrap();
-    HttpResponse::InternalServerError().finish()
+async fn boom(session: Session) -> session_api::Result<HttpResponse> {
+    session.aset("x", &1).await?;
+    Ok(HttpResponse::InternalServerError().finish())
+}
+
+/// Reads `name` as an integer: fails with `Error::Serialization` when it is text.
+async fn typed(session: Session) -> session_api::Result<HttpResponse> {
+    let n: Option<i64> = session.aget("name").await?;
+    Ok(HttpResponse::Ok().body(format!("{n:?}")))
+}
+
+/// Stores a value over the browser's cookie limit: the signed-cookie store's save
+/// fails (rule H4), a real store failure.
+async fn oversized(session: Session) -> session_api::Result<HttpResponse> {
+    session.aset("big", &incompressible()).await?;
+    Ok(HttpResponse::Ok().body("handler body"))
 }
 
 #[actix_web::test]
@@ -88,11 +104,10 @@ async fn g5_concurrent_logout_answers_400() {
     let mw = SessionMiddleware::new(f.backend.clone(), f.config.clone());
     let app = test::init_service(App::new().wrap(Sessions::new(mw)).route(
         "/",
-        web::get().to(move |session: web::ReqData<SessionHandle>| {
+        web::get().to(move |session: Session| {
             let backend = backend.clone();
             let k = k.clone();
             async move {
-                let mut session = session.lock().await;
                 session.aset("b", &2).await.unwrap();
                 backend.nonblocking().adelete(&k).await.unwrap();
                 HttpResponse::Ok().finish()
@@ -106,4 +121,95 @@ async fn g5_concurrent_logout_answers_400() {
         .to_request();
     let res = test::call_service(&app, req).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+#[actix_web::test]
+async fn without_the_middleware_the_extractor_answers_500_and_says_why() {
+    let app = test::init_service(App::new().route("/", web::get().to(visit))).await;
+    let res = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = test::read_body(res).await;
+    let body = std::str::from_utf8(&body).unwrap();
+    assert!(
+        body.contains("no session middleware on this route"),
+        "{body}"
+    );
+}
+
+#[actix_web::test]
+async fn a_handlers_question_mark_answers_500_not_200() {
+    let f = Fixture::new();
+    let session = f.session(None);
+    session.set("name", "bob").unwrap();
+    session.save().unwrap();
+    let mw = SessionMiddleware::new(f.backend.clone(), f.config.clone());
+    let app = test::init_service(
+        App::new()
+            .wrap(Sessions::new(mw))
+            .route("/typed", web::get().to(typed)),
+    )
+    .await;
+    let req = test::TestRequest::get()
+        .uri("/typed")
+        .insert_header((
+            COOKIE,
+            format!("sessionid={}", session.session_key().unwrap().as_str()),
+        ))
+        .to_request();
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = test::read_body(res).await;
+    assert!(!std::str::from_utf8(&body).unwrap().contains("bob"));
+}
+
+fn oversized_app_parts() -> (SessionMiddleware, Fixture) {
+    let f = Fixture::new();
+    let store = SignedCookieStore::from_config(&f.config);
+    let backend = SessionBackend::from_nonblocking_sync(Arc::new(store));
+    (SessionMiddleware::new(backend, f.config.clone()), f)
+}
+
+#[actix_web::test]
+async fn a_failed_save_answers_500_with_a_short_text_body() {
+    let (mw, _f) = oversized_app_parts();
+    let app = test::init_service(
+        App::new()
+            .wrap(Sessions::new(mw))
+            .route("/", web::get().to(oversized)),
+    )
+    .await;
+    let res = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(res.headers().get(SET_COOKIE).is_none());
+    assert_eq!(
+        res.headers().get("content-type").unwrap(),
+        "text/plain; charset=utf-8"
+    );
+    let body = test::read_body(res).await;
+    assert!(body.starts_with(b"Internal Server Error"));
+}
+
+#[actix_web::test]
+async fn the_application_replaces_the_error_answer() {
+    let (mw, _f) = oversized_app_parts();
+    let sessions = Sessions::new(mw).on_error(|err| {
+        HttpResponse::ServiceUnavailable().body(format!("custom: {}", err.is_bad_signature()))
+    });
+    let app = test::init_service(
+        App::new()
+            .wrap(sessions)
+            .route("/", web::get().to(oversized)),
+    )
+    .await;
+    let res = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(test::read_body(res).await, "custom: false");
+}
+
+/// About 9,600 random characters: even zlib-compressed (the signed cookie is) they are
+/// far over the 4,096-byte cookie limit.
+fn incompressible() -> String {
+    (0..300)
+        .map(|_| SessionKey::generate().as_str().to_owned())
+        .collect()
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Fixture, START};
-use session_api::middleware::{cookie_value, http_date, SessionMiddleware};
+use session_api::middleware::{cookie_value, http_date, ErrorReply, SessionMiddleware};
 use session_api::{Error, Expiry, SameSite};
 use time::Duration;
 
@@ -32,8 +32,8 @@ fn g1_session_key_comes_from_the_named_cookie_last_one_wins() {
     let header = format!("csrftoken=x; sessionid={}", key.as_str());
     let req = mw.request_session(Some(&header));
     assert!(req.cookie_present);
-    assert_eq!(req.session_key(), Some(&key));
-    assert!(!req.accessed(), "G1: the handle is built lazily");
+    assert_eq!(req.session.session_key(), Some(key));
+    assert!(!req.session.accessed(), "G1: the handle is built lazily");
 }
 
 #[test]
@@ -44,9 +44,9 @@ fn g2_emptied_session_deletes_the_cookie_with_path_domain_samesite() {
     });
     let key = f.saved();
     let mw = middleware(&f);
-    let mut req = mw.request_session(Some(&format!("sessionid={}", key.as_str())));
-    req.flush().unwrap();
-    let out = mw.process_response(&mut req, 200).unwrap();
+    let req = mw.request_session(Some(&format!("sessionid={}", key.as_str())));
+    req.session.flush().unwrap();
+    let out = mw.process_response(&req, 200).unwrap();
     assert!(out.vary_cookie);
     assert_eq!(
         out.set_cookie.as_deref(),
@@ -61,9 +61,9 @@ fn g2_emptied_session_deletes_the_cookie_with_path_domain_samesite() {
 fn g2_invalid_cookie_is_deleted() {
     let f = Fixture::new();
     let mw = middleware(&f);
-    let mut req = mw.request_session(Some("sessionid=../../etc/passwd"));
+    let req = mw.request_session(Some("sessionid=../../etc/passwd"));
     assert!(req.cookie_present);
-    let out = mw.process_response(&mut req, 200).unwrap();
+    let out = mw.process_response(&req, 200).unwrap();
     assert!(out
         .set_cookie
         .unwrap()
@@ -74,14 +74,14 @@ fn g2_invalid_cookie_is_deleted() {
 fn g2_delete_cookie_is_secure_for_prefixed_names_and_samesite_none() {
     let f = Fixture::with(|b| b.cookie_samesite(Some(SameSite::None)));
     let mw = middleware(&f);
-    let mut req = mw.request_session(Some("sessionid=x"));
-    let out = mw.process_response(&mut req, 200).unwrap();
+    let req = mw.request_session(Some("sessionid=x"));
+    let out = mw.process_response(&req, 200).unwrap();
     assert!(out.set_cookie.unwrap().ends_with("SameSite=None; Secure"));
 
     let f = Fixture::with(|b| b.cookie_name("__Host-sid").cookie_secure(true));
     let mw = middleware(&f);
-    let mut req = mw.request_session(Some("__Host-sid=x"));
-    let out = mw.process_response(&mut req, 200).unwrap();
+    let req = mw.request_session(Some("__Host-sid=x"));
+    let out = mw.process_response(&req, 200).unwrap();
     assert!(out.set_cookie.unwrap().ends_with("; Secure"));
 }
 
@@ -89,16 +89,16 @@ fn g2_delete_cookie_is_secure_for_prefixed_names_and_samesite_none() {
 fn g3_vary_only_when_accessed() {
     let f = Fixture::new();
     let mw = middleware(&f);
-    let mut untouched = mw.request_session(None);
-    let out = mw.process_response(&mut untouched, 200).unwrap();
+    let untouched = mw.request_session(None);
+    let out = mw.process_response(&untouched, 200).unwrap();
     assert_eq!(out.set_cookie, None);
     assert!(!out.vary_cookie);
 
     let key = f.saved();
-    let mut read = mw.request_session(Some(&format!("sessionid={}", key.as_str())));
-    read.get_value("a").unwrap();
+    let read = mw.request_session(Some(&format!("sessionid={}", key.as_str())));
+    read.session.get_value("a").unwrap();
     let saves = f.store.saves.load(std::sync::atomic::Ordering::SeqCst);
-    let out = mw.process_response(&mut read, 200).unwrap();
+    let out = mw.process_response(&read, 200).unwrap();
     assert!(out.vary_cookie);
     assert_eq!(out.set_cookie, None, "reading must not set a cookie");
     assert_eq!(
@@ -116,10 +116,10 @@ fn g4_modified_session_is_saved_and_cookie_set_with_every_attribute() {
             .cookie_samesite(Some(SameSite::Strict))
     });
     let mw = middleware(&f);
-    let mut req = mw.request_session(None);
-    req.set("a", &1).unwrap();
-    let out = mw.process_response(&mut req, 200).unwrap();
-    let key = req.session_key().unwrap().clone();
+    let req = mw.request_session(None);
+    req.session.set("a", &1).unwrap();
+    let out = mw.process_response(&req, 200).unwrap();
+    let key = req.session.session_key().unwrap();
     let expires = http_date(START + Duration::seconds(1_209_600));
     assert_eq!(expires, "Thu, 15 Jan 2026 00:00:00 GMT");
     assert_eq!(
@@ -141,22 +141,14 @@ fn g4_modified_session_is_saved_and_cookie_set_with_every_attribute() {
 fn g4_max_age_follows_custom_expiry_and_browser_close_omits_it() {
     let f = Fixture::new();
     let mw = middleware(&f);
-    let mut req = mw.request_session(None);
-    req.set_expiry(Expiry::Seconds(300)).unwrap();
-    let cookie = mw
-        .process_response(&mut req, 200)
-        .unwrap()
-        .set_cookie
-        .unwrap();
+    let req = mw.request_session(None);
+    req.session.set_expiry(Expiry::Seconds(300)).unwrap();
+    let cookie = mw.process_response(&req, 200).unwrap().set_cookie.unwrap();
     assert!(cookie.contains("; Max-Age=300; "), "{cookie}");
 
-    let mut req = mw.request_session(None);
-    req.set_expiry(Expiry::BrowserClose).unwrap();
-    let cookie = mw
-        .process_response(&mut req, 200)
-        .unwrap()
-        .set_cookie
-        .unwrap();
+    let req = mw.request_session(None);
+    req.session.set_expiry(Expiry::BrowserClose).unwrap();
+    let cookie = mw.process_response(&req, 200).unwrap().set_cookie.unwrap();
     assert!(
         !cookie.contains("Max-Age") && !cookie.contains("expires"),
         "{cookie}"
@@ -164,13 +156,9 @@ fn g4_max_age_follows_custom_expiry_and_browser_close_omits_it() {
 
     let f = Fixture::with(|b| b.expire_at_browser_close(true));
     let mw = middleware(&f);
-    let mut req = mw.request_session(None);
-    req.set("a", &1).unwrap();
-    let cookie = mw
-        .process_response(&mut req, 200)
-        .unwrap()
-        .set_cookie
-        .unwrap();
+    let req = mw.request_session(None);
+    req.session.set("a", &1).unwrap();
+    let cookie = mw.process_response(&req, 200).unwrap().set_cookie.unwrap();
     assert!(!cookie.contains("Max-Age"), "{cookie}");
 }
 
@@ -178,16 +166,16 @@ fn g4_max_age_follows_custom_expiry_and_browser_close_omits_it() {
 fn g4_no_save_and_no_cookie_on_500() {
     let f = Fixture::new();
     let mw = middleware(&f);
-    let mut req = mw.request_session(None);
-    req.set("a", &1).unwrap();
-    let out = mw.process_response(&mut req, 500).unwrap();
+    let req = mw.request_session(None);
+    req.session.set("a", &1).unwrap();
+    let out = mw.process_response(&req, 500).unwrap();
     assert_eq!(out.set_cookie, None);
     assert!(out.vary_cookie);
-    assert!(req.session_key().is_none());
+    assert!(req.session.session_key().is_none());
     assert_eq!(f.store.saves.load(std::sync::atomic::Ordering::SeqCst), 0);
-    let out = mw.process_response(&mut req, 503).unwrap();
+    let out = mw.process_response(&req, 503).unwrap();
     assert_eq!(out.set_cookie, None);
-    let out = mw.process_response(&mut req, 499).unwrap();
+    let out = mw.process_response(&req, 499).unwrap();
     assert!(out.set_cookie.is_some());
 }
 
@@ -197,16 +185,16 @@ fn g4_save_every_request_refreshes_an_unmodified_session() {
     let key = f.saved();
     let mw = middleware(&f);
     let saves = f.store.saves.load(std::sync::atomic::Ordering::SeqCst);
-    let mut req = mw.request_session(Some(&format!("sessionid={}", key.as_str())));
-    let out = mw.process_response(&mut req, 200).unwrap();
+    let req = mw.request_session(Some(&format!("sessionid={}", key.as_str())));
+    let out = mw.process_response(&req, 200).unwrap();
     assert!(out.set_cookie.is_some());
     assert_eq!(
         f.store.saves.load(std::sync::atomic::Ordering::SeqCst),
         saves + 1
     );
     // An empty session without a cookie is still not saved.
-    let mut req = mw.request_session(None);
-    assert_eq!(mw.process_response(&mut req, 200).unwrap().set_cookie, None);
+    let req = mw.request_session(None);
+    assert_eq!(mw.process_response(&req, 200).unwrap().set_cookie, None);
 }
 
 #[test]
@@ -215,9 +203,9 @@ fn g4_unmodified_session_is_not_saved() {
     let key = f.saved();
     let mw = middleware(&f);
     let saves = f.store.saves.load(std::sync::atomic::Ordering::SeqCst);
-    let mut req = mw.request_session(Some(&format!("sessionid={}", key.as_str())));
-    req.get_value("a").unwrap();
-    mw.process_response(&mut req, 200).unwrap();
+    let req = mw.request_session(Some(&format!("sessionid={}", key.as_str())));
+    req.session.get_value("a").unwrap();
+    mw.process_response(&req, 200).unwrap();
     assert_eq!(
         f.store.saves.load(std::sync::atomic::Ordering::SeqCst),
         saves
@@ -230,13 +218,13 @@ fn g5_concurrent_logout_is_session_interrupted() {
     let key = f.saved();
     let mw = middleware(&f);
     let cookie = format!("sessionid={}", key.as_str());
-    let mut slow = mw.request_session(Some(&cookie));
-    slow.set("b", &2).unwrap();
-    let mut logout = mw.request_session(Some(&cookie));
-    logout.flush().unwrap();
-    mw.process_response(&mut logout, 200).unwrap();
+    let slow = mw.request_session(Some(&cookie));
+    slow.session.set("b", &2).unwrap();
+    let logout = mw.request_session(Some(&cookie));
+    logout.session.flush().unwrap();
+    mw.process_response(&logout, 200).unwrap();
     assert!(matches!(
-        mw.process_response(&mut slow, 200),
+        mw.process_response(&slow, 200),
         Err(Error::SessionInterrupted)
     ));
     assert!(!f.session(Some(key.as_str())).has_key("b").unwrap());
@@ -246,17 +234,17 @@ fn g5_concurrent_logout_is_session_interrupted() {
 async fn g_async_twin_matches_sync() {
     let f = Fixture::new();
     let mw = middleware(&f);
-    let mut req = mw.request_session(None);
-    req.aset("a", &1).await.unwrap();
-    let out = mw.aprocess_response(&mut req, 200).await.unwrap();
-    let key = req.session_key().unwrap().clone();
+    let req = mw.request_session(None);
+    req.session.aset("a", &1).await.unwrap();
+    let out = mw.aprocess_response(&req, 200).await.unwrap();
+    let key = req.session.session_key().unwrap();
     assert!(out
         .set_cookie
         .unwrap()
         .starts_with(&format!("sessionid={}; expires=", key.as_str())));
-    let mut req = mw.request_session(Some(&format!("sessionid={}", key.as_str())));
-    req.aflush().await.unwrap();
-    let out = mw.aprocess_response(&mut req, 200).await.unwrap();
+    let req = mw.request_session(Some(&format!("sessionid={}", key.as_str())));
+    req.session.aflush().await.unwrap();
+    let out = mw.aprocess_response(&req, 200).await.unwrap();
     assert!(out.set_cookie.unwrap().starts_with("sessionid=\"\""));
 }
 
@@ -264,16 +252,52 @@ async fn g_async_twin_matches_sync() {
 fn g6_defaults_in_the_cookie() {
     let f = Fixture::new();
     let mw = middleware(&f);
-    let mut req = mw.request_session(None);
-    req.set("a", &1).unwrap();
-    let cookie = mw
-        .process_response(&mut req, 200)
-        .unwrap()
-        .set_cookie
-        .unwrap();
+    let req = mw.request_session(None);
+    req.session.set("a", &1).unwrap();
+    let cookie = mw.process_response(&req, 200).unwrap().set_cookie.unwrap();
     assert!(
         cookie.ends_with("; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax"),
         "{cookie}"
     );
     assert!(!cookie.contains("Secure") && !cookie.contains("Domain"));
+}
+
+#[tokio::test]
+async fn g4_the_handlers_clone_is_the_session_the_middleware_saves() {
+    let f = Fixture::new();
+    let mw = middleware(&f);
+    let req = mw.request_session(None);
+    // What an adapter hands to the application: a clone sharing the request's state.
+    let handler_session = req.session.clone();
+    handler_session.aset("a", &1).await.unwrap();
+    drop(handler_session);
+    let out = mw.aprocess_response(&req, 200).await.unwrap();
+    let key = req.session.session_key().expect("saved under a fresh key");
+    assert!(out
+        .set_cookie
+        .unwrap()
+        .starts_with(&format!("sessionid={};", key.as_str())));
+    assert_eq!(
+        f.session(Some(key.as_str())).get::<i64>("a").unwrap(),
+        Some(1)
+    );
+}
+
+#[test]
+fn g5_error_replies_are_400_503_and_500_without_details() {
+    let interrupted = ErrorReply::for_error(&Error::SessionInterrupted);
+    assert_eq!(interrupted.status, 400);
+    let unavailable = ErrorReply::for_error(&Error::unavailable("connection refused"));
+    assert_eq!(unavailable.status, 503);
+    let failed = ErrorReply::for_error(&Error::backend("secret-db-host:5432 exploded"));
+    assert_eq!(failed.status, 500);
+    for reply in [interrupted, unavailable, failed] {
+        assert_eq!(reply.content_type, "text/plain; charset=utf-8");
+        assert!(!reply.body.is_empty());
+        assert!(
+            !reply.body.contains("secret-db-host") && !reply.body.contains("refused"),
+            "the body must not leak the error's details: {}",
+            reply.body
+        );
+    }
 }

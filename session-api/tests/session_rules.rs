@@ -9,7 +9,9 @@ use std::sync::Arc;
 use common::{Fixture, ScriptedKeys, START};
 use serde_json::{json, Value};
 use session_api::expiry::isoformat;
-use session_api::{Error, Expiry, ExpiryArgs, ExpiryValue, SessionKey, SessionStore};
+use session_api::{
+    Error, Expiry, ExpiryArgs, ExpiryValue, Record, SaveMode, SessionKey, SessionStore,
+};
 use time::macros::datetime;
 use time::Duration;
 
@@ -37,11 +39,11 @@ fn a2_h1_malformed_keys_are_never_adopted() {
 fn a3_unknown_key_is_dropped_on_load_and_save_creates_a_fresh_key() {
     let f = Fixture::new();
     let chosen = "attackerchosenkey123";
-    let mut s = f.session(Some(chosen));
+    let s = f.session(Some(chosen));
     assert_eq!(s.get_value("a").unwrap(), None);
     assert!(s.session_key().is_none(), "unknown key kept after load");
     s.set("x", &1).unwrap();
-    s.save(false).unwrap();
+    s.save().unwrap();
     let new = s.session_key().unwrap();
     assert_ne!(new.as_str(), chosen);
     assert!(!f.store.exists(&SessionKey::parse(chosen).unwrap()).unwrap());
@@ -52,7 +54,7 @@ fn a3_expired_key_is_dropped_on_load() {
     let f = Fixture::new();
     let key = f.saved();
     f.clock.advance(Duration::seconds(f.config.cookie_age + 1));
-    let mut s = f.session(Some(key.as_str()));
+    let s = f.session(Some(key.as_str()));
     assert!(s.keys().unwrap().is_empty());
     assert!(s.session_key().is_none());
 }
@@ -66,18 +68,18 @@ fn a4_create_retries_on_collision_and_uses_a_fresh_key() {
     let keys = Arc::new(ScriptedKeys::default());
     let f = Fixture::with(|b| b.key_generator(keys.clone()));
     // Occupy the first scripted key, then script it to come out first.
-    let mut first = f.session(None);
+    let first = f.session(None);
     first.set("owner", &"first").unwrap();
     keys.0.lock().unwrap().push(existing.clone());
-    first.save(false).unwrap();
-    assert_eq!(first.session_key(), Some(&existing));
+    first.save().unwrap();
+    assert_eq!(first.session_key(), Some(existing.clone()));
     keys.0.lock().unwrap().push(existing.clone());
-    let mut second = f.session(None);
+    let second = f.session(None);
     second.set("owner", &"second").unwrap();
-    second.save(false).unwrap();
-    assert_ne!(second.session_key(), Some(&existing));
+    second.save().unwrap();
+    assert_ne!(second.session_key(), Some(existing.clone()));
     // The colliding record is untouched.
-    let mut check = f.session(Some(existing.as_str()));
+    let check = f.session(Some(existing.as_str()));
     assert_eq!(
         check.get::<String>("owner").unwrap().as_deref(),
         Some("first")
@@ -99,9 +101,12 @@ fn a4_create_gives_up_after_10000_collisions() {
     let f = Fixture::with(|b| b.key_generator(Arc::new(AlwaysSame(key.clone()))));
     f.store
         .inner
-        .save(&key, &Default::default(), START + Duration::days(1), true)
+        .save(
+            &Record::new(key.clone(), Default::default(), START + Duration::days(1)),
+            SaveMode::Create,
+        )
         .unwrap();
-    let mut s = f.session(None);
+    let s = f.session(None);
     assert!(matches!(
         s.create(),
         Err(Error::TooManyCollisions { attempts: 10_000 })
@@ -112,16 +117,16 @@ fn a4_create_gives_up_after_10000_collisions() {
 fn a5_cycle_key_keeps_data_under_a_new_key_and_old_key_loads_empty() {
     let f = Fixture::new();
     let old = f.saved();
-    let mut s = f.session(Some(old.as_str()));
+    let s = f.session(Some(old.as_str()));
     s.cycle_key().unwrap();
-    let new = s.session_key().unwrap().clone();
+    let new = s.session_key().unwrap();
     assert_ne!(new, old);
     assert_eq!(s.get::<i64>("a").unwrap(), Some(1));
     assert_eq!(
         f.session(Some(new.as_str())).get::<i64>("a").unwrap(),
         Some(1)
     );
-    let mut stale = f.session(Some(old.as_str()));
+    let stale = f.session(Some(old.as_str()));
     assert_eq!(stale.get_value("a").unwrap(), None);
     assert!(stale.session_key().is_none());
 }
@@ -130,7 +135,7 @@ fn a5_cycle_key_keeps_data_under_a_new_key_and_old_key_loads_empty() {
 fn a6_flush_deletes_the_record_and_drops_the_key() {
     let f = Fixture::new();
     let key = f.saved();
-    let mut s = f.session(Some(key.as_str()));
+    let s = f.session(Some(key.as_str()));
     s.flush().unwrap();
     assert!(s.session_key().is_none());
     assert!(s.keys().unwrap().is_empty());
@@ -144,7 +149,7 @@ fn b1_no_store_call_until_first_access() {
     let f = Fixture::new();
     let key = f.saved();
     let before = f.store.calls();
-    let mut s = f.session(Some(key.as_str()));
+    let s = f.session(Some(key.as_str()));
     assert!(!s.accessed());
     assert_eq!(f.store.calls(), before);
     s.get_value("a").unwrap();
@@ -156,7 +161,7 @@ fn b1_no_store_call_until_first_access() {
 #[test]
 fn b1_without_a_key_first_access_does_not_call_the_store() {
     let f = Fixture::new();
-    let mut s = f.session(None);
+    let s = f.session(None);
     assert!(s.keys().unwrap().is_empty());
     assert_eq!(f.store.calls(), 0);
 }
@@ -165,7 +170,7 @@ fn b1_without_a_key_first_access_does_not_call_the_store() {
 fn b2_b3_flags_per_method() {
     let f = Fixture::new();
     let key = f.saved();
-    type Op = fn(&mut session_api::Session);
+    type Op = fn(&session_api::Session);
     let cases: Vec<(&str, Op, bool)> = vec![
         ("get", |s| drop(s.get_value("a")), false),
         ("contains", |s| drop(s.contains("a")), false),
@@ -186,7 +191,7 @@ fn b2_b3_flags_per_method() {
         ("set", |s| s.set("b", &2).unwrap(), true),
         ("delete", |s| s.delete("a").unwrap(), true),
         ("update empty", |s| s.update(Vec::new()).unwrap(), true),
-        ("clear", |s| s.clear(), true),
+        ("clear", |s| s.clear().unwrap(), true),
         ("pop present", |s| drop(s.pop("a").unwrap()), true),
         (
             "pop missing with default",
@@ -215,20 +220,20 @@ fn b2_b3_flags_per_method() {
         ),
     ];
     for (name, op, modifies) in cases {
-        let mut s = f.session(Some(key.as_str()));
-        op(&mut s);
+        let s = f.session(Some(key.as_str()));
+        op(&s);
         assert!(s.accessed(), "{name}: accessed not set");
         assert_eq!(s.modified(), modifies, "{name}: modified");
     }
     // set_expiry(None) modifies when an expiry was set.
-    let mut s = f.session(Some(key.as_str()));
+    let s = f.session(Some(key.as_str()));
     s.set_expiry(Expiry::Seconds(5)).unwrap();
-    s.save(false).unwrap();
-    let mut s = f.session(Some(key.as_str()));
+    s.save().unwrap();
+    let s = f.session(Some(key.as_str()));
     s.set_expiry(Expiry::Default).unwrap();
     assert!(s.modified());
     // create sets modified.
-    let mut s = f.session(None);
+    let s = f.session(None);
     s.create().unwrap();
     assert!(s.modified());
 }
@@ -238,34 +243,40 @@ fn b4_clear_does_not_load() {
     let f = Fixture::new();
     let key = f.saved();
     let before = f.store.calls();
-    let mut s = f.session(Some(key.as_str()));
-    s.clear();
+    let s = f.session(Some(key.as_str()));
+    s.clear().unwrap();
     assert_eq!(f.store.calls(), before);
     assert!(s.accessed() && s.modified());
-    assert_eq!(s.session_key(), Some(&key));
+    assert_eq!(s.session_key(), Some(key));
 }
 
 #[test]
 fn b5_nested_mutation_needs_set_modified() {
     let f = Fixture::new();
-    let mut s = f.session(None);
+    let s = f.session(None);
     s.set("cart", &json!({"items": [1]})).unwrap();
-    s.save(false).unwrap();
-    let key = s.session_key().unwrap().clone();
-    let mut s = f.session(Some(key.as_str()));
-    if let Some(Value::Object(cart)) = s.data().unwrap().as_map().get("cart").cloned().as_mut() {
-        cart.insert("items".into(), json!([1, 2]));
+    s.save().unwrap();
+    let key = s.session_key().unwrap();
+    let s = f.session(Some(key.as_str()));
+    {
+        // Raw data access goes through the guard (`SessionGuard::data`).
+        let mut guard = s.lock_sync().unwrap();
+        let data = guard.data().unwrap();
+        if let Some(Value::Object(cart)) = data.as_map().get("cart").cloned().as_mut() {
+            cart.insert("items".into(), json!([1, 2]));
+        }
         // Mutating a copy of a nested value is invisible to the handle:
-        assert!(!s.modified());
+        assert!(!guard.modified());
+        guard
+            .data()
+            .unwrap()
+            .insert("cart".into(), json!({"items": [1, 2]}));
     }
-    s.data()
-        .unwrap()
-        .insert("cart".into(), json!({"items": [1, 2]}));
     assert!(!s.modified(), "direct data access must not set modified");
     s.set_modified(true);
     assert!(s.modified());
-    s.save(false).unwrap();
-    let mut again = f.session(Some(key.as_str()));
+    s.save().unwrap();
+    let again = f.session(Some(key.as_str()));
     assert_eq!(
         again.get_value("cart").unwrap(),
         Some(json!({"items": [1, 2]}))
@@ -275,7 +286,7 @@ fn b5_nested_mutation_needs_set_modified() {
 #[test]
 fn b6_delete_or_pop_of_missing_key_is_key_error() {
     let f = Fixture::new();
-    let mut s = f.session(None);
+    let s = f.session(None);
     assert!(matches!(s.delete("nope"), Err(Error::KeyNotFound(k)) if k == "nope"));
     assert!(matches!(s.pop("nope"), Err(Error::KeyNotFound(_))));
     assert_eq!(s.pop_or("nope", json!("dflt")).unwrap(), json!("dflt"));
@@ -285,7 +296,7 @@ fn b6_delete_or_pop_of_missing_key_is_key_error() {
 #[test]
 fn b8_test_cookie_trio() {
     let f = Fixture::new();
-    let mut s = f.session(None);
+    let s = f.session(None);
     assert!(!s.test_cookie_worked().unwrap());
     s.set_test_cookie().unwrap();
     assert_eq!(
@@ -303,21 +314,21 @@ fn b9_is_empty_only_without_key_and_data() {
     let f = Fixture::new();
     let key = f.saved();
     let s = f.session(None);
-    assert!(s.is_empty());
+    assert!(s.is_empty().unwrap());
     let s = f.session(Some(key.as_str()));
-    assert!(!s.is_empty(), "a keyed session is not empty");
-    let mut s = f.session(None);
+    assert!(!s.is_empty().unwrap(), "a keyed session is not empty");
+    let s = f.session(None);
     s.set("a", &1).unwrap();
-    assert!(!s.is_empty());
-    s.clear();
-    assert!(s.is_empty());
+    assert!(!s.is_empty().unwrap());
+    s.clear().unwrap();
+    assert!(s.is_empty().unwrap());
 }
 
 #[tokio::test]
 async fn b10_async_twins_have_the_same_effects() {
     let f = Fixture::new();
     let key = f.saved();
-    let mut s = f.session(Some(key.as_str()));
+    let s = f.session(Some(key.as_str()));
     assert_eq!(s.aget::<i64>("a").await.unwrap(), Some(1));
     assert!(s.accessed() && !s.modified());
     assert!(s.ahas_key("a").await.unwrap());
@@ -341,19 +352,39 @@ async fn b10_async_twins_have_the_same_effects() {
     s.aupdate(vec![("b".to_owned(), json!(2))]).await.unwrap();
     assert_eq!(s.apop("b").await.unwrap(), json!(2));
     s.aset_expiry(Expiry::Seconds(60)).await.unwrap();
-    s.asave(false).await.unwrap();
+    s.asave().await.unwrap();
     s.acycle_key().await.unwrap();
-    let new = s.session_key().unwrap().clone();
+    let new = s.session_key().unwrap();
     assert_ne!(new, key);
-    assert!(s.aexists(&new).await.unwrap());
-    assert!(!s.aexists(&key).await.unwrap());
+    let store = f.backend.nonblocking();
+    assert!(store.aexists(&new).await.unwrap());
+    assert!(!store.aexists(&key).await.unwrap());
     s.aflush().await.unwrap();
     assert!(s.session_key().is_none());
+    assert!(s.ais_empty().await);
     assert!(!f.store.exists(&new).unwrap());
-    let mut fresh = f.session(None);
+    let fresh = f.session(None);
     fresh.aset("x", &1).await.unwrap();
     fresh.acreate().await.unwrap();
     assert!(fresh.modified());
+}
+
+#[tokio::test]
+async fn b4_b9_async_clear_does_not_load_and_empties() {
+    let f = Fixture::new();
+    let key = f.saved();
+    let before = f.store.calls();
+    let s = f.session(Some(key.as_str()));
+    assert!(!s.ais_empty().await, "a keyed session is not empty");
+    s.aclear().await;
+    assert_eq!(f.store.calls(), before, "B4: clear must not load");
+    assert!(s.accessed() && s.modified());
+    assert!(!s.ais_empty().await, "clear keeps the key");
+    let fresh = f.session(None);
+    fresh.aset("a", &1).await.unwrap();
+    assert!(!fresh.ais_empty().await);
+    fresh.aclear().await;
+    assert!(fresh.ais_empty().await);
 }
 
 // ---- C. expiry -------------------------------------------------------------------
@@ -361,7 +392,7 @@ async fn b10_async_twins_have_the_same_effects() {
 #[test]
 fn c1_set_expiry_int_stores_seconds() {
     let f = Fixture::new();
-    let mut s = f.session(None);
+    let s = f.session(None);
     s.set_expiry(Expiry::Seconds(600)).unwrap();
     assert_eq!(s.get_value("_session_expiry").unwrap(), Some(json!(600)));
     assert_eq!(s.get_expiry_age(ExpiryArgs::default()).unwrap(), 600);
@@ -370,7 +401,7 @@ fn c1_set_expiry_int_stores_seconds() {
 #[test]
 fn c2_set_expiry_datetime_and_duration_store_isoformat() {
     let f = Fixture::new();
-    let mut s = f.session(None);
+    let s = f.session(None);
     s.set_expiry(Expiry::At(datetime!(2026-01-02 0:00:00.000005 UTC)))
         .unwrap();
     assert_eq!(
@@ -392,7 +423,7 @@ fn c2_set_expiry_datetime_and_duration_store_isoformat() {
 #[test]
 fn c3_c7_set_expiry_zero_is_browser_close() {
     let f = Fixture::new();
-    let mut s = f.session(None);
+    let s = f.session(None);
     assert!(!s.get_expire_at_browser_close().unwrap());
     s.set_expiry(Expiry::BrowserClose).unwrap();
     assert_eq!(s.get_value("_session_expiry").unwrap(), Some(json!(0)));
@@ -402,7 +433,7 @@ fn c3_c7_set_expiry_zero_is_browser_close() {
     assert!(!s.get_expire_at_browser_close().unwrap());
 
     let f = Fixture::with(|b| b.expire_at_browser_close(true));
-    let mut s = f.session(None);
+    let s = f.session(None);
     assert!(s.get_expire_at_browser_close().unwrap());
     s.set_expiry(Expiry::Seconds(5)).unwrap();
     assert!(!s.get_expire_at_browser_close().unwrap());
@@ -411,7 +442,7 @@ fn c3_c7_set_expiry_zero_is_browser_close() {
 #[test]
 fn c4_set_expiry_none_removes_and_never_errors() {
     let f = Fixture::new();
-    let mut s = f.session(None);
+    let s = f.session(None);
     s.set_expiry(Expiry::Default).unwrap();
     s.set_expiry(Expiry::Seconds(5)).unwrap();
     s.set_expiry(Expiry::Default).unwrap();
@@ -423,7 +454,7 @@ fn c5_c6_explicit_arguments_do_not_load() {
     let f = Fixture::new();
     let key = f.saved();
     let before = f.store.calls();
-    let mut s = f.session(Some(key.as_str()));
+    let s = f.session(Some(key.as_str()));
     let modification = datetime!(2026-01-01 0:00 UTC);
     let args = |expiry| ExpiryArgs {
         modification: Some(modification),
@@ -455,7 +486,7 @@ fn c5_c6_explicit_arguments_do_not_load() {
 #[test]
 fn c5_age_counts_from_the_given_modification() {
     let f = Fixture::new();
-    let mut s = f.session(None);
+    let s = f.session(None);
     s.set_expiry(Expiry::At(START + Duration::seconds(100)))
         .unwrap();
     let args = ExpiryArgs {
@@ -470,15 +501,15 @@ fn c5_age_counts_from_the_given_modification() {
 #[test]
 fn c8_integer_expiry_is_inactivity_based() {
     let f = Fixture::new();
-    let mut s = f.session(None);
+    let s = f.session(None);
     s.set_expiry(Expiry::Seconds(60)).unwrap();
-    s.save(false).unwrap();
-    let key = s.session_key().unwrap().clone();
+    s.save().unwrap();
+    let key = s.session_key().unwrap();
     for _ in 0..3 {
         f.clock.advance(Duration::seconds(50));
-        let mut s = f.session(Some(key.as_str()));
+        let s = f.session(Some(key.as_str()));
         s.set_modified(true);
-        s.save(false).unwrap(); // activity: each save pushes the expiry
+        s.save().unwrap(); // activity: each save pushes the expiry
     }
     f.clock.advance(Duration::seconds(59));
     assert!(f
@@ -491,17 +522,17 @@ fn c8_integer_expiry_is_inactivity_based() {
 #[test]
 fn c8_datetime_expiry_is_absolute() {
     let f = Fixture::new();
-    let mut s = f.session(None);
+    let s = f.session(None);
     s.set_expiry(Expiry::At(START + Duration::seconds(60)))
         .unwrap();
-    s.save(false).unwrap();
-    let key = s.session_key().unwrap().clone();
+    s.save().unwrap();
+    let key = s.session_key().unwrap();
     f.clock.advance(Duration::seconds(50));
-    let mut s = f.session(Some(key.as_str()));
+    let s = f.session(Some(key.as_str()));
     s.set_modified(true);
-    s.save(false).unwrap();
+    s.save().unwrap();
     f.clock.advance(Duration::seconds(11));
-    let mut s = f.session(Some(key.as_str()));
+    let s = f.session(Some(key.as_str()));
     assert!(s.keys().unwrap().is_empty());
 }
 
@@ -541,8 +572,8 @@ fn c2_expiry_fixture_from_django() {
 fn d4_save_must_create_on_existing_key_is_create_error() {
     let f = Fixture::new();
     let key = f.saved();
-    let mut s = f.session(Some(key.as_str()));
-    assert!(matches!(s.save(true), Err(Error::Create)));
+    let s = f.session(Some(key.as_str()));
+    assert!(matches!(s.save_with(SaveMode::Create), Err(Error::Create)));
     assert_eq!(
         f.session(Some(key.as_str())).get::<i64>("a").unwrap(),
         Some(1)
@@ -553,17 +584,17 @@ fn d4_save_must_create_on_existing_key_is_create_error() {
 fn d5_update_of_a_deleted_record_is_update_error_and_not_resurrected() {
     let f = Fixture::new();
     let key = f.saved();
-    let mut request = f.session(Some(key.as_str()));
+    let request = f.session(Some(key.as_str()));
     request.set("b", &2).unwrap(); // loaded while the record existed
     f.session(Some(key.as_str())).flush().unwrap(); // concurrent logout
-    assert!(matches!(request.save(false), Err(Error::Update)));
+    assert!(matches!(request.save(), Err(Error::Update)));
     assert!(!f.store.exists(&key).unwrap());
 }
 
 #[test]
 fn d6_delete_record_without_any_key_does_nothing() {
     let f = Fixture::new();
-    let mut s = f.session(None);
+    let s = f.session(None);
     s.delete_record(None).unwrap();
     assert_eq!(f.store.calls(), 0);
 }

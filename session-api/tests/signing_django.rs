@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
+use session_api::codec::SessionCodec;
 use session_api::signing::{
-    b62_encode, dumps, loads, SecretKeys, SessionCodec, Signer, TimestampSigner, DEFAULT_SALT,
-    SESSION_SALT, SIGNED_COOKIES_SALT,
+    b62_encode, dumps, loads, SecretKeys, Signer, TimestampSigner, DEFAULT_SALT, SESSION_SALT,
+    SIGNED_COOKIES_SALT,
 };
 use session_api::{Error, JsonSerializer, ManualClock, SessionData};
 use time::{Duration, OffsetDateTime};

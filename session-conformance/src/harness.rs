@@ -8,16 +8,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use session_api::signing::SecretKeys;
 use session_api::{Clock, ManualClock, Result, SessionBackend, SessionConfig, SessionKey};
-use time::macros::datetime;
 use time::OffsetDateTime;
 
-/// Where every kit clock starts: 2026-01-01T00:00:00Z, the Django fixtures' timestamp.
-pub const KIT_START: OffsetDateTime = datetime!(2026-01-01 0:00 UTC);
-/// The secret every kit store signs with: the one the Django 5.2 fixtures were made
-/// with, so stored records can be compared with Django's literal output.
-pub const KIT_SECRET: &str = "shared-fixture-secret-do-not-use-in-production";
-/// `SESSION_COOKIE_AGE` in the kit: Django's default.
-pub const KIT_COOKIE_AGE: i64 = 1_209_600;
+use crate::fixtures;
 
 /// What the kit gives a store factory: the clock the store must read time from, the
 /// secret it must sign with, and a name unique to this case (for table names, key
@@ -31,7 +24,7 @@ pub struct KitEnv {
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
 impl KitEnv {
-    /// A fresh environment for one case.
+    /// A fresh environment for one case: a clock at [`fixtures::START`].
     pub fn new(case: &str) -> Self {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
@@ -42,7 +35,7 @@ impl KitEnv {
             .collect::<String>()
             .to_ascii_lowercase();
         KitEnv {
-            clock: ManualClock::new(KIT_START),
+            clock: ManualClock::new(fixtures::START),
             unique: format!("kit_{pid}_{n}_{case}"),
         }
     }
@@ -62,14 +55,14 @@ impl KitEnv {
         &self.clock
     }
 
-    /// `SECRET_KEY` for stores that sign.
+    /// `SECRET_KEY` for stores that sign: [`fixtures::SECRET`].
     pub fn secret_keys(&self) -> SecretKeys {
-        SecretKeys::new(KIT_SECRET)
+        SecretKeys::new(fixtures::SECRET)
     }
 
-    /// `SESSION_COOKIE_AGE` for stores that need it.
+    /// `SESSION_COOKIE_AGE` for stores that need it: [`fixtures::COOKIE_AGE`].
     pub fn cookie_age(&self) -> i64 {
-        KIT_COOKIE_AGE
+        fixtures::COOKIE_AGE
     }
 
     /// A name unique to this case and process: `[a-z0-9_]`, at most 50 characters.
@@ -77,17 +70,19 @@ impl KitEnv {
         &self.unique
     }
 
-    /// The settings the kit's sessions use: Django's defaults on this clock.
+    /// The settings the kit's sessions use: Django's defaults on this clock and secret.
     pub fn config(&self) -> Result<SessionConfig> {
         SessionConfig::builder(self.secret_keys())
             .clock(self.clock())
+            .cookie_age(self.cookie_age())
             .build()
     }
 }
 
-/// Direct access to a store's stored bytes, so the kit can plant tampered or
-/// undecodable records (rule D7). Optional: without it those cases are reported as
-/// skipped, with that reason.
+/// Direct access to a store's stored text, so the kit can plant tampered or
+/// undecodable records (rule D7) and compare stored records with Django's (F6).
+/// Optional: without it those cases are skipped, and the skip says the rule is not
+/// checked.
 #[async_trait]
 pub trait RawRecords: Send + Sync + fmt::Debug {
     /// Stores `raw` as the record of `key`, live until `expires_at`, bypassing encoding.
@@ -97,7 +92,7 @@ pub trait RawRecords: Send + Sync + fmt::Debug {
         raw: &str,
         expires_at: OffsetDateTime,
     ) -> Result<()>;
-    /// The stored bytes of `key`, if any (for wire-format snapshots).
+    /// The stored text of `key`, if any.
     async fn read_raw(&self, key: &SessionKey) -> Result<Option<String>>;
 }
 
@@ -108,7 +103,7 @@ pub struct Harness {
     pub backend: SessionBackend,
     /// Raw access to stored records, when the store offers it.
     pub raw: Option<Arc<dyn RawRecords>>,
-    /// Whether the store's wire format is Django's `session_data` (signed, compressed
+    /// Whether the store's raw text is Django's `session_data` (signed, compressed
     /// JSON with salt `django.contrib.sessions.SessionStore`), so the kit can check it
     /// byte for byte.
     pub django_session_data: bool,
@@ -155,25 +150,14 @@ impl Harness {
     }
 }
 
-/// The error a factory returns when the store's server is not there (outside CI): the
-/// runner reports every case as skipped with this reason instead of failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unavailable(pub String);
-
-impl fmt::Display for Unavailable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "store unavailable: {}", self.0)
-    }
-}
-
-impl std::error::Error for Unavailable {}
-
-/// Builds the [`Unavailable`] error for a factory to return.
+/// The error a factory returns when the store's server is not there. Outside CI the
+/// runner skips every case, loudly, with this reason; under `CI=true` every case
+/// fails. Any [`session_api::Error::Unavailable`] from a factory counts the same.
 ///
 /// ```
 /// let err = session_conformance::unavailable("no PostgreSQL on 127.0.0.1:5432");
-/// assert!(err.to_string().contains("unavailable"));
+/// assert!(matches!(err, session_api::Error::Unavailable(_)));
 /// ```
 pub fn unavailable(reason: impl Into<String>) -> session_api::Error {
-    session_api::Error::backend(Unavailable(reason.into()))
+    session_api::Error::unavailable(reason.into())
 }

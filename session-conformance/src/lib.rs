@@ -1,123 +1,64 @@
 //! The conformance kit: Django's session rules (docs/django-spec.md) as executable
 //! cases that any `session-api` store can run. See docs/store-authors.md.
 //!
-//! ```ignore
-//! // tests/conformance.rs of your store crate
-//! async fn factory(env: session_conformance::KitEnv) -> session_api::Result<session_conformance::Harness> {
-//!     let store = MyStore::connect(env.unique_name(), env.clock()).await?;
-//!     Ok(session_conformance::Harness::new(session_api::SessionBackend::from_async(std::sync::Arc::new(store))))
-//! }
-//! session_conformance::conformance_tests!(factory);
+//! A store crate adds a test target without the built-in harness,
+//!
+//! ```toml
+//! [[test]]
+//! name = "conformance"
+//! harness = false
 //! ```
 //!
-//! The macro expands into one `#[test]` per case, named after the case; a failure
-//! panics with the rule id and the reason. [`runner::run_all`] returns a report instead.
+//! and in `tests/conformance.rs` hands the kit a factory that builds a fresh store
+//! for each case:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use session_api::{Result, SessionBackend, SessionStore};
+//! use session_conformance::{Harness, KitEnv};
+//! # #[derive(Debug)] struct MyStore;
+//! # impl MyStore { fn new(_: &str, _: Arc<dyn session_api::Clock>) -> Self { MyStore } }
+//! # impl SessionStore for MyStore {
+//! #     fn capabilities(&self) -> session_api::Capabilities { session_api::Capabilities::server_side() }
+//! #     fn exists(&self, _: &session_api::SessionKey) -> Result<bool> { Ok(false) }
+//! #     fn load(&self, _: &session_api::SessionKey) -> Result<Option<session_api::Record>> { Ok(None) }
+//! #     fn save(&self, r: &session_api::Record, _: session_api::SaveMode) -> Result<session_api::SessionKey> { Ok(r.key.clone()) }
+//! #     fn delete(&self, _: &session_api::SessionKey) -> Result<()> { Ok(()) }
+//! #     fn clear_expired(&self) -> Result<u64> { Ok(0) }
+//! # }
+//!
+//! async fn factory(env: KitEnv) -> Result<Harness> {
+//!     let store = MyStore::new(env.unique_name(), env.clock());
+//!     Ok(Harness::new(SessionBackend::from_sync(Arc::new(store))))
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     session_conformance::test_main(factory)
+//! }
+//! ```
+//!
+//! `cargo test --test conformance` then runs one test per case, named after it; a
+//! case the store's declared capabilities rule out is listed and reported as ignored,
+//! with the reason (see [`mod@trials`]). [`run_all`] returns a report instead.
 
 pub mod cases;
+pub mod fixtures;
 pub mod harness;
 pub mod runner;
 pub mod spy;
+pub mod trials;
 
-pub use harness::{
-    unavailable, Harness, KitEnv, RawRecords, Unavailable, KIT_COOKIE_AGE, KIT_SECRET, KIT_START,
-};
+pub use harness::{unavailable, Harness, KitEnv, RawRecords};
+/// The test harness library the kit's trials are built with.
+pub use libtest_mimic;
 pub use runner::{
     factory, run_all, run_case, Case, CaseReport, CaseResult, Ctx, Factory, Failure, Needs, Outcome,
 };
+pub use trials::{test_main, trials};
 
-/// The table of every case: `module::case, "rule ids", Needs;`. The one place a case
-/// is listed; both [`CASES`] and [`conformance_tests!`] expand from it.
-#[macro_export]
-#[doc(hidden)]
-macro_rules! __kit_case_table {
-    ($callback:ident; $($extra:tt)*) => {
-        $crate::$callback! { [$($extra)*]
-            keys::a1_created_keys_are_32_lowercase_alphanumerics, "A1", IdKeys;
-            keys::a1_created_keys_are_distinct, "A1", Always;
-            keys::h1_key_of_7_chars_is_rejected, "A2 H1", Always;
-            keys::h1_key_of_41_chars_is_rejected, "H1", Always;
-            keys::h1_uppercase_key_is_rejected, "A1 H1", Always;
-            keys::h1_non_ascii_key_is_rejected, "H1", Always;
-            keys::h1_path_traversal_key_is_rejected, "H1 E5", Always;
-            keys::h1_nul_in_key_is_rejected, "H1", Always;
-            keys::a2_keys_of_8_and_40_chars_are_accepted, "A2", ServerSide;
-            keys::a3_unknown_key_is_never_adopted, "A3", ServerSide;
-            keys::a3_deleted_key_is_not_adopted, "A3 D6", ServerSide;
-            keys::a4_create_retries_on_collision, "A4", ServerSide;
-            keys::a4_create_gives_up_after_10000_collisions, "A4", ServerSide;
-            keys::h6_create_does_not_ask_exists_first, "H6", Always;
-            dict::b1_no_load_before_first_access, "B1", Always;
-            dict::b1_no_key_no_store_call, "B1", Always;
-            dict::b2_reads_set_accessed_only, "B2 B3", Always;
-            dict::b3_writes_set_modified, "B3", Always;
-            dict::b3_pop_modifies_only_when_present, "B3 B6", Always;
-            dict::b3_setdefault_modifies_only_when_inserting, "B3", Always;
-            dict::b4_clear_does_not_load, "B4", Always;
-            dict::b5_nested_mutation_needs_modified, "B5 G4", Always;
-            dict::b6_missing_key_is_key_error, "B6", Always;
-            dict::b8_test_cookie_round_trip, "B8", Always;
-            dict::b9_is_empty, "B9", Always;
-            dict::b10_sync_and_async_twins_agree, "B10 D9", Always;
-            dict::f1_data_round_trips_exactly, "F1", Always;
-            expiry::c5_default_lifetime_is_cookie_age, "C4 C5 E6", Always;
-            expiry::c1_integer_expiry_sets_the_lifetime, "C1 C8", ServerSide;
-            expiry::c2_datetime_expiry_is_absolute, "C2 C8", ServerSide;
-            expiry::c2_duration_expiry, "C2", ServerSide;
-            expiry::c3_browser_close_expiry, "C3 C7", Always;
-            expiry::c4_expiry_none_restores_default, "C4", Always;
-            expiry::c5_age_and_date_from_modification, "C5 C6", Always;
-            expiry::c8_save_extends_integer_expiry, "C8", ServerSide;
-            expiry::c9_reading_does_not_extend, "C9", ServerSide;
-            expiry::c9_expired_record_loads_empty_and_drops_key, "C9 A3", Always;
-            expiry::c5_malformed_stored_expiry_is_ignored, "C5 D7", Always;
-            contract::d1_exists_follows_the_record, "D1 D6", ServerSide;
-            contract::d1_expired_record_does_not_exist, "D1 C9", ServerSide;
-            contract::d2_create_saves_and_sets_modified, "D2", ServerSide;
-            contract::d3_save_without_key_creates, "D3", ServerSide;
-            contract::d4_must_create_on_existing_key_is_create_error, "D4", ServerSide;
-            contract::d4_must_create_does_not_load, "D4", ServerSide;
-            contract::d5_update_of_deleted_record_is_update_error, "D5", ServerSide;
-            contract::d5_update_of_unknown_key_is_update_error, "D5", ServerSide;
-            contract::d5_update_replaces_data, "D5", ServerSide;
-            contract::d6_delete_is_idempotent_and_targeted, "D6", ServerSide;
-            contract::d7_missing_record_loads_none, "D7", ServerSide;
-            contract::d9_sync_and_async_sides_agree, "D9", ServerSide;
-            lifecycle::a5_cycle_key_keeps_data_under_new_key, "A5", Always;
-            lifecycle::a5_cycle_key_old_key_loads_empty, "A5", ServerSide;
-            lifecycle::a5_cycle_key_writes_before_deleting, "A5", ServerSide;
-            lifecycle::a6_flush_deletes_the_record, "A6", ServerSide;
-            lifecycle::a6_flush_empties_and_drops_key, "A6 B9", Always;
-            clear::d8_clear_expired_removes_only_expired, "D8 G7", ClearExpired;
-            clear::d8_cleared_record_is_not_resurrected_by_update, "D8 D5", ClearExpired;
-            clear::d8_clear_expired_noop_is_harmless, "D8 G7", NoClearExpired;
-            middleware::g4_no_write_when_unmodified, "G3 G4 B3", Always;
-            middleware::g4_modified_session_is_saved, "G4", Always;
-            middleware::g4_save_every_request_writes, "G4", Always;
-            middleware::g4_no_save_on_500, "G4", Always;
-            middleware::g2_flushed_session_deletes_cookie, "G2", Always;
-            middleware::g5_concurrent_logout_is_not_resurrected, "G5 D5", ServerSide;
-            encoding::d7_undecodable_record_loads_empty, "D7 F7", Raw;
-            encoding::f7_tampered_record_loads_empty, "F5 F7", DjangoSessionData;
-            encoding::f5_record_signed_with_other_secret_loads_empty, "F5 F7", DjangoSessionData;
-            encoding::d7_non_object_record_loads_empty, "D7", DjangoSessionData;
-            encoding::f6_session_data_is_djangos_encoding, "F1 F3 F6", DjangoSessionData;
-            encoding::f6_django_written_record_loads, "F6", DjangoSessionData;
-            encoding::e6_signed_cookie_is_djangos, "E6 F6", SignedPayload;
-            encoding::e6_tampered_cookie_loads_empty, "E6 F5", SignedPayload;
-            encoding::h4_oversized_cookie_is_an_error, "H4", SignedPayload;
-            encoding::g4_set_cookie_header_wire_format, "G4 G2", Always;
-            concurrency::concurrent_saves_leave_a_whole_record, "D5", ServerSide;
-            concurrency::concurrent_creates_get_distinct_keys, "A4", ServerSide;
-            model::model_agrees_with_store, "A B C D", ServerSide;
-            model::sync_model_agrees_with_store, "A B C D B10 D9", ServerSide;
-        }
-    };
-}
-
-#[macro_export]
-#[doc(hidden)]
-macro_rules! __kit_registry {
-    ([] $($module:ident :: $case:ident, $rule:literal, $needs:ident;)*) => {
+/// One row of [`CASES`]: `module::case, "rule ids", Needs`.
+macro_rules! cases {
+    ($($module:ident :: $case:ident, $rule:literal, $needs:ident;)*) => {
         /// Every case of the kit, in table order.
         pub static CASES: &[Case] = &[
             $(Case {
@@ -130,26 +71,84 @@ macro_rules! __kit_registry {
     };
 }
 
-__kit_case_table!(__kit_registry;);
-
-/// Expands into one `#[test]` per kit case for a store factory
-/// (`async fn(KitEnv) -> session_api::Result<Harness>`).
-#[macro_export]
-macro_rules! conformance_tests {
-    ($factory:path) => {
-        $crate::__kit_case_table!(__kit_tests; $factory);
-    };
-}
-
-#[macro_export]
-#[doc(hidden)]
-macro_rules! __kit_tests {
-    ([$factory:path] $($module:ident :: $case:ident, $rule:literal, $needs:ident;)*) => {
-        $(
-            #[test]
-            fn $case() {
-                $crate::runner::run_named_case(stringify!($case), $crate::runner::factory($factory));
-            }
-        )*
-    };
+cases! {
+    keys::a1_created_keys_are_32_lowercase_alphanumerics, "A1", IdKeys;
+    keys::a1_created_keys_are_distinct, "A1", Always;
+    keys::h1_key_of_7_chars_is_rejected, "A2 H1", Always;
+    keys::h1_key_of_41_chars_is_rejected, "H1", Always;
+    keys::h1_uppercase_key_is_rejected, "A1 H1", Always;
+    keys::h1_non_ascii_key_is_rejected, "H1", Always;
+    keys::h1_path_traversal_key_is_rejected, "H1 E5", Always;
+    keys::h1_nul_in_key_is_rejected, "H1", Always;
+    keys::a2_keys_of_8_and_40_chars_are_accepted, "A2", ServerSide;
+    keys::a3_unknown_key_is_never_adopted, "A3", ServerSide;
+    keys::a3_deleted_key_is_not_adopted, "A3 D6", ServerSide;
+    keys::a4_create_retries_on_collision, "A4", ServerSide;
+    keys::a4_create_gives_up_after_10000_collisions, "A4", ServerSide;
+    keys::h6_create_does_not_ask_exists_first, "H6", Always;
+    dict::b1_no_load_before_first_access, "B1", Always;
+    dict::b1_no_key_no_store_call, "B1", Always;
+    dict::b2_reads_set_accessed_only, "B2 B3", Always;
+    dict::b3_writes_set_modified, "B3", Always;
+    dict::b3_pop_modifies_only_when_present, "B3 B6", Always;
+    dict::b3_setdefault_modifies_only_when_inserting, "B3", Always;
+    dict::b4_clear_does_not_load, "B4", Always;
+    dict::b5_nested_mutation_needs_modified, "B5 G4", Always;
+    dict::b6_missing_key_is_key_error, "B6", Always;
+    dict::b8_test_cookie_round_trip, "B8", Always;
+    dict::b9_is_empty, "B9", Always;
+    dict::b10_sync_and_async_twins_agree, "B10 D9", Always;
+    dict::f1_data_round_trips_exactly, "F1", Always;
+    expiry::c5_default_lifetime_is_cookie_age, "C4 C5 E6", Always;
+    expiry::c1_integer_expiry_sets_the_lifetime, "C1 C8", ServerSide;
+    expiry::c2_datetime_expiry_is_absolute, "C2 C8", ServerSide;
+    expiry::c2_duration_expiry, "C2", ServerSide;
+    expiry::c3_browser_close_expiry, "C3 C7", Always;
+    expiry::c4_expiry_none_restores_default, "C4", Always;
+    expiry::c5_age_and_date_from_modification, "C5 C6", Always;
+    expiry::c8_save_extends_integer_expiry, "C8", ServerSide;
+    expiry::c9_reading_does_not_extend, "C9", ServerSide;
+    expiry::c9_expired_record_loads_empty_and_drops_key, "C9 A3", Always;
+    expiry::c5_malformed_stored_expiry_is_ignored, "C5 D7", Always;
+    contract::d1_exists_follows_the_record, "D1 D6", ServerSide;
+    contract::d1_expired_record_does_not_exist, "D1 C9", ServerSide;
+    contract::d2_create_saves_and_sets_modified, "D2", ServerSide;
+    contract::d3_save_without_key_creates, "D3", ServerSide;
+    contract::d4_create_mode_on_existing_key_is_create_error, "D4", ServerSide;
+    contract::d4_create_mode_does_not_load, "D4", ServerSide;
+    contract::d5_update_of_deleted_record_is_update_error, "D5", ServerSide;
+    contract::d5_update_of_unknown_key_is_update_error, "D5", ServerSide;
+    contract::d5_update_replaces_data, "D5", ServerSide;
+    contract::d6_delete_is_idempotent_and_targeted, "D6", ServerSide;
+    contract::d7_missing_record_loads_none, "D7", ServerSide;
+    contract::d7_load_returns_the_record_with_its_expiry, "D7 E1", ServerSide;
+    contract::d9_sync_and_async_sides_agree, "D9", ServerSide;
+    lifecycle::a5_cycle_key_keeps_data_under_new_key, "A5", Always;
+    lifecycle::a5_cycle_key_old_key_loads_empty, "A5", ServerSide;
+    lifecycle::a5_cycle_key_writes_before_deleting, "A5", ServerSide;
+    lifecycle::a6_flush_deletes_the_record, "A6", ServerSide;
+    lifecycle::a6_flush_empties_and_drops_key, "A6 B9", Always;
+    clear::d8_clear_expired_removes_only_expired, "D8 G7", ClearExpired;
+    clear::d8_cleared_record_is_not_resurrected_by_update, "D8 D5", ClearExpired;
+    clear::d8_clear_expired_noop_is_harmless, "D8 G7", NoClearExpired;
+    middleware::g4_no_write_when_unmodified, "G3 G4 B3", Always;
+    middleware::g4_modified_session_is_saved, "G4", Always;
+    middleware::g4_save_every_request_writes, "G4", Always;
+    middleware::g4_no_save_on_500, "G4", Always;
+    middleware::g2_flushed_session_deletes_cookie, "G2", Always;
+    middleware::g5_concurrent_logout_is_not_resurrected, "G5 D5", ServerSide;
+    encoding::d7_undecodable_record_loads_empty, "D7 F7", Raw;
+    encoding::f7_tampered_record_loads_empty, "F5 F7", DjangoSessionData;
+    encoding::f5_record_signed_with_other_secret_loads_empty, "F5 F7", DjangoSessionData;
+    encoding::d7_non_object_record_loads_empty, "D7", DjangoSessionData;
+    encoding::f6_session_data_is_djangos_encoding, "F1 F3 F6", DjangoSessionData;
+    encoding::f6_django_written_record_loads, "F6", DjangoSessionData;
+    encoding::e6_signed_cookie_is_djangos, "E6 F6", SignedPayload;
+    encoding::e6_tampered_cookie_loads_empty, "E6 F5", SignedPayload;
+    encoding::h4_oversized_cookie_is_an_error, "H4", SignedPayload;
+    encoding::g4_set_cookie_header_wire_format, "G4 G2", Always;
+    concurrency::concurrent_saves_leave_a_whole_record, "D5", ServerSide;
+    concurrency::concurrent_creates_get_distinct_keys, "A4", ServerSide;
+    model::model_agrees_with_store, "A B C D", ServerSide;
+    model::sync_model_agrees_with_store, "A B C D B10 D9", ServerSide;
 }

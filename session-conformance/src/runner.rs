@@ -1,9 +1,9 @@
-//! Cases, their selection by capability, and the runner behind both the generated
-//! `#[test]`s and the `sessions check` report.
+//! Cases, their selection by capability, and the runner behind both the test
+//! harness ([`crate::test_main`]) and the report of `sessions check` ([`run_all`]).
 
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
@@ -65,35 +65,35 @@ pub enum Needs {
     SignedPayload,
 }
 
+/// Why a case is skipped when raw access is missing: the rule is not checked at all.
+const NO_RAW: &str = "no RawRecords from the factory: rule NOT checked";
+const NOT_SERVER_SIDE: &str = "records are not server-side";
+
 impl Needs {
-    /// `Ok` when the case applies, else the reason it is skipped.
+    /// `Ok` when the case applies, else the reason it is skipped (short: the test
+    /// harness shows it beside the case's name).
     pub fn check(self, caps: &Capabilities, harness: &Harness) -> std::result::Result<(), String> {
-        let ok = match self {
-            Needs::Always => true,
-            Needs::IdKeys => caps.key_kind == KeyKind::Id,
-            Needs::ServerSide => caps.server_side,
-            Needs::ClearExpired => caps.server_side && caps.clear_expired,
-            Needs::NoClearExpired => !caps.clear_expired,
-            Needs::Raw => {
-                if caps.server_side && harness.raw.is_none() {
-                    return Err("the factory gives no RawRecords access: this rule is NOT checked for this server-side store".into());
-                }
-                caps.server_side
+        let skip = |reason: &str| Err(reason.to_owned());
+        match self {
+            Needs::Always => Ok(()),
+            Needs::IdKeys if caps.key_kind != KeyKind::Id => skip("keys are not ids"),
+            Needs::ServerSide | Needs::ClearExpired | Needs::Raw if !caps.server_side => {
+                skip(NOT_SERVER_SIDE)
             }
-            Needs::DjangoSessionData => {
+            Needs::ClearExpired if !caps.clear_expired => skip("clear_expired is declared a no-op"),
+            Needs::NoClearExpired if caps.clear_expired => skip("clear_expired removes records"),
+            Needs::Raw if harness.raw.is_none() => skip(NO_RAW),
+            Needs::DjangoSessionData if !harness.django_session_data => {
                 if caps.server_side && harness.raw.is_none() {
-                    return Err("the factory gives no RawRecords access: this rule is NOT checked for this server-side store".into());
+                    skip(NO_RAW)
+                } else {
+                    skip("stored text is not Django's session_data")
                 }
-                harness.django_session_data
             }
-            Needs::SignedPayload => caps.key_kind == KeyKind::SignedPayload,
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(format!(
-                "does not apply: needs {self:?}, the store declares {caps:?}"
-            ))
+            Needs::SignedPayload if caps.key_kind != KeyKind::SignedPayload => {
+                skip("keys do not carry the data")
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -141,6 +141,7 @@ impl Ctx {
     pub fn session_with_keys(&self, keys: Arc<dyn KeyGenerator>) -> Result<Session> {
         let config = SessionConfig::builder(self.env.secret_keys())
             .clock(self.env.clock())
+            .cookie_age(self.env.cookie_age())
             .key_generator(keys)
             .build()?;
         Ok(Session::new(self.backend.clone(), Arc::new(config), None))
@@ -158,17 +159,21 @@ impl Ctx {
             .advance(time::Duration::seconds(seconds));
     }
 
-    /// Saves a new session holding `pairs` and returns its key.
+    /// Saves a new session holding `pairs` (Django's `save()` of a fresh session) and
+    /// returns its key.
     pub async fn saved(
         &self,
         pairs: &[(&str, serde_json::Value)],
     ) -> std::result::Result<SessionKey, Failure> {
-        let mut s = self.session(None);
-        s.aupdate(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())))
-            .await?;
-        s.asave(false).await?;
+        let s = self.session(None);
+        {
+            let mut guard = s.lock().await;
+            guard
+                .aupdate(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())))
+                .await?;
+            guard.asave().await?;
+        }
         s.session_key()
-            .cloned()
             .ok_or_else(|| Failure("save left the session without a key".into()))
     }
 }
@@ -176,7 +181,7 @@ impl Ctx {
 /// One rule check.
 #[derive(Clone, Copy)]
 pub struct Case {
-    /// The case's name (also the generated test's name).
+    /// The case's name (also its test's name).
     pub name: &'static str,
     /// The rule id(s) of docs/django-spec.md it checks.
     pub rule: &'static str,
@@ -232,25 +237,59 @@ where
     Arc::new(move |env| f(env).boxed())
 }
 
-/// Runs one case on a fresh store from `factory`. A panic inside the case or the store
-/// is reported as a failure, never propagated.
+/// What the runner makes of a factory that says its server is unavailable
+/// ([`session_api::Error::Unavailable`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WhenUnavailable {
+    /// Report the case as skipped, with the reason.
+    Skip,
+    /// Fail the case (`CI=true`).
+    Fail,
+}
+
+/// The reason a factory's [`session_api::Error::Unavailable`] gives, if it is one.
+pub(crate) fn unavailable_reason(err: &session_api::Error) -> Option<String> {
+    match err {
+        session_api::Error::Unavailable(source) => Some(format!("store unavailable: {source}")),
+        _ => None,
+    }
+}
+
+/// Runs one case on a fresh store from `factory`. A panic inside the factory, the
+/// case or the store is reported as a failure, never propagated. A factory that
+/// reports its server unavailable makes the case [`Outcome::Skipped`].
 pub async fn run_case(case: &Case, factory: &Factory) -> CaseReport {
+    execute(case, factory, WhenUnavailable::Skip).await.0
+}
+
+/// [`run_case`], and whether the case itself ran (else its failure is the
+/// factory's or the kit's).
+pub(crate) async fn execute(
+    case: &Case,
+    factory: &Factory,
+    when_unavailable: WhenUnavailable,
+) -> (CaseReport, bool) {
     let started = Instant::now();
     let env = KitEnv::new(case.name);
-    let outcome = match factory(env.clone()).await {
-        Err(session_api::Error::Backend(source)) if source.is::<crate::harness::Unavailable>() => {
-            Outcome::Skipped(source.to_string())
-        }
-        Err(err) => Outcome::Failed(format!("the factory failed: {err}")),
-        Ok(harness) => {
+    let mut ran = false;
+    let outcome = match tokio::spawn(factory(env.clone())).await {
+        Err(join) => Outcome::Failed(format!("the factory panicked: {join}")),
+        Ok(Err(err)) => match (unavailable_reason(&err), when_unavailable) {
+            (Some(reason), WhenUnavailable::Skip) => Outcome::Skipped(reason),
+            (Some(reason), WhenUnavailable::Fail) => {
+                Outcome::Failed(format!("{reason} (a failure under CI=true)"))
+            }
+            (None, _) => Outcome::Failed(format!("the factory failed: {err}")),
+        },
+        Ok(Ok(harness)) => {
             let caps = harness.backend.capabilities();
             match case.needs.check(&caps, &harness) {
                 Err(reason) => Outcome::Skipped(reason),
                 Ok(()) => match Ctx::new(harness, env) {
                     Err(err) => Outcome::Failed(format!("kit set-up failed: {err}")),
                     Ok(ctx) => {
-                        let run = case.run;
-                        match tokio::spawn(run(ctx)).await {
+                        ran = true;
+                        match tokio::spawn((case.run)(ctx)).await {
                             Ok(Ok(())) => Outcome::Passed,
                             Ok(Err(failure)) => Outcome::Failed(failure.0),
                             Err(join) => Outcome::Failed(format!("the case panicked: {join}")),
@@ -260,15 +299,17 @@ pub async fn run_case(case: &Case, factory: &Factory) -> CaseReport {
             }
         }
     };
-    CaseReport {
+    let report = CaseReport {
         case: case.name,
         rule: case.rule,
         outcome,
         duration: started.elapsed(),
-    }
+    };
+    (report, ran)
 }
 
-/// Runs every case (or those whose name contains `filter`) one after the other.
+/// Runs every case (or those whose name contains `filter`) one after the other: the
+/// report API behind `sessions check`.
 pub async fn run_all(factory: &Factory, filter: Option<&str>) -> Vec<CaseReport> {
     let mut reports = Vec::new();
     for case in crate::CASES {
@@ -277,34 +318,4 @@ pub async fn run_all(factory: &Factory, filter: Option<&str>) -> Vec<CaseReport>
         }
     }
     reports
-}
-
-static RUNTIME_LOCK: Mutex<()> = Mutex::new(());
-
-/// What each generated `#[test]` calls: runs the named case on a multi-thread tokio
-/// runtime and panics with the rule and the reason when it fails. Skips are printed.
-pub fn run_named_case(name: &str, factory: Factory) {
-    let Some(case) = crate::CASES.iter().find(|c| c.name == name) else {
-        panic!("no conformance case named {name}");
-    };
-    // Guard only runtime construction; cases themselves run in parallel.
-    let runtime = {
-        let _guard = RUNTIME_LOCK.lock();
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-    };
-    let runtime = match runtime {
-        Ok(rt) => rt,
-        Err(err) => panic!("cannot start a tokio runtime: {err}"),
-    };
-    let report = runtime.block_on(run_case(case, &factory));
-    match report.outcome {
-        Outcome::Passed => {}
-        Outcome::Skipped(reason) => eprintln!("SKIPPED {} [{}]: {reason}", case.name, case.rule),
-        Outcome::Failed(reason) => {
-            panic!("rule {} broken ({}): {reason}", case.rule, case.name)
-        }
-    }
 }

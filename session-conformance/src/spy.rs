@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use session_api::{
-    AsyncSessionStore, Capabilities, KeyGenerator, Result, SessionBackend, SessionData, SessionKey,
-    SessionStore,
+    AsyncSessionStore, Capabilities, KeyGenerator, Record, Result, SaveMode, SessionBackend,
+    SessionData, SessionKey, SessionStore,
 };
 use time::OffsetDateTime;
 
@@ -18,12 +18,12 @@ pub enum Call {
     Exists,
     /// `load`/`aload`.
     Load,
-    /// `save`/`asave` with its `must_create` flag.
+    /// `save`/`asave` with its mode.
     Save {
-        /// The flag.
-        must_create: bool,
+        /// The mode.
+        mode: SaveMode,
     },
-    /// `create`/`acreate`.
+    /// `create`/`acreate` (and their `_with` forms).
     Create,
     /// `delete`/`adelete`.
     Delete,
@@ -89,28 +89,26 @@ impl SessionStore for Spy {
         self.record(Call::Exists);
         self.inner.sync().exists(key)
     }
-    fn load(&self, key: &SessionKey) -> Result<Option<SessionData>> {
+    fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
         self.record(Call::Load);
         self.inner.sync().load(key)
     }
-    fn save(
-        &self,
-        key: &SessionKey,
-        data: &SessionData,
-        expires_at: OffsetDateTime,
-        must_create: bool,
-    ) -> Result<SessionKey> {
-        self.record(Call::Save { must_create });
-        self.inner.sync().save(key, data, expires_at, must_create)
+    fn save(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
+        self.record(Call::Save { mode });
+        self.inner.sync().save(record, mode)
     }
-    fn create(
+    fn create(&self, data: &SessionData, expires_at: OffsetDateTime) -> Result<SessionKey> {
+        self.record(Call::Create);
+        self.inner.sync().create(data, expires_at)
+    }
+    fn create_with(
         &self,
         data: &SessionData,
         expires_at: OffsetDateTime,
         keys: &dyn KeyGenerator,
     ) -> Result<SessionKey> {
         self.record(Call::Create);
-        self.inner.sync().create(data, expires_at, keys)
+        self.inner.sync().create_with(data, expires_at, keys)
     }
     fn delete(&self, key: &SessionKey) -> Result<()> {
         self.record(Call::Delete);
@@ -131,24 +129,19 @@ impl AsyncSessionStore for Spy {
         self.record(Call::Exists);
         self.inner.nonblocking().aexists(key).await
     }
-    async fn aload(&self, key: &SessionKey) -> Result<Option<SessionData>> {
+    async fn aload(&self, key: &SessionKey) -> Result<Option<Record>> {
         self.record(Call::Load);
         self.inner.nonblocking().aload(key).await
     }
-    async fn asave(
-        &self,
-        key: &SessionKey,
-        data: &SessionData,
-        expires_at: OffsetDateTime,
-        must_create: bool,
-    ) -> Result<SessionKey> {
-        self.record(Call::Save { must_create });
-        self.inner
-            .nonblocking()
-            .asave(key, data, expires_at, must_create)
-            .await
+    async fn asave(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
+        self.record(Call::Save { mode });
+        self.inner.nonblocking().asave(record, mode).await
     }
-    async fn acreate(
+    async fn acreate(&self, data: &SessionData, expires_at: OffsetDateTime) -> Result<SessionKey> {
+        self.record(Call::Create);
+        self.inner.nonblocking().acreate(data, expires_at).await
+    }
+    async fn acreate_with(
         &self,
         data: &SessionData,
         expires_at: OffsetDateTime,
@@ -157,7 +150,7 @@ impl AsyncSessionStore for Spy {
         self.record(Call::Create);
         self.inner
             .nonblocking()
-            .acreate(data, expires_at, keys)
+            .acreate_with(data, expires_at, keys)
             .await
     }
     async fn adelete(&self, key: &SessionKey) -> Result<()> {

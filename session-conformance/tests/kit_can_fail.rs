@@ -4,8 +4,10 @@
 
 mod reference_store;
 
-use reference_store::{harness, Fault};
-use session_conformance::{factory, run_case, Outcome, CASES};
+use reference_store::{bare_harness, harness, Fault};
+use session_api::Capabilities;
+use session_conformance::libtest_mimic::{self, Arguments};
+use session_conformance::{factory, run_case, trials, Outcome, CASES};
 
 fn faulty(fault: Fault) -> session_conformance::Factory {
     factory(move |env| async move { Ok(harness(&env, fault)) })
@@ -89,6 +91,15 @@ async fn store_ignoring_expiry_fails_the_expiry_rules() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_forgetting_the_expiry_fails_the_record_rule() {
+    assert_caught(
+        Fault::ForgetsExpiry,
+        &["d7_load_returns_the_record_with_its_expiry"],
+    )
+    .await;
+}
+
 #[test]
 fn the_kit_has_at_least_60_distinct_cases() {
     let mut names: Vec<_> = CASES.iter().map(|c| c.name).collect();
@@ -96,4 +107,65 @@ fn the_kit_has_at_least_60_distinct_cases() {
     names.sort_unstable();
     names.dedup();
     assert_eq!(names.len(), CASES.len(), "duplicate case names");
+}
+
+/// A case a store's capabilities rule out is an ignored trial whose kind carries the
+/// reason (shown by `--list` and in the run), never a pass.
+#[test]
+fn capability_skips_are_ignored_trials_with_their_reason() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let caps = Capabilities::server_side().with_clear_expired(false);
+    let store = factory(move |env| async move { Ok(bare_harness(&env, caps)) });
+    let all = trials(store.clone(), rt.handle());
+    assert_eq!(all.len(), CASES.len());
+    let kind_of = |name: &str| {
+        let trial = all.iter().find(|t| t.name() == name).expect("trial exists");
+        (trial.has_ignored_flag(), trial.kind().to_owned())
+    };
+    assert_eq!(
+        kind_of("d8_clear_expired_removes_only_expired"),
+        (
+            true,
+            "skipped: clear_expired is declared a no-op".to_owned()
+        )
+    );
+    assert_eq!(
+        kind_of("d7_undecodable_record_loads_empty"),
+        (
+            true,
+            "skipped: no RawRecords from the factory: rule NOT checked".to_owned()
+        )
+    );
+    assert_eq!(
+        kind_of("e6_signed_cookie_is_djangos"),
+        (true, "skipped: keys do not carry the data".to_owned())
+    );
+    assert_eq!(
+        kind_of("d8_clear_expired_noop_is_harmless"),
+        (false, String::new())
+    );
+
+    // The runs' reports go to a scratch file, not into this test's output.
+    let log = std::env::temp_dir().join(format!("kit-can-fail-{}.log", std::process::id()));
+    let args = |ignored| Arguments {
+        filter: Some("d8_".into()),
+        ignored,
+        test_threads: Some(1),
+        logfile: Some(log.display().to_string()),
+        ..Arguments::default()
+    };
+    let run = libtest_mimic::run(&args(false), trials(store.clone(), rt.handle()));
+    assert_eq!(
+        (run.num_passed, run.num_ignored, run.num_failed),
+        (1, 2, 0),
+        "the two clear_expired cases are ignored, the no-op case passes"
+    );
+    // --ignored runs the skipped cases: they still do not apply, and say so.
+    let run = libtest_mimic::run(&args(true), trials(store, rt.handle()));
+    assert_eq!((run.num_passed, run.num_ignored, run.num_failed), (0, 2, 0));
+    let _ = std::fs::remove_file(log);
 }

@@ -1,10 +1,17 @@
 //! The cached database store: Django's `django.contrib.sessions.backends.cached_db`
-//! (rule E4). Write-through: the database ([`DbStore`]) is the record, a [`Cache`] in
-//! front of it serves the reads.
+//! (rule E4). Write-through: a durable store is the record, a [`Cache`] in front of it
+//! serves the reads.
+//!
+//! The durable layer is any [`AsyncSessionStore`] with server-side records: Django's
+//! pairing is [the database store](crate::db::DbStore), but the file store (through
+//! [`SyncToAsync`](session_api::SyncToAsync)) or a store of your own works the same.
+//! Below, "the database" means that layer. `CachedDbStore<DbStore>` also lists and
+//! revokes an account's sessions.
 //!
 //! * `load`: the cache; on a miss (or an entry that is expired by the store's clock, or
-//!   does not decode), the database, and then the cache is filled with the row's data
-//!   for the row's remaining age.
+//!   does not decode), the database, and then the cache is filled with the record's
+//!   data for the record's remaining age (its `expires_at`, as the database returned
+//!   it).
 //! * `save`: the database first, with the database's semantics (rules D4, D5, H7: an
 //!   [`Error::Create`] or [`Error::Update`] there is the result and the cache is left
 //!   alone); then the cache. A create stores the entry; an update replaces an entry
@@ -14,6 +21,14 @@
 //! * `exists`: a live cache entry, else the database.
 //! * `delete`: the database row, then the cache entry.
 //! * `clear_expired`: the database's; cache entries expire on their own TTL.
+//!
+//! # Clock
+//!
+//! The store takes its clock explicitly ([`CachedDbStore::new`]): it computes the
+//! cache entries' time to live (`expires_at - now`) and decides whether a cached entry
+//! is still live. Give it the clock the durable store uses (the site's
+//! `SessionConfig::clock`), so both layers agree on when a session ends; a cached
+//! entry never outlives the `expires_at` the database gave, whatever the clock.
 //!
 //! The cache key is [`DEFAULT_KEY_PREFIX`] (`django.contrib.sessions.cached_db`, not the
 //! cache store's prefix, so the two stores never read each other's entries in a shared
@@ -25,14 +40,16 @@
 //! # When the cache fails
 //!
 //! Reads and writes go on from the database: a failing cache read is logged and the
-//! row is read (and the cache is not filled); a failing cache write is logged. With
+//! record is read from the database (and the cache is not filled); a failing cache
+//! write is logged. With
 //! [`RedisCache`](crate::cache::RedisCache), commands fail at once while Redis is down
 //! and after the command timeout when it hangs, so each request pays at most that.
 //!
 //! Two things are not hidden:
 //!
-//! * `delete` removes the row, then returns [`Error::Backend`] if the cache entry could
-//!   not be removed: a cached copy may survive until its TTL, and a cache that comes
+//! * `delete` removes the record, then returns the cache's error
+//!   ([`Error::Unavailable`] or [`Error::Backend`]) if the cache entry could not be
+//!   removed: a cached copy may survive until its TTL, and a cache that comes
 //!   back with its data (a network partition, a persisted Redis) would serve it, so a
 //!   logout must not look complete. Django raises there too.
 //! * A save whose cache write failed leaves the previous cached copy in place: if the
@@ -40,17 +57,21 @@
 //!   next successful save or the entry's TTL. A restarted, empty Redis has no such
 //!   copy.
 //!
-//! Like every cache-aside scheme, a load that read a row just before a concurrent save
+//! Like every cache-aside scheme, a load that read a record just before a concurrent save
 //! or delete can put that older row back in the cache; Django has the same window.
 
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use session_api::{AsyncSessionStore, Capabilities, Clock, Error, Result, SessionData, SessionKey};
+use session_api::{
+    AsyncSessionStore, Capabilities, Clock, Error, Record, Result, SaveMode, SessionKey,
+};
+#[cfg(feature = "db")]
 use time::OffsetDateTime;
 
 use crate::cache::{ttl_for, Cache, CacheValue};
+#[cfg(feature = "db")]
 use crate::db::DbStore;
 
 /// Django's cache key prefix of the cached_db backend.
@@ -59,8 +80,12 @@ pub const DEFAULT_KEY_PREFIX: &str = "django.contrib.sessions.cached_db";
 /// Where cache failures are logged (Django's logger).
 const LOG_TARGET: &str = "django.contrib.sessions";
 
-/// The write-through store over a [`DbStore`] and a [`Cache`]. See the
+/// The write-through store over a durable store `D` and a [`Cache`]. See the
 /// [module docs](self).
+///
+/// `D` defaults to `dyn AsyncSessionStore`, so `CachedDbStore` alone names a store
+/// over any durable layer; `CachedDbStore<DbStore>` keeps the concrete type (and its
+/// account methods).
 ///
 /// ```no_run
 /// # async fn demo() -> session_api::Result<()> {
@@ -79,36 +104,37 @@ const LOG_TARGET: &str = "django.contrib.sessions";
 ///     RedisOptions::default().wait_for_connection(false),
 /// )
 /// .await?;
-/// let store = CachedDbStore::new(Arc::new(db), Arc::new(redis));
+/// let store = CachedDbStore::new(Arc::new(db), Arc::new(redis.clone()), config.clock.clone());
 /// let backend = SessionBackend::from_async(Arc::new(store));
 /// # let _ = backend; Ok(()) }
 /// ```
-pub struct CachedDbStore {
-    db: Arc<DbStore>,
+pub struct CachedDbStore<D: ?Sized = dyn AsyncSessionStore> {
+    durable: Arc<D>,
     cache: Arc<dyn Cache>,
     prefix: String,
     clock: Arc<dyn Clock>,
 }
 
-impl fmt::Debug for CachedDbStore {
+impl<D: fmt::Debug + ?Sized> fmt::Debug for CachedDbStore<D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CachedDbStore")
-            .field("db", &self.db)
+            .field("durable", &self.durable)
             .field("cache", &self.cache)
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
 }
 
-impl CachedDbStore {
-    /// A store over `db` and `cache` with Django's prefix ([`DEFAULT_KEY_PREFIX`]),
-    /// reading "now" from the database store's clock, so both layers agree on expiry.
-    pub fn new(db: Arc<DbStore>, cache: Arc<dyn Cache>) -> Self {
+impl<D: AsyncSessionStore + ?Sized> CachedDbStore<D> {
+    /// A store over `durable` and `cache` with Django's prefix ([`DEFAULT_KEY_PREFIX`]),
+    /// reading "now" from `clock` for the cache's time to live and liveness: give it
+    /// the durable store's clock (see the [module docs](self#clock)).
+    pub fn new(durable: Arc<D>, cache: Arc<dyn Cache>, clock: Arc<dyn Clock>) -> Self {
         CachedDbStore {
-            clock: Arc::clone(db.clock()),
-            db,
+            durable,
             cache,
             prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            clock,
         }
     }
 
@@ -119,12 +145,14 @@ impl CachedDbStore {
         self
     }
 
-    /// The database store.
-    pub fn db(&self) -> &Arc<DbStore> {
-        &self.db
+    /// The durable store. Writing to it directly bypasses the cache: a cached copy
+    /// stays loadable until its TTL.
+    pub fn durable(&self) -> &Arc<D> {
+        &self.durable
     }
 
-    /// The cache.
+    /// The cache (keep a clone of a [`RedisCache`](crate::cache::RedisCache) to reach
+    /// the concrete type).
     pub fn cache(&self) -> &Arc<dyn Cache> {
         &self.cache
     }
@@ -139,6 +167,13 @@ impl CachedDbStore {
         format!("{}{}", self.prefix, key.as_str())
     }
 
+    fn cache_failed(&self, what: &str, err: &Error) {
+        tracing::warn!(target: LOG_TARGET, "Error {what} cache ({:?}): {err}", self.cache);
+    }
+}
+
+#[cfg(feature = "db")]
+impl CachedDbStore<DbStore> {
     /// The live sessions of `account_id` (see [`DbStore::list_account_sessions`]).
     ///
     /// # Errors
@@ -148,7 +183,7 @@ impl CachedDbStore {
         &self,
         account_id: i64,
     ) -> Result<Vec<(SessionKey, OffsetDateTime)>> {
-        self.db.list_account_sessions(account_id).await
+        self.durable.list_account_sessions(account_id).await
     }
 
     /// Deletes every live session of `account_id` from the database and the cache;
@@ -161,74 +196,40 @@ impl CachedDbStore {
     /// As [`DbStore::list_account_sessions`], and as `delete` for each session.
     pub async fn revoke_account_sessions(&self, account_id: i64) -> Result<u64> {
         let mut revoked = 0;
-        for (key, _) in self.db.list_account_sessions(account_id).await? {
+        for (key, _) in self.durable.list_account_sessions(account_id).await? {
             self.adelete(&key).await?;
             revoked += 1;
         }
         Ok(revoked)
     }
-
-    /// The data of `key`'s row if live and decodable, with the row's expiry when the
-    /// data may be cached.
-    async fn load_row(
-        &self,
-        key: &SessionKey,
-    ) -> Result<Option<(SessionData, Option<OffsetDateTime>)>> {
-        let (text, expires_at) = match self.db.read_raw(key).await {
-            Ok(Some(row)) => row,
-            Ok(None) => return Ok(None),
-            // An unreadable expire_date: the database's own load decides, and nothing
-            // is cached.
-            Err(Error::Serialization(_)) => {
-                return Ok(self.db.aload(key).await?.map(|data| (data, None)))
-            }
-            Err(err) => return Err(err),
-        };
-        if expires_at <= self.clock.now() {
-            return Ok(None);
-        }
-        match self.db.codec().try_decode(&text) {
-            Ok(data) => Ok(Some((data, Some(expires_at)))),
-            Err(err) => {
-                // Rule F7: a bad signature is logged; other decoding failures are not.
-                if err.is_bad_signature() {
-                    tracing::warn!(target: "django.security.SuspiciousSession", "Session data corrupted");
-                }
-                Ok(None)
-            }
-        }
-    }
-
-    fn cache_failed(&self, what: &str, err: &Error) {
-        tracing::warn!(target: LOG_TARGET, "Error {what} cache ({:?}): {err}", self.cache);
-    }
 }
 
 #[async_trait]
-impl AsyncSessionStore for CachedDbStore {
+impl<D: AsyncSessionStore + ?Sized> AsyncSessionStore for CachedDbStore<D> {
+    /// The durable store's (server side, `clear_expired`, and `list_by_account` where
+    /// it lists: `CachedDbStore<DbStore>` has the methods, which keep the cache in
+    /// step); never `backend_ttl`, the durable records outliving the cache's.
     fn capabilities(&self) -> Capabilities {
-        // The database's: server side, clear_expired, account listing when configured
-        // (revoking goes through this store, so the cache follows).
-        self.db.capabilities().with_backend_ttl(false)
+        self.durable.capabilities().with_backend_ttl(false)
     }
 
     async fn aexists(&self, key: &SessionKey) -> Result<bool> {
         match self.cache.get(&self.cache_key(key)).await {
-            Ok(Some(text)) if CacheValue::live_data(&text, self.clock.now()).is_some() => {
+            Ok(Some(text)) if CacheValue::live(&text, self.clock.now()).is_some() => {
                 return Ok(true)
             }
             Ok(_) => {}
             Err(err) => self.cache_failed("reading from", &err),
         }
-        self.db.aexists(key).await
+        self.durable.aexists(key).await
     }
 
-    async fn aload(&self, key: &SessionKey) -> Result<Option<SessionData>> {
+    async fn aload(&self, key: &SessionKey) -> Result<Option<Record>> {
         let cache_key = self.cache_key(key);
         let cache_up = match self.cache.get(&cache_key).await {
             Ok(Some(text)) => {
-                if let Some(data) = CacheValue::live_data(&text, self.clock.now()) {
-                    return Ok(Some(data));
+                if let Some((data, expires_at)) = CacheValue::live(&text, self.clock.now()) {
+                    return Ok(Some(Record::new(key.clone(), data, expires_at)));
                 }
                 true
             }
@@ -239,12 +240,13 @@ impl AsyncSessionStore for CachedDbStore {
             }
         };
         // Django's `cached_db` drops a session whose row is missing as it is.
-        let Some((data, expires_at)) = self.load_row(key).await? else {
+        let Some(record) = self.durable.aload(key).await? else {
             return Ok(None);
         };
-        if let (true, Some(expires_at)) = (cache_up, expires_at) {
-            let ttl = ttl_for(expires_at, self.clock.now());
-            let filled = match CacheValue::encode(&data, expires_at) {
+        let now = self.clock.now();
+        if cache_up && record.expires_at > now {
+            let ttl = ttl_for(record.expires_at, now);
+            let filled = match CacheValue::encode(&record.data, record.expires_at) {
                 Ok(value) => self.cache.set(&cache_key, &value, ttl).await,
                 Err(err) => Err(err),
             };
@@ -252,22 +254,18 @@ impl AsyncSessionStore for CachedDbStore {
                 self.cache_failed("saving to", &err);
             }
         }
-        Ok(Some(data))
+        Ok(Some(record))
     }
 
-    async fn asave(
-        &self,
-        key: &SessionKey,
-        data: &SessionData,
-        expires_at: OffsetDateTime,
-        must_create: bool,
-    ) -> Result<SessionKey> {
-        let saved = self.db.asave(key, data, expires_at, must_create).await?;
-        let cache_key = self.cache_key(key);
-        let ttl = ttl_for(expires_at, self.clock.now());
-        let written = match CacheValue::encode(data, expires_at) {
-            Ok(value) if must_create => self.cache.set(&cache_key, &value, ttl).await,
-            Ok(value) => self.cache.replace(&cache_key, &value, ttl).await.map(drop),
+    async fn asave(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
+        let saved = self.durable.asave(record, mode).await?;
+        let cache_key = self.cache_key(&saved);
+        let ttl = ttl_for(record.expires_at, self.clock.now());
+        let written = match CacheValue::encode(&record.data, record.expires_at) {
+            Ok(value) => match mode {
+                SaveMode::Create => self.cache.set(&cache_key, &value, ttl).await,
+                SaveMode::Update => self.cache.replace(&cache_key, &value, ttl).await.map(drop),
+            },
             Err(err) => Err(err),
         };
         if let Err(err) = written {
@@ -277,11 +275,11 @@ impl AsyncSessionStore for CachedDbStore {
     }
 
     async fn adelete(&self, key: &SessionKey) -> Result<()> {
-        self.db.adelete(key).await?;
+        self.durable.adelete(key).await?;
         self.cache.delete(&self.cache_key(key)).await
     }
 
     async fn aclear_expired(&self) -> Result<u64> {
-        self.db.aclear_expired().await
+        self.durable.aclear_expired().await
     }
 }

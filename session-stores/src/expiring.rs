@@ -42,6 +42,19 @@ impl<K: Hash + Eq + Ord + Clone, V> ExpiringMap<K, V> {
             .map(|(value, _)| value)
     }
 
+    /// The value of `key` and its deadline, if the deadline is after `now`.
+    #[cfg(feature = "memory")]
+    pub(crate) fn live_entry<Q>(&self, key: &Q, now: OffsetDateTime) -> Option<(&V, OffsetDateTime)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.entries
+            .get(key)
+            .filter(|(_, deadline)| *deadline > now)
+            .map(|(value, deadline)| (value, *deadline))
+    }
+
     /// Removes `key`, live or not.
     pub(crate) fn remove<Q>(&mut self, key: &Q) -> Option<V>
     where
@@ -110,6 +123,14 @@ mod tests {
         let later = NOW + Duration::seconds(5);
         assert_eq!(m.live("old", later), None);
         assert_eq!(m.live("live", later), Some(&2));
+        #[cfg(feature = "memory")]
+        {
+            assert_eq!(
+                m.live_entry("live", later),
+                Some((&2, NOW + Duration::seconds(100)))
+            );
+            assert_eq!(m.live_entry("old", later), None);
+        }
         // Full: the expired entry goes, the live one stays.
         m.insert("new".into(), 3, later + Duration::seconds(1), 2, later);
         assert_eq!(m.len(), 2);

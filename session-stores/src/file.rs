@@ -20,13 +20,20 @@
 //!   on Unix the directory is synced after it (a failure there is logged, not
 //!   returned). A save that returned `Ok` survives a power loss on file systems that
 //!   honour `fsync`.
-//! - **Create is exclusive.** `save(must_create = true)` claims the name with
+//! - **Create is exclusive.** A save with [`SaveMode::Create`] claims the name with
 //!   create-exclusive (`O_EXCL`), as Django does; an existing live file is
 //!   [`Error::Create`]. An *expired* file counts as absent: it is deleted and the name
 //!   claimed again.
-//! - **Update never re-creates.** `save(must_create = false)` on a missing or expired
+//! - **Update never re-creates.** A save with [`SaveMode::Update`] on a missing or expired
 //!   file is [`Error::Update`] (rule D5).
 //! - **Private files.** Session files are created with mode `0600` on Unix.
+//!
+//! # Directory
+//!
+//! [`FileStore::from_config`] keeps the files in the system temp dir, Django's default
+//! for `SESSION_FILE_PATH`; [`FileStore::from_config_in`] and [`FileStore::new`] take
+//! the directory. It must exist (a [`Error::Configuration`] otherwise, rule E5); a
+//! directory writable by every user is logged as a warning.
 //!
 //! # Expiry
 //!
@@ -39,7 +46,7 @@
 //! The file's modification time is *set* at every save, from the store's clock, so
 //! expiry depends only on the injected [`Clock`] (tests move a `ManualClock`). The time
 //! written is the one that makes the file expire at the `expires_at` given to
-//! [`SessionStore::save`]: `expires_at - _session_expiry` for an integer expiry,
+//! [`SessionStore::save`] (the [`Record`]'s): `expires_at - _session_expiry` for an integer expiry,
 //! `expires_at - cookie age` without one (through a [`session_api::Session`] both are
 //! simply "now"), and "now" for a datetime expiry (which does not depend on it).
 //!
@@ -66,13 +73,12 @@
 //!
 //! # fn main() -> session_api::Result<()> {
 //! let dir = tempfile::tempdir().map_err(session_api::Error::backend)?;
-//! let config = SessionConfig::builder(SecretKeys::new("s3cret"))
-//!     .file_path(Some(dir.path().to_owned()))
-//!     .build()?;
-//! let backend = SessionBackend::from_sync(Arc::new(FileStore::from_config(&config)?));
-//! let mut session = Session::new(backend, Arc::new(config), None);
+//! let config = SessionConfig::builder(SecretKeys::new("s3cret")).build()?;
+//! let store = FileStore::from_config_in(&config, dir.path())?;
+//! let backend = SessionBackend::from_sync(Arc::new(store));
+//! let session = Session::new(backend, Arc::new(config), None);
 //! session.set("cart", &[3, 4])?;
-//! session.save(false)?;
+//! session.save()?;
 //! let key = session.session_key().map(|k| k.as_str().to_owned()).unwrap_or_default();
 //! assert!(dir.path().join(format!("sessionid{key}")).is_file());
 //! # Ok(())
@@ -88,8 +94,8 @@ use std::time::{Duration as StdDuration, SystemTime};
 use session_api::data::SESSION_EXPIRY_KEY;
 use session_api::key::{MAX_KEY_LEN, MIN_KEY_LEN};
 use session_api::{
-    Capabilities, Clock, Error, ExpiryValue, Result, SessionCodec, SessionConfig, SessionData,
-    SessionKey, SessionStore,
+    Capabilities, Clock, Error, ExpiryValue, Record, Result, SaveMode, SessionCodec, SessionConfig,
+    SessionData, SessionKey, SessionStore,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -109,7 +115,7 @@ pub struct FileStore {
 }
 
 /// What is on disk under a session's name.
-enum Record {
+enum OnDisk {
     /// Nothing.
     Missing,
     /// Something that is not a regular file (a directory, a device...): never read,
@@ -149,13 +155,13 @@ impl FileStore {
         match fs::metadata(&dir) {
             Ok(meta) if meta.is_dir() => warn_if_world_writable(&dir, &meta),
             Ok(_) => {
-                return Err(Error::Configuration(format!(
+                return Err(Error::configuration(format!(
                     "SESSION_FILE_PATH {} is not a directory",
                     dir.display()
                 )))
             }
             Err(err) => {
-                return Err(Error::Configuration(format!(
+                return Err(Error::configuration(format!(
                     "SESSION_FILE_PATH {} is not an accessible directory: {err}",
                     dir.display()
                 )))
@@ -166,12 +172,12 @@ impl FileStore {
                 .bytes()
                 .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
         {
-            return Err(Error::Configuration(format!(
+            return Err(Error::configuration(format!(
                 "the file store's prefix (SESSION_COOKIE_NAME) {cookie_name:?} is not a valid cookie name"
             )));
         }
         if cookie_age <= 0 {
-            return Err(Error::Configuration(format!(
+            return Err(Error::configuration(format!(
                 "SESSION_COOKIE_AGE must be positive, not {cookie_age}"
             )));
         }
@@ -185,21 +191,36 @@ impl FileStore {
         })
     }
 
-    /// A store from the settings: `SESSION_FILE_PATH` (default the system temp dir,
-    /// [`SessionConfig::file_dir`]), `SESSION_COOKIE_NAME`, `SESSION_COOKIE_AGE`, the
-    /// secret keys, serializer and clock.
+    /// A store from the settings in the system temp dir (`std::env::temp_dir()`,
+    /// Django's default for `SESSION_FILE_PATH`), with `SESSION_COOKIE_NAME`,
+    /// `SESSION_COOKIE_AGE`, the secret keys, serializer and clock of `config`.
+    ///
+    /// The temp dir is usually writable by every user of the machine, who could then
+    /// plant or read session files: give a private directory with
+    /// [`from_config_in`](Self::from_config_in) in production (the store logs a
+    /// warning for a world-writable directory).
     ///
     /// # Errors
     ///
     /// As [`FileStore::new`].
     pub fn from_config(config: &SessionConfig) -> Result<Self> {
+        Self::from_config_in(config, std::env::temp_dir())
+    }
+
+    /// As [`from_config`](Self::from_config), keeping the files in `dir` (Django's
+    /// `SESSION_FILE_PATH`), which must exist.
+    ///
+    /// # Errors
+    ///
+    /// As [`FileStore::new`].
+    pub fn from_config_in(config: &SessionConfig, dir: impl Into<PathBuf>) -> Result<Self> {
         let codec = SessionCodec::new(
             &config.secret_keys,
             Arc::clone(&config.clock),
             Arc::clone(&config.serializer),
         );
         Self::new(
-            config.file_dir(),
+            dir,
             &config.cookie_name,
             config.cookie_age,
             codec,
@@ -273,15 +294,15 @@ impl FileStore {
     }
 
     /// Reads what is stored under `path` (bounded by the codec's decoding limit).
-    fn read_record(&self, path: &Path) -> Result<Record> {
+    fn read_record(&self, path: &Path) -> Result<OnDisk> {
         let file = match File::open(path) {
             Ok(file) => file,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Record::Missing),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(OnDisk::Missing),
             Err(err) => return Err(Error::backend(err)),
         };
         let meta = file.metadata().map_err(Error::backend)?;
         if !meta.is_file() {
-            return Ok(Record::NotRegular);
+            return Ok(OnDisk::NotRegular);
         }
         let mtime = meta
             .modified()
@@ -305,7 +326,7 @@ impl FileStore {
             data.as_ref()
                 .and_then(|data| data.get_value(SESSION_EXPIRY_KEY)),
         );
-        Ok(Record::File(Found {
+        Ok(OnDisk::File(Found {
             expires_at: expiry.date(mtime, self.cookie_age),
             data,
         }))
@@ -360,12 +381,12 @@ impl FileStore {
                 }
                 Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
                     match self.read_record(path)? {
-                        Record::File(found) if self.is_expired(&found, now) => {
+                        OnDisk::File(found) if self.is_expired(&found, now) => {
                             remove_if_present(path)?;
                         }
                         // Removed in the meantime: try again.
-                        Record::Missing => {}
-                        Record::File(_) | Record::NotRegular => return Err(Error::Create),
+                        OnDisk::Missing => {}
+                        OnDisk::File(_) | OnDisk::NotRegular => return Err(Error::Create),
                     }
                 }
                 Err(err) => return Err(Error::backend(err)),
@@ -400,9 +421,9 @@ impl SessionStore for FileStore {
     fn exists(&self, key: &SessionKey) -> Result<bool> {
         let path = self.path_for(key.as_str())?;
         match self.read_record(&path)? {
-            Record::Missing => Ok(false),
-            Record::NotRegular => Ok(true),
-            Record::File(found) => {
+            OnDisk::Missing => Ok(false),
+            OnDisk::NotRegular => Ok(true),
+            OnDisk::File(found) => {
                 if self.is_expired(&found, self.clock.now()) {
                     remove_if_present(&path)?;
                     Ok(false)
@@ -413,53 +434,53 @@ impl SessionStore for FileStore {
         }
     }
 
-    fn load(&self, key: &SessionKey) -> Result<Option<SessionData>> {
+    fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
         let path = self.path_for(key.as_str())?;
         match self.read_record(&path)? {
-            Record::Missing | Record::NotRegular => Ok(None),
-            Record::File(found) => {
+            OnDisk::Missing | OnDisk::NotRegular => Ok(None),
+            OnDisk::File(found) => {
                 if self.is_expired(&found, self.clock.now()) {
                     remove_if_present(&path)?;
                     Ok(None)
                 } else {
-                    Ok(found.data)
+                    let expires_at = found.expires_at;
+                    Ok(found
+                        .data
+                        .map(|data| Record::new(key.clone(), data, expires_at)))
                 }
             }
         }
     }
 
-    fn save(
-        &self,
-        key: &SessionKey,
-        data: &SessionData,
-        expires_at: OffsetDateTime,
-        must_create: bool,
-    ) -> Result<SessionKey> {
-        let path = self.path_for(key.as_str())?;
+    fn save(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
+        let path = self.path_for(record.key.as_str())?;
         let now = self.clock.now();
-        let mtime = to_system_time(self.modification_for(data, expires_at, now))
+        let mtime = to_system_time(self.modification_for(&record.data, record.expires_at, now))
             .or_else(|| to_system_time(now))
             .unwrap_or_else(SystemTime::now);
-        let content = self.codec.encode(data)?;
-        if must_create {
-            self.claim(&path, mtime, now)?;
-            if let Err(err) = self.write_atomically(&path, content.as_bytes(), mtime) {
-                // Release the name this save claimed (the rename did not happen).
-                remove_if_present(&path)?;
-                return Err(err);
-            }
-        } else {
-            match self.read_record(&path)? {
-                Record::Missing | Record::NotRegular => return Err(Error::Update),
-                Record::File(found) if self.is_expired(&found, now) => {
+        let content = self.codec.encode(&record.data)?;
+        match mode {
+            SaveMode::Create => {
+                self.claim(&path, mtime, now)?;
+                if let Err(err) = self.write_atomically(&path, content.as_bytes(), mtime) {
+                    // Release the name this save claimed (the rename did not happen).
                     remove_if_present(&path)?;
-                    return Err(Error::Update);
+                    return Err(err);
                 }
-                Record::File(_) => {}
             }
-            self.write_atomically(&path, content.as_bytes(), mtime)?;
+            SaveMode::Update => {
+                match self.read_record(&path)? {
+                    OnDisk::Missing | OnDisk::NotRegular => return Err(Error::Update),
+                    OnDisk::File(found) if self.is_expired(&found, now) => {
+                        remove_if_present(&path)?;
+                        return Err(Error::Update);
+                    }
+                    OnDisk::File(_) => {}
+                }
+                self.write_atomically(&path, content.as_bytes(), mtime)?;
+            }
         }
-        Ok(key.clone())
+        Ok(record.key.clone())
     }
 
     fn delete(&self, key: &SessionKey) -> Result<()> {
@@ -485,7 +506,7 @@ impl SessionStore for FileStore {
             }
             let path = self.path_for(key)?;
             match self.read_record(&path) {
-                Ok(Record::File(found)) if self.is_expired(&found, now) => {
+                Ok(OnDisk::File(found)) if self.is_expired(&found, now) => {
                     match fs::remove_file(&path) {
                         Ok(()) => removed += 1,
                         Err(err) if err.kind() == io::ErrorKind::NotFound => {}
@@ -546,7 +567,7 @@ fn warn_if_world_writable(dir: &Path, meta: &fs::Metadata) {
     if meta.permissions().mode() & 0o002 != 0 {
         tracing::warn!(
             dir = %dir.display(),
-            "the session directory is writable by every user; set SESSION_FILE_PATH to a private directory"
+            "the session directory is writable by every user; give the file store a private directory (FileStore::from_config_in)"
         );
     }
 }

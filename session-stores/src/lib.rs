@@ -29,9 +29,3 @@ pub mod cache;
 
 #[cfg(feature = "cached_db")]
 pub mod cached_db;
-
-#[cfg(feature = "fuzzing")]
-pub mod fuzzing;
-
-#[cfg(feature = "kit")]
-pub mod kit;

@@ -6,9 +6,9 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use session_api::{
-    Capabilities, Clock, Result, SessionData, SessionKey, SessionStore, SystemClock,
+    Capabilities, Clock, Record, Result, SaveMode, SessionData, SessionKey, SessionStore,
+    SystemClock,
 };
-use time::OffsetDateTime;
 
 use crate::expiring::ExpiringMap;
 
@@ -86,29 +86,31 @@ impl SessionStore for MemoryStore {
         Ok(self.lock().live(key, self.clock.now()).is_some())
     }
 
-    fn load(&self, key: &SessionKey) -> Result<Option<SessionData>> {
-        Ok(self.lock().live(key, self.clock.now()).cloned())
+    fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
+        Ok(self
+            .lock()
+            .live_entry(key, self.clock.now())
+            .map(|(data, expires_at)| Record::new(key.clone(), data.clone(), expires_at)))
     }
 
-    fn save(
-        &self,
-        key: &SessionKey,
-        data: &SessionData,
-        expires_at: OffsetDateTime,
-        must_create: bool,
-    ) -> Result<SessionKey> {
+    fn save(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
         let now = self.clock.now();
         let mut inner = self.lock();
-        let live = inner.live(key, now).is_some();
-        if must_create && live {
-            return Err(session_api::Error::Create);
-        }
-        if !must_create && !live {
+        let live = inner.live(&record.key, now).is_some();
+        match (mode, live) {
+            (SaveMode::Create, true) => return Err(session_api::Error::Create),
             // D5: a vanished (or expired) record is never re-created by an update.
-            return Err(session_api::Error::Update);
+            (SaveMode::Update, false) => return Err(session_api::Error::Update),
+            (SaveMode::Create, false) | (SaveMode::Update, true) => {}
         }
-        inner.insert(key.clone(), data.clone(), expires_at, self.max_entries, now);
-        Ok(key.clone())
+        inner.insert(
+            record.key.clone(),
+            record.data.clone(),
+            record.expires_at,
+            self.max_entries,
+            now,
+        );
+        Ok(record.key.clone())
     }
 
     fn delete(&self, key: &SessionKey) -> Result<()> {

@@ -10,7 +10,8 @@
 //! - Values are byte-identical to Django's (same secret, same clock): a Django site and
 //!   this store read each other's cookies.
 //! - `load` verifies the signature with the current secret or any fallback (rule F5)
-//!   and rejects values older than the cookie age; any failure (tampered, truncated,
+//!   and rejects values older than the cookie age; the record it returns expires when
+//!   the signature does (signing time + cookie age); any failure (tampered, truncated,
 //!   expired, wrong secret, not a JSON object) loads as `None`, so the session starts
 //!   empty. A bad signature is logged as a warning on target
 //!   `django.security.SuspiciousSession`; an expired one at debug level.
@@ -22,7 +23,7 @@
 //! # Limits (Django's, documented there)
 //!
 //! - No server-side revocation: a cookie replayed before it expires is accepted, even
-//!   after a logout ([`AsyncSessionStore::adelete`] has nothing to delete).
+//!   after a logout ([`adelete`](session_api::AsyncSessionStore::adelete) has nothing to delete).
 //! - The data is signed, not encrypted: the client can read it (base64 of JSON,
 //!   possibly zlib-compressed).
 //! - The signature age is checked against the cookie age only; a shorter custom expiry
@@ -38,11 +39,11 @@
 //! # fn main() -> session_api::Result<()> {
 //! let config = Arc::new(SessionConfig::builder(SecretKeys::new("s3cret")).build()?);
 //! let backend = SessionBackend::from_nonblocking_sync(Arc::new(SignedCookieStore::from_config(&config)));
-//! let mut session = Session::new(backend.clone(), config.clone(), None);
+//! let session = Session::new(backend.clone(), config.clone(), None);
 //! session.set("cart", &[3, 4])?;
-//! session.save(false)?;
+//! session.save()?;
 //! let cookie = session.session_key().map(|k| k.as_str().to_owned());
-//! let mut next_request = Session::new(backend, config, cookie.as_deref());
+//! let next_request = Session::new(backend, config, cookie.as_deref());
 //! assert_eq!(next_request.get::<Vec<u32>>("cart")?, Some(vec![3, 4]));
 //! # Ok(())
 //! # }
@@ -51,10 +52,10 @@
 use std::sync::Arc;
 
 use session_api::config::DEFAULT_COOKIE_NAME;
-use session_api::signing::{SecretKeys, TimestampSigner, SIGNED_COOKIES_SALT};
+use session_api::signing::{b62_decode, SecretKeys, TimestampSigner, SIGNED_COOKIES_SALT};
 use session_api::{
-    Capabilities, Clock, DecodeLimits, Error, KeyGenerator, Result, Serializer, SessionConfig,
-    SessionData, SessionKey, SessionStore,
+    Capabilities, Clock, DecodeLimits, Error, KeyGenerator, Record, Result, SaveMode, Serializer,
+    SessionConfig, SessionData, SessionKey, SessionStore,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -149,6 +150,14 @@ impl SignedCookieStore {
     }
 }
 
+/// When a verified value `payload:timestamp:signature` was signed (rule F4).
+fn signed_at(value: &str) -> Option<OffsetDateTime> {
+    let mut parts = value.rsplitn(3, ':');
+    let _signature = parts.next()?;
+    let seconds = b62_decode(parts.next()?).ok()?;
+    OffsetDateTime::from_unix_timestamp(seconds).ok()
+}
+
 fn limits_for(max_value_len: usize) -> DecodeLimits {
     DecodeLimits {
         max_signed_len: max_value_len,
@@ -166,13 +175,20 @@ impl SessionStore for SignedCookieStore {
         Ok(false)
     }
 
-    fn load(&self, key: &SessionKey) -> Result<Option<SessionData>> {
+    /// The data of a valid cookie value, as a record that expires when its signature
+    /// does: the signing time plus the cookie age (a custom `set_expiry` is not
+    /// enforced, Django ticket #19201).
+    fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
         let max_age = Some(Duration::seconds(self.cookie_age));
         match self
             .signer
             .unsign_object(key.as_str(), &*self.serializer, max_age)
         {
-            Ok(value) => Ok(SessionData::from_value(value)),
+            Ok(value) => Ok(SessionData::from_value(value).and_then(|data| {
+                let expires_at =
+                    signed_at(key.as_str())?.checked_add(Duration::seconds(self.cookie_age))?;
+                Some(Record::new(key.clone(), data, expires_at))
+            })),
             Err(Error::SignatureExpired { .. }) => {
                 tracing::debug!("signed session cookie expired");
                 Ok(None)
@@ -186,24 +202,19 @@ impl SessionStore for SignedCookieStore {
         }
     }
 
-    /// Re-signs `data`; the returned key is the new cookie value. `must_create` and
-    /// `expires_at` are ignored (no server state; the signature age is the cookie age).
+    /// Re-signs the record's data; the returned key is the new cookie value. The mode
+    /// and `expires_at` are ignored (no server state; the signature age is the cookie
+    /// age).
     ///
     /// # Errors
     ///
     /// [`Error::CookieTooLarge`] when the value exceeds the limit (rule H4).
-    fn save(
-        &self,
-        _key: &SessionKey,
-        data: &SessionData,
-        _expires_at: OffsetDateTime,
-        _must_create: bool,
-    ) -> Result<SessionKey> {
-        self.sign(data)
+    fn save(&self, record: &Record, _mode: SaveMode) -> Result<SessionKey> {
+        self.sign(&record.data)
     }
 
     /// Signs `data`; no key is generated and no collision is possible.
-    fn create(
+    fn create_with(
         &self,
         data: &SessionData,
         _expires_at: OffsetDateTime,

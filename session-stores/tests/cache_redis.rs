@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::redis::{shared, shared_url, KeyCleanup};
 use fred::prelude::{ClientLike, KeysInterface, Value};
 use serde_json::json;
-use session_api::{AsyncSessionStore, Error, SessionData, SessionKey};
+use session_api::{AsyncSessionStore, Error, Record, SaveMode, SessionData, SessionKey};
 use session_stores::cache::{Cache, CacheStore, RedisCache, RedisOptions};
 
 fn prefix(test: &str) -> String {
@@ -80,7 +80,13 @@ async fn the_store_writes_the_documented_value_with_the_remaining_age() {
         .unwrap()
         + time::Duration::hours(1);
     let data = SessionData::from_value(json!({"user": "bob", "text": "café"})).unwrap();
-    store.asave(&key, &data, expires, true).await.unwrap();
+    store
+        .asave(
+            &Record::new(key.clone(), data.clone(), expires),
+            SaveMode::Create,
+        )
+        .await
+        .unwrap();
 
     let cache_key = format!("{p}{}", key.as_str());
     let stored: Option<String> = cache.client().get(&cache_key).await.unwrap();
@@ -93,12 +99,20 @@ async fn the_store_writes_the_documented_value_with_the_remaining_age() {
     assert_eq!(stored.as_deref(), Some(expected.as_str()));
     let t = pttl(&cache, &cache_key).await;
     assert!((3_590_000..=3_600_000).contains(&t), "PTTL {t}");
-    assert_eq!(store.aload(&key).await.unwrap(), Some(data));
+    assert_eq!(
+        store.aload(&key).await.unwrap(),
+        Some(Record::new(key.clone(), data, expires))
+    );
     assert!(store.aexists(&key).await.unwrap());
 
     store.adelete(&key).await.unwrap();
     assert!(!store.aexists(&key).await.unwrap());
-    let r = store.asave(&key, &SessionData::new(), expires, false).await;
+    let r = store
+        .asave(
+            &Record::new(key.clone(), SessionData::new(), expires),
+            SaveMode::Update,
+        )
+        .await;
     assert!(matches!(r, Err(Error::Update)), "{r:?}");
     assert_eq!(pttl(&cache, &cache_key).await, -2, "no key was re-created");
 }
@@ -149,10 +163,40 @@ async fn urls_are_checked_and_never_echoed() {
     let err = RedisCache::connect(&url, RedisOptions::default())
         .await
         .expect_err("nothing listens there");
-    assert!(matches!(err, Error::Backend(_)), "{err:?}");
+    // Nothing listening: the store is unreachable, not broken.
+    assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
     assert!(!format!("{err} {err:?}").contains("hunter2secret"));
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "refused at once"
     );
+}
+
+#[tokio::test]
+async fn the_concrete_cache_stays_reachable_through_a_clone() {
+    let Some(cache) = shared().await else { return };
+    let p = prefix("clone");
+    let _cleanup = KeyCleanup::new(&shared_url(), &p);
+    // The store holds one clone; the application keeps another.
+    let store = CacheStore::new(Arc::new(cache.clone())).key_prefix(p.clone());
+    let key = SessionKey::generate();
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    store
+        .asave(
+            &Record::new(key.clone(), SessionData::new(), expires),
+            SaveMode::Create,
+        )
+        .await
+        .unwrap();
+    let cache_key = format!("{p}{}", key.as_str());
+    assert!(
+        pttl(&cache, &cache_key).await > 0,
+        "the clone sees the store's key"
+    );
+    // Dropping the store's clone leaves the connection of the other one working.
+    drop(store);
+    assert!(cache.is_connected());
+    assert!(cache.get(&cache_key).await.unwrap().is_some());
+    cache.quit().await.unwrap();
+    assert!(!cache.is_connected());
 }

@@ -1,6 +1,6 @@
 //! The Redis cache store when Redis fails: each test runs its own `redis-server` on a
 //! free port (never the shared one) and kills, freezes or restarts it. A failing call
-//! is a typed [`Error::Backend`] within the command timeout (no panic, no hang); a
+//! is a typed [`Error::Unavailable`] within the command timeout (no panic, no hang); a
 //! restarted server is picked up by later calls.
 // The shared test helpers need a database driver.
 #![cfg(all(feature = "redis", feature = "sqlite"))]
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::redis::{eventually, free_port, test_options, RedisServer};
 use serde_json::json;
-use session_api::{AsyncSessionStore, Error, SessionData, SessionKey};
+use session_api::{AsyncSessionStore, Error, Record, SaveMode, SessionData, SessionKey};
 use session_stores::cache::{CacheStore, RedisCache};
 use time::OffsetDateTime;
 
@@ -30,7 +30,7 @@ fn later() -> OffsetDateTime {
     OffsetDateTime::now_utc() + time::Duration::hours(1)
 }
 
-/// Runs `call`, checks it failed with `Error::Backend` within the bound; returns how
+/// Runs `call`, checks it failed with `Error::Unavailable` within the bound; returns how
 /// long it took.
 async fn fails_in_time<T: std::fmt::Debug>(
     what: &str,
@@ -40,8 +40,8 @@ async fn fails_in_time<T: std::fmt::Debug>(
     let result = call.await;
     let took = started.elapsed();
     assert!(
-        matches!(result, Err(Error::Backend(_))),
-        "{what}: expected Error::Backend, got {result:?}"
+        matches!(result, Err(Error::Unavailable(_))),
+        "{what}: expected Error::Unavailable, got {result:?}"
     );
     assert!(took < TIMEOUT + SLACK, "{what} took {took:?}");
     took
@@ -59,8 +59,17 @@ async fn a_killed_redis_is_a_typed_error_and_a_restarted_one_is_picked_up() {
     );
     let store = CacheStore::new(redis.clone());
     let key = SessionKey::generate();
-    store.asave(&key, &data(1), later(), true).await.unwrap();
-    assert_eq!(store.aload(&key).await.unwrap(), Some(data(1)));
+    store
+        .asave(
+            &Record::new(key.clone(), data(1), later()),
+            SaveMode::Create,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.aload(&key).await.unwrap().map(|r| r.data),
+        Some(data(1))
+    );
 
     server.stop();
     let mut worst = Duration::ZERO;
@@ -68,9 +77,11 @@ async fn a_killed_redis_is_a_typed_error_and_a_restarted_one_is_picked_up() {
         worst = worst.max(fails_in_time("load", store.aload(&key)).await);
         worst = worst.max(fails_in_time("exists", store.aexists(&key)).await);
         let (two, three, fresh) = (data(2), data(3), SessionKey::generate());
-        let update = store.asave(&key, &two, later(), false);
+        let update_record = Record::new(key.clone(), two.clone(), later());
+        let update = store.asave(&update_record, SaveMode::Update);
         worst = worst.max(fails_in_time("update", update).await);
-        let create = store.asave(&fresh, &three, later(), true);
+        let create_record = Record::new(fresh.clone(), three.clone(), later());
+        let create = store.asave(&create_record, SaveMode::Create);
         worst = worst.max(fails_in_time("create", create).await);
         worst = worst.max(fails_in_time("delete", store.adelete(&key)).await);
     }
@@ -84,10 +95,19 @@ async fn a_killed_redis_is_a_typed_error_and_a_restarted_one_is_picked_up() {
     .expect("the restarted Redis is used again");
     eprintln!("Redis restarted: calls succeed again after {took:?}");
     // Nothing was persisted: the session is gone, new ones work.
-    assert_eq!(store.aload(&key).await.unwrap(), None);
+    assert_eq!(store.aload(&key).await.unwrap().map(|r| r.data), None);
     let fresh = SessionKey::generate();
-    store.asave(&fresh, &data(4), later(), true).await.unwrap();
-    assert_eq!(store.aload(&fresh).await.unwrap(), Some(data(4)));
+    store
+        .asave(
+            &Record::new(fresh.clone(), data(4), later()),
+            SaveMode::Create,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.aload(&fresh).await.unwrap().map(|r| r.data),
+        Some(data(4))
+    );
     assert!(redis.is_connected());
 }
 
@@ -103,13 +123,26 @@ async fn a_frozen_redis_times_out_instead_of_hanging() {
     );
     let store = CacheStore::new(redis);
     let key = SessionKey::generate();
-    store.asave(&key, &data(1), later(), true).await.unwrap();
+    store
+        .asave(
+            &Record::new(key.clone(), data(1), later()),
+            SaveMode::Create,
+        )
+        .await
+        .unwrap();
 
     server.pause();
     let took = fails_in_time("load", store.aload(&key)).await;
     assert!(took >= TIMEOUT - Duration::from_millis(50), "{took:?}");
     eprintln!("Redis frozen: load failed after {took:?}");
-    fails_in_time("update", store.asave(&key, &data(2), later(), false)).await;
+    fails_in_time(
+        "update",
+        store.asave(
+            &Record::new(key.clone(), data(2), later()),
+            SaveMode::Update,
+        ),
+    )
+    .await;
 
     server.resume();
     let took = eventually(Duration::from_secs(15), || async {
@@ -120,7 +153,7 @@ async fn a_frozen_redis_times_out_instead_of_hanging() {
     eprintln!("Redis thawed: calls succeed again after {took:?}");
     // The update that timed out may or may not have reached Redis before the freeze
     // was noticed; the session is one of the two whole versions.
-    let loaded = store.aload(&key).await.unwrap();
+    let loaded = store.aload(&key).await.unwrap().map(|r| r.data);
     assert!(
         loaded == Some(data(1)) || loaded == Some(data(2)),
         "{loaded:?}"
@@ -132,7 +165,7 @@ async fn connecting_to_a_redis_that_is_down_fails_at_once() {
     let port = free_port();
     let started = Instant::now();
     let r = RedisCache::connect(&format!("redis://127.0.0.1:{port}"), test_options()).await;
-    assert!(matches!(r, Err(Error::Backend(_))), "{r:?}");
+    assert!(matches!(r, Err(Error::Unavailable(_))), "{r:?}");
     assert!(started.elapsed() < Duration::from_secs(3));
 }
 
@@ -147,7 +180,14 @@ async fn a_lazy_client_fails_fast_until_redis_comes_up() {
     );
     let store = CacheStore::new(redis);
     let key = SessionKey::generate();
-    fails_in_time("create", store.asave(&key, &data(1), later(), true)).await;
+    fails_in_time(
+        "create",
+        store.asave(
+            &Record::new(key.clone(), data(1), later()),
+            SaveMode::Create,
+        ),
+    )
+    .await;
     fails_in_time("load", store.aload(&key)).await;
 
     let Some(_server) = RedisServer::start_on(port) else {
@@ -158,6 +198,15 @@ async fn a_lazy_client_fails_fast_until_redis_comes_up() {
     })
     .await
     .expect("the client connects once Redis is up");
-    store.asave(&key, &data(1), later(), true).await.unwrap();
-    assert_eq!(store.aload(&key).await.unwrap(), Some(data(1)));
+    store
+        .asave(
+            &Record::new(key.clone(), data(1), later()),
+            SaveMode::Create,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.aload(&key).await.unwrap().map(|r| r.data),
+        Some(data(1))
+    );
 }

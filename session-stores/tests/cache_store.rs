@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
-use session_api::{AsyncSessionStore, Clock, Error, ManualClock, Result, SessionData, SessionKey};
+use session_api::{
+    AsyncSessionStore, Clock, Error, ManualClock, Record, Result, SaveMode, SessionData, SessionKey,
+};
 use session_stores::cache::{Cache, CacheStore, MemoryCache, DEFAULT_KEY_PREFIX, MIN_TTL};
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -49,10 +51,12 @@ async fn the_value_is_the_dict_and_its_expiry_under_the_prefixed_key() {
     let expires = START + time::Duration::hours(1);
     s.store
         .asave(
-            &key,
-            &data(json!({"user": "bob", "n": [1, 2]})),
-            expires,
-            true,
+            &Record::new(
+                key.clone(),
+                data(json!({"user": "bob", "n": [1, 2]})),
+                expires,
+            ),
+            SaveMode::Create,
         )
         .await
         .unwrap();
@@ -76,7 +80,10 @@ async fn the_value_is_the_dict_and_its_expiry_under_the_prefixed_key() {
         "prefixes are namespaces"
     );
     other
-        .asave(&key, &data(json!({"site": 2})), expires, true)
+        .asave(
+            &Record::new(key.clone(), data(json!({"site": 2})), expires),
+            SaveMode::Create,
+        )
         .await
         .unwrap();
     assert!(s
@@ -85,9 +92,14 @@ async fn the_value_is_the_dict_and_its_expiry_under_the_prefixed_key() {
         .await
         .unwrap()
         .is_some());
+    // The record comes back with the expiry stored in the value.
     assert_eq!(
         s.store.aload(&key).await.unwrap(),
-        Some(data(json!({"user": "bob", "n": [1, 2]})))
+        Some(Record::new(
+            key.clone(),
+            data(json!({"user": "bob", "n": [1, 2]})),
+            expires
+        ))
     );
 }
 
@@ -141,20 +153,29 @@ async fn the_ttl_is_the_remaining_age_and_at_least_one_second() {
     let d = data(json!({"a": 1}));
 
     store
-        .asave(&key, &d, START + time::Duration::hours(1), true)
+        .asave(
+            &Record::new(key.clone(), d.clone(), START + time::Duration::hours(1)),
+            SaveMode::Create,
+        )
         .await
         .unwrap();
     assert_eq!(cache.take(), [("add", Duration::from_secs(3600))]);
 
     clock.advance(time::Duration::minutes(10));
     store
-        .asave(&key, &d, START + time::Duration::hours(1), false)
+        .asave(
+            &Record::new(key.clone(), d.clone(), START + time::Duration::hours(1)),
+            SaveMode::Update,
+        )
         .await
         .unwrap();
     assert_eq!(cache.take(), [("replace", Duration::from_secs(3000))]);
 
     let soon = clock.now() + time::Duration::milliseconds(10);
-    store.asave(&key, &d, soon, false).await.unwrap();
+    store
+        .asave(&Record::new(key.clone(), d.clone(), soon), SaveMode::Update)
+        .await
+        .unwrap();
     assert_eq!(cache.take(), [("replace", MIN_TTL)]);
 
     store
@@ -170,21 +191,27 @@ async fn an_entry_expired_by_the_store_clock_is_absent_everywhere() {
     let key = SessionKey::generate();
     let expires = START + time::Duration::hours(1);
     s.store
-        .asave(&key, &data(json!({"a": 1})), expires, true)
+        .asave(
+            &Record::new(key.clone(), data(json!({"a": 1})), expires),
+            SaveMode::Create,
+        )
         .await
         .unwrap();
     // The cache still holds the entry (its own time has not moved), but the
     // session's expiry has passed on the store's clock.
     s.store_clock.set(expires);
     assert!(s.store.read_raw(&key).await.unwrap().is_some());
-    assert_eq!(s.store.aload(&key).await.unwrap(), None);
+    assert_eq!(s.store.aload(&key).await.unwrap().map(|r| r.data), None);
     assert!(!s.store.aexists(&key).await.unwrap());
 
     // H7: updating it fails, and does not revive it.
     let later = expires + time::Duration::hours(1);
     let r = s
         .store
-        .asave(&key, &data(json!({"a": 2})), later, false)
+        .asave(
+            &Record::new(key.clone(), data(json!({"a": 2})), later),
+            SaveMode::Update,
+        )
         .await;
     assert!(matches!(r, Err(Error::Update)), "{r:?}");
     assert_eq!(s.store.read_raw(&key).await.unwrap(), None, "removed");
@@ -192,16 +219,22 @@ async fn an_entry_expired_by_the_store_clock_is_absent_everywhere() {
     // must_create takes the key over from an expired entry.
     s.store_clock.set(START);
     s.store
-        .asave(&key, &data(json!({"old": 1})), expires, true)
+        .asave(
+            &Record::new(key.clone(), data(json!({"old": 1})), expires),
+            SaveMode::Create,
+        )
         .await
         .unwrap();
     s.store_clock.set(expires + time::Duration::seconds(1));
     s.store
-        .asave(&key, &data(json!({"new": 1})), later, true)
+        .asave(
+            &Record::new(key.clone(), data(json!({"new": 1})), later),
+            SaveMode::Create,
+        )
         .await
         .unwrap();
     assert_eq!(
-        s.store.aload(&key).await.unwrap(),
+        s.store.aload(&key).await.unwrap().map(|r| r.data),
         Some(data(json!({"new": 1})))
     );
 }
@@ -212,23 +245,32 @@ async fn must_create_on_a_live_entry_is_create_error_and_leaves_it() {
     let key = SessionKey::generate();
     let expires = START + time::Duration::hours(1);
     s.store
-        .asave(&key, &data(json!({"a": 1})), expires, true)
+        .asave(
+            &Record::new(key.clone(), data(json!({"a": 1})), expires),
+            SaveMode::Create,
+        )
         .await
         .unwrap();
     let r = s
         .store
-        .asave(&key, &data(json!({"evil": 1})), expires, true)
+        .asave(
+            &Record::new(key.clone(), data(json!({"evil": 1})), expires),
+            SaveMode::Create,
+        )
         .await;
     assert!(matches!(r, Err(Error::Create)), "{r:?}");
     assert_eq!(
-        s.store.aload(&key).await.unwrap(),
+        s.store.aload(&key).await.unwrap().map(|r| r.data),
         Some(data(json!({"a": 1})))
     );
     // An update of a key the cache never had is UpdateError, and creates nothing.
     let unknown = SessionKey::generate();
     let r = s
         .store
-        .asave(&unknown, &data(json!({"a": 1})), expires, false)
+        .asave(
+            &Record::new(unknown.clone(), data(json!({"a": 1})), expires),
+            SaveMode::Update,
+        )
         .await;
     assert!(matches!(r, Err(Error::Update)), "{r:?}");
     assert!(!s.store.aexists(&unknown).await.unwrap());
@@ -248,36 +290,62 @@ async fn undecodable_values_load_as_none_but_are_present() {
     ] {
         let key = SessionKey::generate();
         s.store.write_raw(&key, text, later).await.unwrap();
-        assert_eq!(s.store.aload(&key).await.unwrap(), None, "{text:?}");
+        assert_eq!(
+            s.store.aload(&key).await.unwrap().map(|r| r.data),
+            None,
+            "{text:?}"
+        );
         assert!(s.store.aexists(&key).await.unwrap(), "{text:?}");
         // Present: an update is accepted (like a database row with corrupt data).
         s.store
-            .asave(&key, &data(json!({"a": 1})), later, false)
+            .asave(
+                &Record::new(key.clone(), data(json!({"a": 1})), later),
+                SaveMode::Update,
+            )
             .await
             .unwrap();
         assert_eq!(
-            s.store.aload(&key).await.unwrap(),
+            s.store.aload(&key).await.unwrap().map(|r| r.data),
             Some(data(json!({"a": 1})))
         );
     }
 }
 
 #[tokio::test]
-async fn a_failing_cache_is_a_backend_error_on_every_call() {
+async fn an_unreachable_cache_is_unavailable_on_every_call() {
     let store = CacheStore::new(Arc::new(Down));
     let key = SessionKey::generate();
     let later = START + time::Duration::hours(1);
-    assert!(matches!(store.aload(&key).await, Err(Error::Backend(_))));
-    assert!(matches!(store.aexists(&key).await, Err(Error::Backend(_))));
     assert!(matches!(
-        store.asave(&key, &SessionData::new(), later, true).await,
-        Err(Error::Backend(_))
+        store.aload(&key).await,
+        Err(Error::Unavailable(_))
     ));
     assert!(matches!(
-        store.asave(&key, &SessionData::new(), later, false).await,
-        Err(Error::Backend(_))
+        store.aexists(&key).await,
+        Err(Error::Unavailable(_))
     ));
-    assert!(matches!(store.adelete(&key).await, Err(Error::Backend(_))));
+    assert!(matches!(
+        store
+            .asave(
+                &Record::new(key.clone(), SessionData::new(), later),
+                SaveMode::Create
+            )
+            .await,
+        Err(Error::Unavailable(_))
+    ));
+    assert!(matches!(
+        store
+            .asave(
+                &Record::new(key.clone(), SessionData::new(), later),
+                SaveMode::Update
+            )
+            .await,
+        Err(Error::Unavailable(_))
+    ));
+    assert!(matches!(
+        store.adelete(&key).await,
+        Err(Error::Unavailable(_))
+    ));
     // clear_expired asks nothing of the cache.
     assert_eq!(store.aclear_expired().await.unwrap(), 0);
 }
@@ -321,10 +389,12 @@ async fn a_create_that_loses_a_race_puts_the_winner_back() {
     let store = CacheStore::new(race.clone()).clock(Arc::new(ManualClock::new(START)));
     let r = store
         .asave(
-            &SessionKey::generate(),
-            &SessionData::new(),
-            START + time::Duration::hours(1),
-            true,
+            &Record::new(
+                SessionKey::generate(),
+                SessionData::new(),
+                START + time::Duration::hours(1),
+            ),
+            SaveMode::Create,
         )
         .await;
     assert!(matches!(r, Err(Error::Create)), "{r:?}");
@@ -345,10 +415,12 @@ async fn capabilities_and_clear_expired() {
     let key = SessionKey::generate();
     s.store
         .asave(
-            &key,
-            &SessionData::new(),
-            START + time::Duration::hours(1),
-            true,
+            &Record::new(
+                key.clone(),
+                SessionData::new(),
+                START + time::Duration::hours(1),
+            ),
+            SaveMode::Create,
         )
         .await
         .unwrap();

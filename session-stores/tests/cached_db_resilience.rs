@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::redis::{eventually, free_port, test_options, RedisServer};
 use common::{open, Kind, START};
 use serde_json::json;
-use session_api::{AsyncSessionStore, Error, SessionData, SessionKey};
+use session_api::{AsyncSessionStore, Error, Record, SaveMode, SessionData, SessionKey};
 use session_stores::cache::{Cache, RedisCache};
 use session_stores::cached_db::CachedDbStore;
 
@@ -39,40 +39,67 @@ async fn with_redis_down_saves_and_loads_use_the_database() {
             .await
             .unwrap(),
     );
-    let store = CachedDbStore::new(db.store.clone(), redis.clone());
+    let store = CachedDbStore::new(db.store.clone(), redis.clone(), Arc::new(db.clock.clone()));
     let key = SessionKey::generate();
-    store.asave(&key, &data(1), hour(), true).await.unwrap();
+    store
+        .asave(&Record::new(key.clone(), data(1), hour()), SaveMode::Create)
+        .await
+        .unwrap();
     assert!(redis.get(&store.cache_key(&key)).await.unwrap().is_some());
 
     server.stop();
     let started = Instant::now();
-    assert_eq!(store.aload(&key).await.unwrap(), Some(data(1)));
-    store.asave(&key, &data(2), hour(), false).await.unwrap();
-    assert_eq!(store.aload(&key).await.unwrap(), Some(data(2)));
+    assert_eq!(
+        store.aload(&key).await.unwrap().map(|r| r.data),
+        Some(data(1))
+    );
+    store
+        .asave(&Record::new(key.clone(), data(2), hour()), SaveMode::Update)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.aload(&key).await.unwrap().map(|r| r.data),
+        Some(data(2))
+    );
     assert!(store.aexists(&key).await.unwrap());
     let fresh = SessionKey::generate();
-    store.asave(&fresh, &data(3), hour(), true).await.unwrap();
-    assert_eq!(store.aload(&fresh).await.unwrap(), Some(data(3)));
+    store
+        .asave(
+            &Record::new(fresh.clone(), data(3), hour()),
+            SaveMode::Create,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.aload(&fresh).await.unwrap().map(|r| r.data),
+        Some(data(3))
+    );
     let took = started.elapsed();
     eprintln!("Redis down: 6 calls served by the database in {took:?}");
     assert!(took < BOUND * 6, "{took:?}");
 
     // Deleting removes the row, then reports the cache it could not reach.
     let r = store.adelete(&fresh).await;
-    assert!(matches!(r, Err(Error::Backend(_))), "{r:?}");
+    assert!(matches!(r, Err(Error::Unavailable(_))), "{r:?}");
     assert_eq!(db.store.read_raw(&fresh).await.unwrap(), None);
-    assert_eq!(store.aload(&fresh).await.unwrap(), None);
+    assert_eq!(store.aload(&fresh).await.unwrap().map(|r| r.data), None);
 
     server.restart();
     let cache_key = store.cache_key(&key);
     eventually(Duration::from_secs(15), || async {
-        store.aload(&key).await.unwrap() == Some(data(2))
+        store.aload(&key).await.unwrap().map(|r| r.data) == Some(data(2))
             && redis.get(&cache_key).await.ok().flatten().is_some()
     })
     .await
     .expect("a load fills the restarted Redis");
-    store.asave(&key, &data(4), hour(), false).await.unwrap();
-    assert_eq!(store.aload(&key).await.unwrap(), Some(data(4)));
+    store
+        .asave(&Record::new(key.clone(), data(4), hour()), SaveMode::Update)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.aload(&key).await.unwrap().map(|r| r.data),
+        Some(data(4))
+    );
     db.cleanup().await;
 }
 
@@ -89,16 +116,22 @@ async fn a_frozen_redis_costs_at_most_the_timeout() {
             .await
             .unwrap(),
     );
-    let store = CachedDbStore::new(db.store.clone(), redis);
+    let store = CachedDbStore::new(db.store.clone(), redis, Arc::new(db.clock.clone()));
     let key = SessionKey::generate();
-    store.asave(&key, &data(1), hour(), true).await.unwrap();
+    store
+        .asave(&Record::new(key.clone(), data(1), hour()), SaveMode::Create)
+        .await
+        .unwrap();
 
     server.pause();
     let started = Instant::now();
-    store.asave(&key, &data(2), hour(), false).await.unwrap();
+    store
+        .asave(&Record::new(key.clone(), data(2), hour()), SaveMode::Update)
+        .await
+        .unwrap();
     let save = started.elapsed();
     let started = Instant::now();
-    let loaded = store.aload(&key).await.unwrap();
+    let loaded = store.aload(&key).await.unwrap().map(|r| r.data);
     let load = started.elapsed();
     eprintln!("Redis frozen: save {save:?}, load {load:?}");
     assert!(save < BOUND && load < BOUND, "{save:?} {load:?}");
@@ -111,14 +144,20 @@ async fn a_frozen_redis_costs_at_most_the_timeout() {
         store.aexists(&key).await.is_ok()
     })
     .await;
-    let served = store.aload(&key).await.unwrap();
+    let served = store.aload(&key).await.unwrap().map(|r| r.data);
     eprintln!("Redis thawed after {after:?}: load gives {served:?}");
     assert!(
         served == Some(data(1)) || served == Some(data(2)),
         "{served:?}"
     );
-    store.asave(&key, &data(3), hour(), false).await.unwrap();
-    assert_eq!(store.aload(&key).await.unwrap(), Some(data(3)));
+    store
+        .asave(&Record::new(key.clone(), data(3), hour()), SaveMode::Update)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.aload(&key).await.unwrap().map(|r| r.data),
+        Some(data(3))
+    );
     db.cleanup().await;
 }
 
@@ -134,17 +173,23 @@ async fn starts_without_redis_and_uses_it_once_it_is_up() {
         .await
         .unwrap(),
     );
-    let store = CachedDbStore::new(db.store.clone(), redis.clone());
+    let store = CachedDbStore::new(db.store.clone(), redis.clone(), Arc::new(db.clock.clone()));
     let key = SessionKey::generate();
-    store.asave(&key, &data(1), hour(), true).await.unwrap();
-    assert_eq!(store.aload(&key).await.unwrap(), Some(data(1)));
+    store
+        .asave(&Record::new(key.clone(), data(1), hour()), SaveMode::Create)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.aload(&key).await.unwrap().map(|r| r.data),
+        Some(data(1))
+    );
 
     let Some(_server) = RedisServer::start_on(port) else {
         return;
     };
     let cache_key = store.cache_key(&key);
     eventually(Duration::from_secs(15), || async {
-        store.aload(&key).await.unwrap() == Some(data(1))
+        store.aload(&key).await.unwrap().map(|r| r.data) == Some(data(1))
             && redis.get(&cache_key).await.ok().flatten().is_some()
     })
     .await

@@ -1,7 +1,7 @@
 //! cached_db's own rules (E4) over the memory cache and SQLite: where reads and writes
 //! go, the cache's TTL, prefixes, account revocation, and a failing cache that never
 //! fails a save (it is logged on `django.contrib.sessions`).
-#![cfg(all(feature = "cached_db", feature = "sqlite"))]
+#![cfg(all(feature = "cached_db", feature = "sqlite", feature = "memory"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support/down_cache.rs"]
@@ -17,10 +17,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use common::{open, open_with, options, Kind, TestDb, START};
 use serde_json::json;
-use session_api::{AsyncSessionStore, Error, ManualClock, Result, SessionData, SessionKey};
+use session_api::{
+    AsyncSessionStore, Error, InlineAsync, ManualClock, Record, Result, SaveMode, SessionData,
+    SessionKey,
+};
 use session_stores::cache::{Cache, CacheStore, MemoryCache};
 use session_stores::cached_db::{CachedDbStore, DEFAULT_KEY_PREFIX};
-use session_stores::db::AccountIdColumn;
+use session_stores::db::{AccountIdColumn, DbStore};
+use session_stores::memory::MemoryStore;
 use time::OffsetDateTime;
 
 fn data(value: serde_json::Value) -> SessionData {
@@ -70,7 +74,7 @@ impl Cache for Recording {
 }
 
 struct Setup {
-    store: CachedDbStore,
+    store: CachedDbStore<DbStore>,
     cache: Arc<Recording>,
     db: TestDb,
 }
@@ -81,7 +85,8 @@ async fn setup(tag: &str) -> Setup {
         inner: MemoryCache::with_clock(Arc::new(db.clock.clone())),
         writes: Mutex::default(),
     });
-    let store = CachedDbStore::new(db.store.clone(), cache.clone());
+    let clock = Arc::new(db.clock.clone());
+    let store = CachedDbStore::new(db.store.clone(), cache.clone(), clock);
     Setup { store, cache, db }
 }
 
@@ -93,7 +98,10 @@ async fn saves_go_to_the_database_then_the_cache() {
     assert_eq!(s.store.cache_key(&key), cache_key);
 
     s.store
-        .asave(&key, &data(json!({"a": 1})), hour(), true)
+        .asave(
+            &Record::new(key.clone(), data(json!({"a": 1})), hour()),
+            SaveMode::Create,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -115,7 +123,10 @@ async fn saves_go_to_the_database_then_the_cache() {
     // An update replaces the cached entry.
     s.db.clock.advance(time::Duration::minutes(30));
     s.store
-        .asave(&key, &data(json!({"a": 2})), hour(), false)
+        .asave(
+            &Record::new(key.clone(), data(json!({"a": 2})), hour()),
+            SaveMode::Update,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -123,19 +134,22 @@ async fn saves_go_to_the_database_then_the_cache() {
         [("replace", cache_key.clone(), Duration::from_secs(1800))]
     );
     assert_eq!(
-        s.store.aload(&key).await.unwrap(),
+        s.store.aload(&key).await.unwrap().map(|r| r.data),
         Some(data(json!({"a": 2})))
     );
 
     // An update of an entry no longer cached does not add one; the next load does.
     s.cache.delete(&cache_key).await.unwrap();
     s.store
-        .asave(&key, &data(json!({"a": 3})), hour(), false)
+        .asave(
+            &Record::new(key.clone(), data(json!({"a": 3})), hour()),
+            SaveMode::Update,
+        )
         .await
         .unwrap();
     assert_eq!(s.cache.get(&cache_key).await.unwrap(), None);
     assert_eq!(
-        s.store.aload(&key).await.unwrap(),
+        s.store.aload(&key).await.unwrap().map(|r| r.data),
         Some(data(json!({"a": 3})))
     );
     assert!(s.cache.get(&cache_key).await.unwrap().is_some());
@@ -147,24 +161,33 @@ async fn the_database_decides_create_and_update_errors() {
     let s = setup("cdb_errors").await;
     let key = SessionKey::generate();
     s.store
-        .asave(&key, &data(json!({"a": 1})), hour(), true)
+        .asave(
+            &Record::new(key.clone(), data(json!({"a": 1})), hour()),
+            SaveMode::Create,
+        )
         .await
         .unwrap();
     s.cache.take();
     let r = s
         .store
-        .asave(&key, &data(json!({"evil": 1})), hour(), true)
+        .asave(
+            &Record::new(key.clone(), data(json!({"evil": 1})), hour()),
+            SaveMode::Create,
+        )
         .await;
     assert!(matches!(r, Err(Error::Create)), "{r:?}");
     let unknown = SessionKey::generate();
     let r = s
         .store
-        .asave(&unknown, &data(json!({"a": 1})), hour(), false)
+        .asave(
+            &Record::new(unknown.clone(), data(json!({"a": 1})), hour()),
+            SaveMode::Update,
+        )
         .await;
     assert!(matches!(r, Err(Error::Update)), "{r:?}");
     assert_eq!(s.cache.take(), [], "a failed save writes no cache entry");
     assert_eq!(
-        s.store.aload(&key).await.unwrap(),
+        s.store.aload(&key).await.unwrap().map(|r| r.data),
         Some(data(json!({"a": 1})))
     );
     s.db.cleanup().await;
@@ -176,25 +199,34 @@ async fn loads_fall_back_to_the_database_and_fill_the_cache_with_the_remaining_a
     let key = SessionKey::generate();
     let cache_key = s.store.cache_key(&key);
     s.store
-        .asave(&key, &data(json!({"a": 1})), hour(), true)
+        .asave(
+            &Record::new(key.clone(), data(json!({"a": 1})), hour()),
+            SaveMode::Create,
+        )
         .await
         .unwrap();
     s.cache.delete(&cache_key).await.unwrap();
     s.cache.take();
 
     s.db.clock.advance(time::Duration::minutes(10));
+    // The database's record, with its expire_date, is what the cache is filled from.
     assert_eq!(
         s.store.aload(&key).await.unwrap(),
-        Some(data(json!({"a": 1})))
+        Some(Record::new(key.clone(), data(json!({"a": 1})), hour()))
     );
     assert_eq!(
         s.cache.take(),
         [("set", cache_key.clone(), Duration::from_secs(3000))]
     );
+    // ... and a cache hit returns the same record.
+    assert_eq!(
+        s.store.aload(&key).await.unwrap(),
+        Some(Record::new(key.clone(), data(json!({"a": 1})), hour()))
+    );
     // The next load is served by the cache, even with the row gone.
     s.db.store.adelete(&key).await.unwrap();
     assert_eq!(
-        s.store.aload(&key).await.unwrap(),
+        s.store.aload(&key).await.unwrap().map(|r| r.data),
         Some(data(json!({"a": 1})))
     );
     assert!(s.store.aexists(&key).await.unwrap(), "exists: cache or db");
@@ -202,7 +234,7 @@ async fn loads_fall_back_to_the_database_and_fill_the_cache_with_the_remaining_a
 
     // Missing in both: None, nothing cached.
     let unknown = SessionKey::generate();
-    assert_eq!(s.store.aload(&unknown).await.unwrap(), None);
+    assert_eq!(s.store.aload(&unknown).await.unwrap().map(|r| r.data), None);
     assert!(!s.store.aexists(&unknown).await.unwrap());
     assert_eq!(s.cache.take(), []);
     s.db.cleanup().await;
@@ -214,7 +246,10 @@ async fn expired_and_undecodable_entries_are_misses() {
     let key = SessionKey::generate();
     let cache_key = s.store.cache_key(&key);
     s.store
-        .asave(&key, &data(json!({"a": 1})), hour(), true)
+        .asave(
+            &Record::new(key.clone(), data(json!({"a": 1})), hour()),
+            SaveMode::Create,
+        )
         .await
         .unwrap();
     // A cache entry whose own expiry has passed is a miss, whatever the cache's TTL.
@@ -227,7 +262,7 @@ async fn expired_and_undecodable_entries_are_misses() {
         .await
         .unwrap();
     assert_eq!(
-        s.store.aload(&key).await.unwrap(),
+        s.store.aload(&key).await.unwrap().map(|r| r.data),
         Some(data(json!({"a": 1})))
     );
     s.cache
@@ -235,14 +270,14 @@ async fn expired_and_undecodable_entries_are_misses() {
         .await
         .unwrap();
     assert_eq!(
-        s.store.aload(&key).await.unwrap(),
+        s.store.aload(&key).await.unwrap().map(|r| r.data),
         Some(data(json!({"a": 1})))
     );
     // Past the row's expiry: nothing, and the cache is not filled.
     s.db.clock.advance(time::Duration::hours(2));
     s.cache.delete(&cache_key).await.unwrap();
     s.cache.take();
-    assert_eq!(s.store.aload(&key).await.unwrap(), None);
+    assert_eq!(s.store.aload(&key).await.unwrap().map(|r| r.data), None);
     assert!(!s.store.aexists(&key).await.unwrap());
     assert_eq!(s.cache.take(), []);
     // A row that does not decode loads as None and is not cached.
@@ -251,7 +286,7 @@ async fn expired_and_undecodable_entries_are_misses() {
         .write_raw(&bad, "not:signed", START + time::Duration::days(1))
         .await
         .unwrap();
-    assert_eq!(s.store.aload(&bad).await.unwrap(), None);
+    assert_eq!(s.store.aload(&bad).await.unwrap().map(|r| r.data), None);
     assert_eq!(s.cache.take(), []);
     s.db.cleanup().await;
 }
@@ -261,7 +296,10 @@ async fn delete_removes_both_and_clear_expired_is_the_databases() {
     let s = setup("cdb_delete").await;
     let key = SessionKey::generate();
     s.store
-        .asave(&key, &data(json!({"a": 1})), hour(), true)
+        .asave(
+            &Record::new(key.clone(), data(json!({"a": 1})), hour()),
+            SaveMode::Create,
+        )
         .await
         .unwrap();
     s.store.adelete(&key).await.unwrap();
@@ -271,7 +309,10 @@ async fn delete_removes_both_and_clear_expired_is_the_databases() {
     s.store.adelete(&key).await.unwrap();
 
     s.store
-        .asave(&key, &data(json!({"a": 1})), hour(), true)
+        .asave(
+            &Record::new(key.clone(), data(json!({"a": 1})), hour()),
+            SaveMode::Create,
+        )
         .await
         .unwrap();
     s.db.clock.advance(time::Duration::hours(2));
@@ -290,23 +331,34 @@ async fn cache_and_cached_db_prefixes_never_clash() {
     let cache_store = CacheStore::new(shared).clock(Arc::new(s.db.clock.clone()));
     let key = SessionKey::generate();
     s.store
-        .asave(&key, &data(json!({"db": 1})), hour(), true)
+        .asave(
+            &Record::new(key.clone(), data(json!({"db": 1})), hour()),
+            SaveMode::Create,
+        )
         .await
         .unwrap();
     assert!(!cache_store.aexists(&key).await.unwrap());
     cache_store
-        .asave(&key, &data(json!({"cache": 1})), hour(), true)
+        .asave(
+            &Record::new(key.clone(), data(json!({"cache": 1})), hour()),
+            SaveMode::Create,
+        )
         .await
         .unwrap();
     assert_eq!(
-        s.store.aload(&key).await.unwrap(),
+        s.store.aload(&key).await.unwrap().map(|r| r.data),
         Some(data(json!({"db": 1})))
     );
     assert_eq!(
-        cache_store.aload(&key).await.unwrap(),
+        cache_store.aload(&key).await.unwrap().map(|r| r.data),
         Some(data(json!({"cache": 1})))
     );
-    let custom = CachedDbStore::new(s.db.store.clone(), s.cache.clone()).key_prefix("x:");
+    let custom = CachedDbStore::new(
+        s.db.store.clone(),
+        s.cache.clone(),
+        Arc::new(s.db.clock.clone()),
+    )
+    .key_prefix("x:");
     assert_eq!(custom.cache_key(&key), format!("x:{}", key.as_str()));
     s.db.cleanup().await;
 }
@@ -319,22 +371,30 @@ async fn revoking_an_account_removes_the_cached_copies() {
         .await
         .expect("SQLite");
     let cache = Arc::new(MemoryCache::with_clock(Arc::new(clock.clone())));
-    let store = CachedDbStore::new(db.store.clone(), cache);
+    let store = CachedDbStore::new(db.store.clone(), cache, Arc::new(clock.clone()));
     assert!(store.capabilities().list_by_account);
     let mut keys = Vec::new();
     for user in ["42", "42", "7"] {
         let key = SessionKey::generate();
         store
-            .asave(&key, &data(json!({"_auth_user_id": user})), hour(), true)
+            .asave(
+                &Record::new(key.clone(), data(json!({"_auth_user_id": user})), hour()),
+                SaveMode::Create,
+            )
             .await
             .unwrap();
         keys.push(key);
     }
     assert_eq!(store.list_account_sessions(42).await.unwrap().len(), 2);
     assert_eq!(store.revoke_account_sessions(42).await.unwrap(), 2);
-    assert_eq!(store.aload(&keys[0]).await.unwrap(), None);
-    assert_eq!(store.aload(&keys[1]).await.unwrap(), None);
-    assert!(store.aload(&keys[2]).await.unwrap().is_some());
+    assert_eq!(store.aload(&keys[0]).await.unwrap().map(|r| r.data), None);
+    assert_eq!(store.aload(&keys[1]).await.unwrap().map(|r| r.data), None);
+    assert!(store
+        .aload(&keys[2])
+        .await
+        .unwrap()
+        .map(|r| r.data)
+        .is_some());
     db.cleanup().await;
 }
 
@@ -390,15 +450,21 @@ async fn a_failing_cache_never_fails_a_save_and_is_logged() {
     let logs = Logs::default();
     let _guard = tracing::subscriber::set_default(logs.clone());
     let db = open(Kind::Sqlite, "cdb_down").await.expect("SQLite");
-    let store = CachedDbStore::new(db.store.clone(), Arc::new(Down));
+    let store = CachedDbStore::new(db.store.clone(), Arc::new(Down), Arc::new(db.clock.clone()));
     let key = SessionKey::generate();
 
     store
-        .asave(&key, &data(json!({"a": 1})), hour(), true)
+        .asave(
+            &Record::new(key.clone(), data(json!({"a": 1})), hour()),
+            SaveMode::Create,
+        )
         .await
         .expect("create despite the cache");
     store
-        .asave(&key, &data(json!({"a": 2})), hour(), false)
+        .asave(
+            &Record::new(key.clone(), data(json!({"a": 2})), hour()),
+            SaveMode::Update,
+        )
         .await
         .expect("update despite the cache");
     let saving = logs.warnings("django.contrib.sessions");
@@ -415,7 +481,7 @@ async fn a_failing_cache_never_fails_a_save_and_is_logged() {
     );
 
     assert_eq!(
-        store.aload(&key).await.unwrap(),
+        store.aload(&key).await.unwrap().map(|r| r.data),
         Some(data(json!({"a": 2})))
     );
     assert!(store.aexists(&key).await.unwrap());
@@ -426,7 +492,62 @@ async fn a_failing_cache_never_fails_a_save_and_is_logged() {
 
     // Deleting removes the row, then says the cached copy may survive.
     let r = store.adelete(&key).await;
-    assert!(matches!(r, Err(Error::Backend(_))), "{r:?}");
+    assert!(matches!(r, Err(Error::Unavailable(_))), "{r:?}");
     assert_eq!(db.store.read_raw(&key).await.unwrap(), None);
     db.cleanup().await;
+}
+
+/// E4 over a durable store that is not the database: any `AsyncSessionStore` works,
+/// held as a trait object; the record's expiry sets the cache's time to live.
+#[tokio::test]
+async fn any_durable_store_works_behind_the_cache() {
+    let clock = ManualClock::new(START);
+    let memory = Arc::new(MemoryStore::with_clock(Arc::new(clock.clone())));
+    let durable: Arc<dyn AsyncSessionStore> = Arc::new(InlineAsync(memory.clone()));
+    let cache = Arc::new(Recording {
+        inner: MemoryCache::with_clock(Arc::new(clock.clone())),
+        writes: Mutex::default(),
+    });
+    let store: CachedDbStore = CachedDbStore::new(durable, cache.clone(), Arc::new(clock.clone()));
+    // The memory store's capabilities (no backend TTL).
+    assert_eq!(
+        store.capabilities(),
+        session_api::Capabilities::server_side()
+    );
+
+    let key = store.acreate(&data(json!({"a": 1})), hour()).await.unwrap();
+    let cache_key = store.cache_key(&key);
+    assert_eq!(
+        cache.take(),
+        [("set", cache_key.clone(), Duration::from_secs(3600))]
+    );
+    assert_eq!(memory.len(), 1, "the durable store has the record");
+
+    // A miss is filled from the durable record's expiry.
+    cache.delete(&cache_key).await.unwrap();
+    clock.advance(time::Duration::minutes(15));
+    assert_eq!(
+        store.aload(&key).await.unwrap(),
+        Some(Record::new(key.clone(), data(json!({"a": 1})), hour()))
+    );
+    assert_eq!(
+        cache.take(),
+        [("set", cache_key.clone(), Duration::from_secs(2700))]
+    );
+    // Update, then delete from both layers.
+    store
+        .asave(
+            &Record::new(key.clone(), data(json!({"a": 2})), hour()),
+            SaveMode::Update,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.durable().aload(&key).await.unwrap().map(|r| r.data),
+        Some(data(json!({"a": 2})))
+    );
+    store.adelete(&key).await.unwrap();
+    assert!(memory.is_empty());
+    assert_eq!(cache.get(&cache_key).await.unwrap(), None);
+    assert_eq!(store.aload(&key).await.unwrap(), None);
 }

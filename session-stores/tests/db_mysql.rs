@@ -15,3 +15,11 @@ db_test! {
         common::cases::clear_100k(Kind::MySql).await
     }
 }
+
+db_test! {
+    /// `migrate` creates exactly Django's table and indexes (rule E1), checked
+    /// against the server's catalogue.
+    async fn migrate_creates_exactly_djangos_schema() {
+        common::schema::mysql().await
+    }
+}

@@ -9,9 +9,10 @@ mod common;
 use std::time::Duration;
 
 use serde_json::json;
-use session_api::{AsyncSessionStore, Error, ManualClock, RandomKeys, SessionData};
+use session_api::{AsyncSessionStore, Error, ManualClock, SaveMode, SessionData};
 use session_stores::db::DbPool;
 
+use common::cases::{load, rec};
 use common::{Kind, START};
 
 db_cases!(Kind::Postgres);
@@ -24,18 +25,19 @@ db_test! {
 
 db_test! {
     /// A connection killed under the store (`pg_terminate_backend` from a second
-    /// connection) costs at most one call an `Error::Backend`; the next call succeeds
-    /// on a new connection.
+    /// connection) costs at most one call an `Error::Unavailable`; the next call
+    /// succeeds on a new connection.
     async fn reconnects_after_the_connection_is_killed() {
         let Some(url) = Kind::Postgres.server_url() else { return };
         let app = common::unique_table("app");
         let sep = if url.contains('?') { '&' } else { '?' };
         let store_url = format!("{url}{sep}application_name={app}");
         let clock = ManualClock::new(START);
-        let opts = common::options("reconnect", &clock).max_connections(2);
+        let opts = common::options("reconnect", &clock);
+        let pool = common::pool_options().max_connections(2);
         // The store's own URL carries an application name, so only its connections
         // are killed.
-        let Some(db) = common::open_with_url(Kind::Postgres, &store_url, clock, opts).await else {
+        let Some(db) = common::open_with_url(Kind::Postgres, &store_url, &pool, clock, opts).await else {
             return;
         };
         let Some(admin) = common::open(Kind::Postgres, "reconnectadmin").await else {
@@ -44,7 +46,7 @@ db_test! {
         let DbPool::Postgres(admin_pool) = admin.store.pool() else { unreachable!() };
         let s = &*db.store;
         let d = SessionData::from_value(json!({"user": "bob"})).unwrap();
-        let k = s.acreate(&d, START + time::Duration::hours(1), &RandomKeys).await.unwrap();
+        let k = s.acreate(&d, START + time::Duration::hours(1)).await.unwrap();
 
         for round in 0..3 {
             let killed: Vec<bool> = sqlx::query_scalar(
@@ -62,22 +64,23 @@ db_test! {
             let mut failures = 0;
             let loaded = loop {
                 match s.aload(&k).await {
-                    Ok(loaded) => break loaded,
-                    Err(Error::Backend(err)) => {
+                    Ok(loaded) => break loaded.map(|r| r.data),
+                    Err(Error::Unavailable(err)) => {
                         failures += 1;
                         eprintln!("round {round}: call after the kill failed: {err}");
                         assert!(failures <= 1, "more than one call failed");
                     }
-                    Err(other) => panic!("expected Error::Backend, got {other:?}"),
+                    Err(other) => panic!("expected Error::Unavailable, got {other:?}"),
                 }
             };
             assert_eq!(loaded, Some(d.clone()), "round {round}");
             // Writes work too.
-            s.asave(&k, &d, START + time::Duration::hours(2), false).await.unwrap();
+            s.asave(&rec(&k, &d, START + time::Duration::hours(2)), SaveMode::Update).await.unwrap();
         }
 
         // In flight: the store's UPDATE waits on a lock the admin holds; its backend is
-        // killed mid-call. That call is an Error::Backend; the next one succeeds.
+        // killed mid-call. That call is an Error::Unavailable (the server went away);
+        // the next one succeeds.
         let mut tx = admin_pool.begin().await.unwrap();
         sqlx::raw_sql(&format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", s.table()))
             .execute(&mut *tx)
@@ -86,7 +89,7 @@ db_test! {
         let store = std::sync::Arc::clone(&db.store);
         let (k2, d2) = (k.clone(), d.clone());
         let blocked = tokio::spawn(async move {
-            store.asave(&k2, &d2, START + time::Duration::hours(3), false).await
+            store.asave(&rec(&k2, &d2, START + time::Duration::hours(3)), SaveMode::Update).await
         });
         let mut killed = false;
         for _ in 0..100 {
@@ -106,11 +109,19 @@ db_test! {
         }
         assert!(killed, "the store's call never waited on the lock");
         let outcome = blocked.await.unwrap();
-        assert!(matches!(outcome, Err(Error::Backend(_))), "{outcome:?}");
+        assert!(matches!(outcome, Err(Error::Unavailable(_))), "{outcome:?}");
         tx.rollback().await.unwrap();
-        s.asave(&k, &d, START + time::Duration::hours(3), false).await.unwrap();
-        assert_eq!(s.aload(&k).await.unwrap(), Some(d.clone()));
+        s.asave(&rec(&k, &d, START + time::Duration::hours(3)), SaveMode::Update).await.unwrap();
+        assert_eq!(load(s, &k).await, Some(d.clone()));
         db.cleanup().await;
         admin.cleanup().await;
+    }
+}
+
+db_test! {
+    /// `migrate` creates exactly Django's table and indexes (rule E1), checked
+    /// against the server's catalogue.
+    async fn migrate_creates_exactly_djangos_schema() {
+        common::schema::postgres().await
     }
 }

@@ -13,3 +13,11 @@ db_test! {
         common::cases::clear_100k(Kind::Sqlite).await
     }
 }
+
+db_test! {
+    /// `migrate` creates exactly Django's table and indexes (rule E1), checked
+    /// against the server's catalogue.
+    async fn migrate_creates_exactly_djangos_schema() {
+        common::schema::sqlite().await
+    }
+}

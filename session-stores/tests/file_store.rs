@@ -9,11 +9,12 @@ use std::sync::{Arc, Barrier};
 use std::time::SystemTime;
 
 use serde_json::{json, Value};
+use session_api::codec::SessionCodec;
 use session_api::expiry::isoformat;
-use session_api::signing::{SecretKeys, SessionCodec};
+use session_api::signing::SecretKeys;
 use session_api::{
-    Clock, DecodeLimits, Error, ExpiryValue, JsonSerializer, ManualClock, Session, SessionBackend,
-    SessionConfig, SessionData, SessionKey, SessionStore,
+    Clock, DecodeLimits, Error, ExpiryValue, JsonSerializer, ManualClock, Record, SaveMode,
+    Session, SessionBackend, SessionConfig, SessionData, SessionKey, SessionStore,
 };
 use session_stores::file::FileStore;
 use tempfile::TempDir;
@@ -73,11 +74,15 @@ fn expiry(clock: &ManualClock, data: &SessionData) -> OffsetDateTime {
     ExpiryValue::from_stored(data.get_value("_session_expiry")).date(clock.now(), AGE)
 }
 
+/// The data `load` gives for `k` (its record's).
+fn load(store: &FileStore, k: &SessionKey) -> Option<SessionData> {
+    store.load(k).unwrap().map(|record| record.data)
+}
+
 impl Env {
-    fn save(&self, k: &SessionKey, d: &SessionData, must_create: bool) -> session_api::Result<()> {
-        self.store
-            .save(k, d, expiry(&self.clock, d), must_create)
-            .map(|_| ())
+    fn save(&self, k: &SessionKey, d: &SessionData, mode: SaveMode) -> session_api::Result<()> {
+        let record = Record::new(k.clone(), d.clone(), expiry(&self.clock, d));
+        self.store.save(&record, mode).map(|_| ())
     }
 
     fn path(&self, k: &SessionKey) -> std::path::PathBuf {
@@ -202,9 +207,9 @@ fn h1_e5_traversal_shaped_keys_never_touch_the_file_system() {
             "{bad:?} gave a path"
         );
         // A request carrying it: the key is dropped, nothing is read or written.
-        let mut session = Session::new(backend.clone(), config.clone(), Some(bad));
+        let session = Session::new(backend.clone(), config.clone(), Some(bad));
         assert!(session.session_key().is_none());
-        assert!(session.data().unwrap().is_empty());
+        assert!(session.keys().unwrap().is_empty());
     }
     // The key-derived part of a path is only ever the key itself.
     let good = store.path_for("abcdefgh").unwrap();
@@ -219,12 +224,12 @@ fn e5_c9_expired_file_is_deleted_on_load() {
     let env = env();
     let k = key("expiredkey1");
     let d = data(json!({"a": 1}));
-    env.save(&k, &d, true).unwrap();
+    env.save(&k, &d, SaveMode::Create).unwrap();
     env.clock.advance(Duration::seconds(AGE - 1));
-    assert_eq!(env.store.load(&k).unwrap(), Some(d));
+    assert_eq!(load(&env.store, &k), Some(d));
     assert!(env.path(&k).is_file());
     env.clock.advance(Duration::seconds(1));
-    assert_eq!(env.store.load(&k).unwrap(), None);
+    assert_eq!(load(&env.store, &k), None);
     assert!(!env.path(&k).exists(), "expired file not deleted");
     assert!(!env.store.exists(&k).unwrap());
 }
@@ -234,14 +239,14 @@ fn c8_e5_integer_expiry_counts_from_the_last_save() {
     let env = env();
     let k = key("inactivity1");
     let d = data(json!({"_session_expiry": 600, "a": 1}));
-    env.save(&k, &d, true).unwrap();
+    env.save(&k, &d, SaveMode::Create).unwrap();
     env.clock.advance(Duration::seconds(599));
-    assert_eq!(env.store.load(&k).unwrap(), Some(d.clone()));
-    env.save(&k, &d, false).unwrap();
+    assert_eq!(load(&env.store, &k), Some(d.clone()));
+    env.save(&k, &d, SaveMode::Update).unwrap();
     env.clock.advance(Duration::seconds(599));
-    assert_eq!(env.store.load(&k).unwrap(), Some(d.clone()));
+    assert_eq!(load(&env.store, &k), Some(d.clone()));
     env.clock.advance(Duration::seconds(1));
-    assert_eq!(env.store.load(&k).unwrap(), None);
+    assert_eq!(load(&env.store, &k), None);
 }
 
 #[test]
@@ -250,14 +255,14 @@ fn c2_e5_datetime_expiry_is_absolute() {
     let k = key("absolute11");
     let at = START + Duration::seconds(100);
     let d = data(json!({"_session_expiry": isoformat(at)}));
-    env.save(&k, &d, true).unwrap();
+    env.save(&k, &d, SaveMode::Create).unwrap();
     env.clock.advance(Duration::seconds(50));
     // A save does not move an absolute expiry.
-    env.save(&k, &d, false).unwrap();
+    env.save(&k, &d, SaveMode::Update).unwrap();
     env.clock.advance(Duration::seconds(49));
     assert!(env.store.exists(&k).unwrap());
     env.clock.advance(Duration::seconds(1));
-    assert_eq!(env.store.load(&k).unwrap(), None);
+    assert_eq!(load(&env.store, &k), None);
 }
 
 #[test]
@@ -268,12 +273,24 @@ fn e5_expires_at_given_to_save_is_honoured() {
     let k = key("explicit12");
     let d = data(json!({"a": 1}));
     env.store
-        .save(&k, &d, START + Duration::seconds(30), true)
+        .save(
+            &Record::new(k.clone(), d.clone(), START + Duration::seconds(30)),
+            SaveMode::Create,
+        )
         .unwrap();
+    // The record comes back with that expiry.
+    assert_eq!(
+        env.store.load(&k).unwrap(),
+        Some(Record::new(
+            k.clone(),
+            d.clone(),
+            START + Duration::seconds(30)
+        ))
+    );
     env.clock.advance(Duration::seconds(29));
-    assert_eq!(env.store.load(&k).unwrap(), Some(d));
+    assert_eq!(load(&env.store, &k), Some(d));
     env.clock.advance(Duration::seconds(1));
-    assert_eq!(env.store.load(&k).unwrap(), None);
+    assert_eq!(load(&env.store, &k), None);
 }
 
 #[test]
@@ -281,10 +298,10 @@ fn d1_exists_is_false_for_missing_and_expired_files() {
     let env = env();
     let k = key("existskey1");
     assert!(!env.store.exists(&k).unwrap());
-    env.save(&k, &SessionData::new(), true).unwrap();
+    env.save(&k, &SessionData::new(), SaveMode::Create).unwrap();
     assert!(env.store.exists(&k).unwrap());
     // An empty dict is a record (D7: Some, not None).
-    assert_eq!(env.store.load(&k).unwrap(), Some(SessionData::new()));
+    assert_eq!(load(&env.store, &k), Some(SessionData::new()));
     env.clock.advance(Duration::seconds(AGE));
     assert!(!env.store.exists(&k).unwrap());
 }
@@ -299,10 +316,17 @@ fn e5_d8_clear_expired_removes_only_its_own_expired_files() {
     let long = data(json!({"a": 1}));
     let (mine_expired, mine_live) = (key("mineexpired1"), key("minelive1234"));
     let other_expired = key("otherexpired");
-    env.save(&mine_expired, &short, true).unwrap();
-    env.save(&mine_live, &long, true).unwrap();
+    env.save(&mine_expired, &short, SaveMode::Create).unwrap();
+    env.save(&mine_live, &long, SaveMode::Create).unwrap();
     other
-        .save(&other_expired, &short, expiry(&env.clock, &short), true)
+        .save(
+            &Record::new(
+                other_expired.clone(),
+                short.clone(),
+                expiry(&env.clock, &short),
+            ),
+            SaveMode::Create,
+        )
         .unwrap();
     // Files that are not this store's sessions, all with an ancient mtime, so they
     // would count as expired if they were considered.
@@ -331,7 +355,7 @@ fn e5_d8_clear_expired_removes_only_its_own_expired_files() {
     let removed: Vec<_> = before.iter().filter(|n| !after.contains(n)).collect();
     assert_eq!(removed, [&format!("sessionid{}", mine_expired.as_str())]);
     assert!(dir_name.is_dir());
-    assert_eq!(env.store.load(&mine_live).unwrap(), Some(long));
+    assert_eq!(load(&env.store, &mine_live), Some(long));
     // The other prefix's file is still there, for its own store to sweep.
     assert!(other.path_for(other_expired.as_str()).unwrap().is_file());
     assert_eq!(other.clear_expired().unwrap(), 1);
@@ -363,7 +387,8 @@ fn e5_concurrent_writers_leave_a_complete_readable_file() {
     const ROUNDS: usize = 20;
     let env = Arc::new(env());
     let k = key("contended1");
-    env.save(&k, &data(json!({"writer": -1})), true).unwrap();
+    env.save(&k, &data(json!({"writer": -1})), SaveMode::Create)
+        .unwrap();
     let payload = |i: usize| data(json!({"writer": i, "payload": "x".repeat(5000 + i * 997)}));
     let barrier = Arc::new(Barrier::new(WRITERS + 1));
     let mut threads = Vec::new();
@@ -373,9 +398,9 @@ fn e5_concurrent_writers_leave_a_complete_readable_file() {
         threads.push(std::thread::spawn(move || {
             barrier.wait();
             for _ in 0..ROUNDS {
-                env.save(&k, &mine, false).unwrap();
+                env.save(&k, &mine, SaveMode::Update).unwrap();
                 // Every read sees one writer's complete data.
-                let seen = env.store.load(&k).unwrap().expect("file vanished");
+                let seen = load(&env.store, &k).expect("file vanished");
                 let writer = seen.get::<usize>("writer").unwrap().unwrap();
                 assert_eq!(seen, payload(writer));
             }
@@ -385,7 +410,7 @@ fn e5_concurrent_writers_leave_a_complete_readable_file() {
     for t in threads {
         t.join().unwrap();
     }
-    let last = env.store.load(&k).unwrap().unwrap();
+    let last = load(&env.store, &k).unwrap();
     let writer = last.get::<usize>("writer").unwrap().unwrap();
     assert!(writer < WRITERS);
     assert_eq!(last, payload(writer));
@@ -401,13 +426,22 @@ fn e5_no_temporary_files_left_behind() {
     let a = key("tempcheck1");
     let b = key("tempcheck2");
     let d = data(json!({"a": 1}));
-    env.save(&a, &d, true).unwrap();
-    env.save(&a, &d, false).unwrap();
-    assert!(matches!(env.save(&a, &d, true), Err(Error::Create)));
-    assert!(matches!(env.save(&b, &d, false), Err(Error::Update)));
-    env.save(&b, &d, true).unwrap();
+    env.save(&a, &d, SaveMode::Create).unwrap();
+    env.save(&a, &d, SaveMode::Update).unwrap();
+    assert!(matches!(
+        env.save(&a, &d, SaveMode::Create),
+        Err(Error::Create)
+    ));
+    assert!(matches!(
+        env.save(&b, &d, SaveMode::Update),
+        Err(Error::Update)
+    ));
+    env.save(&b, &d, SaveMode::Create).unwrap();
     env.store.delete(&b).unwrap();
-    assert!(matches!(env.save(&b, &d, false), Err(Error::Update)));
+    assert!(matches!(
+        env.save(&b, &d, SaveMode::Update),
+        Err(Error::Update)
+    ));
     assert_no_temp_files(env.dir.path());
     assert_eq!(env.names(), [format!("sessionid{}", a.as_str())]);
 }
@@ -437,7 +471,12 @@ fn f6_files_hold_djangos_session_data_byte_for_byte() {
         .unwrap();
         let k = key(&format!("fixture{i:04}"));
         let d = data(case["obj"].clone());
-        store.save(&k, &d, expiry(&clock, &d), true).unwrap();
+        store
+            .save(
+                &Record::new(k.clone(), d.clone(), expiry(&clock, &d)),
+                SaveMode::Create,
+            )
+            .unwrap();
         let path = store.path_for(k.as_str()).unwrap();
         let raw = fs::read_to_string(&path).unwrap();
         assert_eq!(raw, case["signed"].as_str().unwrap(), "case {i}");
@@ -445,7 +484,7 @@ fn f6_files_hold_djangos_session_data_byte_for_byte() {
         // And a file Django wrote loads.
         fs::write(&path, case["signed"].as_str().unwrap()).unwrap();
         set_mtime(&path, clock.now());
-        assert_eq!(store.load(&k).unwrap(), Some(d));
+        assert_eq!(load(&store, &k), Some(d));
         checked += 1;
     }
     assert!(checked >= 4, "only {checked} fixtures");
@@ -483,12 +522,15 @@ fn d7_f7_undecodable_files_load_as_none_without_panicking() {
     for (i, (what, content)) in cases.into_iter().enumerate() {
         let k = key(&format!("undecodable{i}"));
         plant(&env.path(&k), &content, START);
-        assert_eq!(env.store.load(&k).unwrap(), None, "{what}");
+        assert_eq!(load(&env.store, &k), None, "{what}");
         // Not expired: kept (as Django does) until clear_expired finds it expired.
         assert!(env.path(&k).exists(), "{what}");
         // The name is taken: a create under it is a collision.
         assert!(
-            matches!(env.save(&k, &SessionData::new(), true), Err(Error::Create)),
+            matches!(
+                env.save(&k, &SessionData::new(), SaveMode::Create),
+                Err(Error::Create)
+            ),
             "{what}"
         );
     }
@@ -513,12 +555,17 @@ fn h3_oversized_files_are_rejected_without_being_decoded() {
     let k = key("oversized1");
     let path = store.path_for(k.as_str()).unwrap();
     plant(&path, &vec![b'a'; 4 << 20], START);
-    assert_eq!(store.load(&k).unwrap(), None);
+    assert_eq!(load(&store, &k), None);
     // At the limit it is still decoded.
     let d = data(json!({"pad": "y".repeat(600)}));
-    store.save(&k, &d, expiry(&clock, &d), false).unwrap();
+    store
+        .save(
+            &Record::new(k.clone(), d.clone(), expiry(&clock, &d)),
+            SaveMode::Update,
+        )
+        .unwrap();
     assert!(fs::metadata(&path).unwrap().len() <= 1024);
-    assert_eq!(store.load(&k).unwrap(), Some(d));
+    assert_eq!(load(&store, &k), Some(d));
 }
 
 // ---- D4, D5, D6: create, update, delete --------------------------------------------
@@ -528,24 +575,25 @@ fn d4_must_create_on_an_existing_file_is_create_error() {
     let env = env();
     let k = key("createtwice");
     let first = data(json!({"first": true}));
-    env.save(&k, &first, true).unwrap();
+    env.save(&k, &first, SaveMode::Create).unwrap();
     let err = env
-        .save(&k, &data(json!({"second": true})), true)
+        .save(&k, &data(json!({"second": true})), SaveMode::Create)
         .unwrap_err();
     assert!(matches!(err, Error::Create), "{err}");
     // The existing record is untouched.
-    assert_eq!(env.store.load(&k).unwrap(), Some(first));
+    assert_eq!(load(&env.store, &k), Some(first));
 }
 
 #[test]
 fn e5_d4_an_expired_file_counts_as_absent_for_must_create() {
     let env = env();
     let k = key("recreated1");
-    env.save(&k, &data(json!({"old": 1})), true).unwrap();
+    env.save(&k, &data(json!({"old": 1})), SaveMode::Create)
+        .unwrap();
     env.clock.advance(Duration::seconds(AGE));
     let fresh = data(json!({"new": 2}));
-    env.save(&k, &fresh, true).unwrap();
-    assert_eq!(env.store.load(&k).unwrap(), Some(fresh));
+    env.save(&k, &fresh, SaveMode::Create).unwrap();
+    assert_eq!(load(&env.store, &k), Some(fresh));
 }
 
 #[test]
@@ -554,18 +602,27 @@ fn d5_update_of_a_deleted_file_is_update_error_and_not_resurrected() {
     let k = key("loggedout1");
     let d = data(json!({"a": 1}));
     // Never created.
-    assert!(matches!(env.save(&k, &d, false), Err(Error::Update)));
+    assert!(matches!(
+        env.save(&k, &d, SaveMode::Update),
+        Err(Error::Update)
+    ));
     assert!(!env.path(&k).exists());
     // Created, then deleted by a concurrent logout.
-    env.save(&k, &d, true).unwrap();
+    env.save(&k, &d, SaveMode::Create).unwrap();
     env.store.delete(&k).unwrap();
-    assert!(matches!(env.save(&k, &d, false), Err(Error::Update)));
+    assert!(matches!(
+        env.save(&k, &d, SaveMode::Update),
+        Err(Error::Update)
+    ));
     assert!(!env.path(&k).exists(), "update re-created the file");
-    assert_eq!(env.store.load(&k).unwrap(), None);
+    assert_eq!(load(&env.store, &k), None);
     // Expired: also an update error, and the file is gone.
-    env.save(&k, &d, true).unwrap();
+    env.save(&k, &d, SaveMode::Create).unwrap();
     env.clock.advance(Duration::seconds(AGE));
-    assert!(matches!(env.save(&k, &d, false), Err(Error::Update)));
+    assert!(matches!(
+        env.save(&k, &d, SaveMode::Update),
+        Err(Error::Update)
+    ));
     assert!(!env.path(&k).exists());
     assert_no_temp_files(env.dir.path());
 }
@@ -575,7 +632,7 @@ fn d6_delete_of_a_missing_file_is_not_an_error() {
     let env = env();
     let k = key("nosuchfile");
     env.store.delete(&k).unwrap();
-    env.save(&k, &SessionData::new(), true).unwrap();
+    env.save(&k, &SessionData::new(), SaveMode::Create).unwrap();
     env.store.delete(&k).unwrap();
     env.store.delete(&k).unwrap();
     assert!(env.names().is_empty());
@@ -602,13 +659,15 @@ fn e5_directory_must_exist_and_be_a_directory() {
         assert!(err.to_string().contains(&path.display().to_string()));
     }
     let config = SessionConfig::builder(SecretKeys::new(SECRET))
-        .file_path(Some(dir.path().join("missing")))
         .build()
         .unwrap();
     assert!(matches!(
-        FileStore::from_config(&config),
+        FileStore::from_config_in(&config, dir.path().join("missing")),
         Err(Error::Configuration(_))
     ));
+    // Without a directory: the system temp dir, Django's default (rule E5).
+    let default = FileStore::from_config(&config).unwrap();
+    assert_eq!(default.dir(), std::env::temp_dir());
     for (prefix, age) in [("", AGE), ("a/b", AGE), ("a\\b", AGE), ("sessionid", 0)] {
         let err = FileStore::new(
             dir.path(),
@@ -628,16 +687,20 @@ fn e5_file_name_is_cookie_name_plus_key() {
     let clock = ManualClock::new(START);
     let config = SessionConfig::builder(SecretKeys::new(SECRET))
         .cookie_name("mysid")
-        .file_path(Some(dir.path().to_owned()))
         .clock(Arc::new(clock.clone()))
         .build()
         .unwrap();
-    let store = FileStore::from_config(&config).unwrap();
+    let store = FileStore::from_config_in(&config, dir.path()).unwrap();
     assert_eq!(store.dir(), dir.path());
     assert_eq!(store.prefix(), "mysid");
     let k = key("layoutkey1");
     let d = data(json!({"a": 1}));
-    store.save(&k, &d, expiry(&clock, &d), true).unwrap();
+    store
+        .save(
+            &Record::new(k.clone(), d.clone(), expiry(&clock, &d)),
+            SaveMode::Create,
+        )
+        .unwrap();
     assert_eq!(names(dir.path()), ["mysidlayoutkey1"]);
 }
 
@@ -647,7 +710,7 @@ fn e5_session_files_are_private() {
     use std::os::unix::fs::PermissionsExt;
     let env = env();
     let k = key("privatekey");
-    env.save(&k, &SessionData::new(), true).unwrap();
+    env.save(&k, &SessionData::new(), SaveMode::Create).unwrap();
     let mode = fs::metadata(env.path(&k)).unwrap().permissions().mode();
     assert_eq!(mode & 0o077, 0, "mode {mode:o}");
 }
@@ -659,25 +722,25 @@ fn a5_a6_session_round_trip_cycle_key_and_flush() {
     let env = env();
     let config = Arc::new(
         SessionConfig::builder(SecretKeys::new(SECRET))
-            .file_path(Some(env.dir.path().to_owned()))
             .clock(Arc::new(env.clock.clone()))
             .build()
             .unwrap(),
     );
-    let backend = SessionBackend::from_sync(Arc::new(FileStore::from_config(&config).unwrap()));
-    let mut s = Session::new(backend.clone(), config.clone(), None);
+    let store = FileStore::from_config_in(&config, env.dir.path()).unwrap();
+    let backend = SessionBackend::from_sync(Arc::new(store));
+    let s = Session::new(backend.clone(), config.clone(), None);
     s.set("cart", &[3, 4]).unwrap();
-    s.save(false).unwrap();
-    let first = s.session_key().unwrap().clone();
+    s.save().unwrap();
+    let first = s.session_key().unwrap();
 
-    let mut next = Session::new(backend.clone(), config.clone(), Some(first.as_str()));
+    let next = Session::new(backend.clone(), config.clone(), Some(first.as_str()));
     assert_eq!(next.get::<Vec<u32>>("cart").unwrap(), Some(vec![3, 4]));
     next.cycle_key().unwrap();
-    let second = next.session_key().unwrap().clone();
+    let second = next.session_key().unwrap();
     assert_ne!(first, second);
     assert!(!env.path(&first).exists());
     assert_eq!(
-        env.store.load(&second).unwrap().unwrap().get_value("cart"),
+        load(&env.store, &second).unwrap().get_value("cart"),
         Some(&json!([3, 4]))
     );
     next.flush().unwrap();
@@ -694,16 +757,17 @@ async fn d9_async_side_through_from_sync() {
     let k = key("asyncside1");
     let d = data(json!({"a": 1}));
     let at = expiry(&env.clock, &d);
-    store.asave(&k, &d, at, true).await.unwrap();
+    let record = Record::new(k.clone(), d.clone(), at);
+    store.asave(&record, SaveMode::Create).await.unwrap();
     assert!(matches!(
-        store.asave(&k, &d, at, true).await,
+        store.asave(&record, SaveMode::Create).await,
         Err(Error::Create)
     ));
     assert!(store.aexists(&k).await.unwrap());
-    assert_eq!(store.aload(&k).await.unwrap(), Some(d.clone()));
+    assert_eq!(store.aload(&k).await.unwrap(), Some(record.clone()));
     store.adelete(&k).await.unwrap();
     assert!(matches!(
-        store.asave(&k, &d, at, false).await,
+        store.asave(&record, SaveMode::Update).await,
         Err(Error::Update)
     ));
     assert_eq!(store.aclear_expired().await.unwrap(), 0);

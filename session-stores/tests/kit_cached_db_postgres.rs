@@ -1,22 +1,13 @@
 //! The conformance kit on cached_db over the shared Redis and PostgreSQL
 //! (`SESSIONS_TEST_POSTGRES_URL`). Each case has its own table and key prefix, both
-//! removed when the case ends.
-// The shared test helpers need the SQLite driver too.
-#![cfg(all(
-    feature = "cached_db",
-    feature = "redis",
-    feature = "postgres",
-    feature = "sqlite",
-    feature = "kit"
-))]
+//! removed when it ends.
 
-mod common;
+use session_kit_stores::cache::test_redis_url;
+use session_kit_stores::cached_db::cached_db_redis;
+use session_kit_stores::db::Database;
 
-use session_api::Result;
-use session_conformance::{Harness, KitEnv};
-
-async fn factory(env: KitEnv) -> Result<Harness> {
-    common::redis::kit_cached_db_harness(common::Kind::Postgres, &env).await
+fn main() -> std::process::ExitCode {
+    session_conformance::test_main(|env| {
+        cached_db_redis(Database::test_postgres(), test_redis_url(), env)
+    })
 }
-
-session_conformance::conformance_tests!(factory);

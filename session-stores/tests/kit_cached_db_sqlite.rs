@@ -1,20 +1,12 @@
-//! The conformance kit on cached_db over the shared Redis and SQLite (a file in a
-//! tempdir per case). Each case has its own table and key prefix, both removed when
-//! the case ends.
-#![cfg(all(
-    feature = "cached_db",
-    feature = "redis",
-    feature = "sqlite",
-    feature = "kit"
-))]
+//! The conformance kit on cached_db over the shared Redis and SQLite (a scratch file
+//! per case). Each case has its own key prefix, removed when it ends.
 
-mod common;
+use session_kit_stores::cache::test_redis_url;
+use session_kit_stores::cached_db::cached_db_redis;
+use session_kit_stores::db::Database;
 
-use session_api::Result;
-use session_conformance::{Harness, KitEnv};
-
-async fn factory(env: KitEnv) -> Result<Harness> {
-    common::redis::kit_cached_db_harness(common::Kind::Sqlite, &env).await
+fn main() -> std::process::ExitCode {
+    session_conformance::test_main(|env| {
+        cached_db_redis(Database::ScratchSqlite, test_redis_url(), env)
+    })
 }
-
-session_conformance::conformance_tests!(factory);

@@ -1,14 +1,8 @@
-//! The conformance kit on the db store, Sqlite dialect. Each case gets its own table
-//! (`env.unique_name()`), dropped with the case's harness.
-#![cfg(all(feature = "sqlite", feature = "kit"))]
+//! The conformance kit on the db store, SQLite dialect: a scratch database file per
+//! case, needing no server.
 
-mod common;
+use session_kit_stores::db::{db, Database};
 
-use session_api::Result;
-use session_conformance::{Harness, KitEnv};
-
-async fn factory(env: KitEnv) -> Result<Harness> {
-    common::kit_harness(common::Kind::Sqlite, &env).await
+fn main() -> std::process::ExitCode {
+    session_conformance::test_main(|env| db(Database::ScratchSqlite, env))
 }
-
-session_conformance::conformance_tests!(factory);

@@ -1,17 +1,5 @@
-//! The conformance kit against the memory store.
-#![cfg(feature = "memory")]
+//! The conformance kit on the memory store.
 
-use std::sync::Arc;
-
-use session_api::SessionBackend;
-use session_conformance::{Harness, KitEnv};
-use session_stores::memory::MemoryStore;
-
-async fn factory(env: KitEnv) -> session_api::Result<Harness> {
-    let store = MemoryStore::with_clock(env.clock());
-    Ok(Harness::new(SessionBackend::from_nonblocking_sync(
-        Arc::new(store),
-    )))
+fn main() -> std::process::ExitCode {
+    session_conformance::test_main(session_kit_stores::memory)
 }
-
-session_conformance::conformance_tests!(factory);

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use session_api::{ManualClock, SessionData, SessionKey, SessionStore};
+use session_api::{ManualClock, Record, SaveMode, SessionData, SessionKey, SessionStore};
 use session_stores::memory::MemoryStore;
 use time::macros::datetime;
 use time::Duration;
@@ -22,17 +22,29 @@ fn bounded_store_evicts_expired_then_soonest_to_expire() {
     let later = SessionKey::generate();
     let latest = SessionKey::generate();
     store
-        .save(&soon, &data(1), now + Duration::seconds(10), true)
+        .save(
+            &Record::new(soon.clone(), data(1), now + Duration::seconds(10)),
+            SaveMode::Create,
+        )
         .unwrap();
     store
-        .save(&later, &data(2), now + Duration::seconds(20), true)
+        .save(
+            &Record::new(later.clone(), data(2), now + Duration::seconds(20)),
+            SaveMode::Create,
+        )
         .unwrap();
     store
-        .save(&latest, &data(3), now + Duration::seconds(30), true)
+        .save(
+            &Record::new(latest.clone(), data(3), now + Duration::seconds(30)),
+            SaveMode::Create,
+        )
         .unwrap();
     let extra = SessionKey::generate();
     store
-        .save(&extra, &data(4), now + Duration::seconds(40), true)
+        .save(
+            &Record::new(extra.clone(), data(4), now + Duration::seconds(40)),
+            SaveMode::Create,
+        )
         .unwrap();
     assert_eq!(store.len(), 3);
     assert!(
@@ -43,7 +55,15 @@ fn bounded_store_evicts_expired_then_soonest_to_expire() {
     // Expired entries are never returned, even before they are evicted.
     clock.advance(Duration::seconds(25));
     assert_eq!(store.load(&later).unwrap(), None);
-    assert_eq!(store.load(&latest).unwrap(), Some(data(3)));
+    // The record comes back with its expiry.
+    assert_eq!(
+        store.load(&latest).unwrap(),
+        Some(Record::new(
+            latest.clone(),
+            data(3),
+            now + Duration::seconds(30)
+        ))
+    );
 }
 
 #[test]
@@ -56,8 +76,14 @@ fn many_threads_share_one_store() {
             std::thread::spawn(move || {
                 for i in 0..200 {
                     let key = SessionKey::generate();
-                    store.save(&key, &data(t * 1000 + i), far, true).unwrap();
-                    assert_eq!(store.load(&key).unwrap(), Some(data(t * 1000 + i)));
+                    store
+                        .save(
+                            &Record::new(key.clone(), data(t * 1000 + i), far),
+                            SaveMode::Create,
+                        )
+                        .unwrap();
+                    let loaded = store.load(&key).unwrap().map(|r| r.data);
+                    assert_eq!(loaded, Some(data(t * 1000 + i)));
                 }
             })
         })

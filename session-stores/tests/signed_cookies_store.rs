@@ -8,8 +8,8 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use session_api::signing::SecretKeys;
 use session_api::{
-    AsyncSessionStore, Clock, Error, JsonSerializer, KeyKind, ManualClock, RandomKeys, Session,
-    SessionBackend, SessionConfig, SessionData, SessionKey, SessionStore,
+    AsyncSessionStore, Clock, Error, JsonSerializer, KeyKind, ManualClock, Record, SaveMode,
+    Session, SessionBackend, SessionConfig, SessionData, SessionKey, SessionStore,
 };
 use session_stores::signed_cookies::{max_value_len_for, SignedCookieStore};
 use time::{Duration, OffsetDateTime};
@@ -92,10 +92,14 @@ fn e6_cookies_signed_by_django_load() {
     let store = f.store(SecretKeys::new(f.secret.as_str()), &clock);
     for (obj, signed) in &f.cookies {
         assert_eq!(
-            store.load(&payload(signed)).unwrap(),
+            store.load(&payload(signed)).unwrap().map(|r| r.data),
             Some(data(obj.clone())),
             "{signed}"
         );
+        // The record expires when the signature does: signing time + cookie age.
+        let record = store.load(&payload(signed)).unwrap().unwrap();
+        assert_eq!(record.expires_at, clock.now() + Duration::seconds(AGE));
+        assert_eq!(record.key.as_str(), signed);
     }
 }
 
@@ -107,9 +111,14 @@ fn e6_signing_reproduces_django_byte_for_byte() {
     let any_key = payload("ignored");
     for (obj, signed) in &f.cookies {
         let d = data(obj.clone());
-        let saved = store.save(&any_key, &d, clock.now(), false).unwrap();
+        let saved = store
+            .save(
+                &Record::new(any_key.clone(), d.clone(), clock.now()),
+                SaveMode::Update,
+            )
+            .unwrap();
         assert_eq!(saved.as_str(), signed);
-        let created = SessionStore::create(&store, &d, clock.now(), &RandomKeys).unwrap();
+        let created = SessionStore::create(&store, &d, clock.now()).unwrap();
         assert_eq!(created.as_str(), signed);
     }
 }
@@ -158,9 +167,9 @@ fn e6_tampered_truncated_repadded_and_wrong_secret_cookies_load_as_none() {
         ];
         for cookie in bad {
             let key = payload(&cookie);
-            assert_eq!(store.load(&key).unwrap(), None, "{cookie}");
+            assert_eq!(store.load(&key).unwrap().map(|r| r.data), None, "{cookie}");
         }
-        assert_eq!(wrong.load(&payload(signed)).unwrap(), None);
+        assert_eq!(wrong.load(&payload(signed)).unwrap().map(|r| r.data), None);
     }
     // Signed with the right secret and salt but not a JSON object.
     let signer = session_api::signing::TimestampSigner::new(
@@ -171,10 +180,13 @@ fn e6_tampered_truncated_repadded_and_wrong_secret_cookies_load_as_none() {
     let list = signer
         .sign_object(&json!([1, 2]), &JsonSerializer, true)
         .unwrap();
-    assert_eq!(store.load(&payload(&list)).unwrap(), None);
+    assert_eq!(store.load(&payload(&list)).unwrap().map(|r| r.data), None);
     // Another salt (a db/file session_data value) is a bad signature here.
     let session_data = "eyJhIjoxfQ:1vb66i:0KgQxR-DD_SdAOrlJq1XOqtBamL_9pT69c0rmJwQeIM";
-    assert_eq!(store.load(&payload(session_data)).unwrap(), None);
+    assert_eq!(
+        store.load(&payload(session_data)).unwrap().map(|r| r.data),
+        None
+    );
 }
 
 #[test]
@@ -185,11 +197,11 @@ fn e6_cookies_older_than_the_cookie_age_load_as_none() {
     let (obj, signed) = &f.cookies[0];
     clock.advance(Duration::seconds(AGE));
     assert_eq!(
-        store.load(&payload(signed)).unwrap(),
+        store.load(&payload(signed)).unwrap().map(|r| r.data),
         Some(data(obj.clone()))
     );
     clock.advance(Duration::seconds(1));
-    assert_eq!(store.load(&payload(signed)).unwrap(), None);
+    assert_eq!(store.load(&payload(signed)).unwrap().map(|r| r.data), None);
 }
 
 #[test]
@@ -206,7 +218,7 @@ fn e6_custom_expiry_is_not_the_signature_age_ticket_19201() {
         .unwrap();
     clock.advance(Duration::seconds(601));
     assert_eq!(
-        store.load(&payload(signed)).unwrap(),
+        store.load(&payload(signed)).unwrap().map(|r| r.data),
         Some(data(obj.clone()))
     );
 }
@@ -222,16 +234,28 @@ fn f5_a_fallback_secret_verifies_and_the_current_one_signs() {
     );
     let (obj, signed) = &f.cookies[0];
     let d = data(obj.clone());
-    assert_eq!(rotated.load(&payload(signed)).unwrap(), Some(d.clone()));
+    assert_eq!(
+        rotated.load(&payload(signed)).unwrap().map(|r| r.data),
+        Some(d.clone())
+    );
     let resigned = rotated
-        .save(&payload(signed), &d, clock.now(), false)
+        .save(
+            &Record::new(payload(signed), d.clone(), clock.now()),
+            SaveMode::Update,
+        )
         .unwrap();
     assert_ne!(resigned.as_str(), signed);
     let new_only = f.store(SecretKeys::new("the-new-secret"), &clock);
-    assert_eq!(new_only.load(&resigned).unwrap(), Some(d));
+    assert_eq!(new_only.load(&resigned).unwrap().map(|r| r.data), Some(d));
     // The fixture's own fallback secret is not a key of the fixture values.
     let fallback_only = f.store(SecretKeys::new(f.fallback.as_str()), &clock);
-    assert_eq!(fallback_only.load(&payload(signed)).unwrap(), None);
+    assert_eq!(
+        fallback_only
+            .load(&payload(signed))
+            .unwrap()
+            .map(|r| r.data),
+        None
+    );
 }
 
 // ---- H4: the 4096-byte limit ---------------------------------------------------------
@@ -243,7 +267,10 @@ fn h4_a_cookie_over_4096_bytes_is_an_error() {
     let store = f.store(SecretKeys::new("s"), &clock);
     let big = data(json!({"noise": noise(4096)}));
     let err = store
-        .save(&payload("ignored"), &big, clock.now(), false)
+        .save(
+            &Record::new(payload("ignored"), big.clone(), clock.now()),
+            SaveMode::Update,
+        )
         .unwrap_err();
     match err {
         Error::CookieTooLarge { size, limit } => {
@@ -253,16 +280,19 @@ fn h4_a_cookie_over_4096_bytes_is_an_error() {
         other => panic!("expected CookieTooLarge, got {other}"),
     }
     assert!(matches!(
-        SessionStore::create(&store, &big, clock.now(), &RandomKeys),
+        SessionStore::create(&store, &big, clock.now()),
         Err(Error::CookieTooLarge { .. })
     ));
     // Compressible data of the same size fits.
     let repetitive = data(json!({"repeat": "ab".repeat(2048)}));
     let key = store
-        .save(&payload("ignored"), &repetitive, clock.now(), false)
+        .save(
+            &Record::new(payload("ignored"), repetitive.clone(), clock.now()),
+            SaveMode::Update,
+        )
         .unwrap();
     assert!(key.as_str().starts_with('.'));
-    assert_eq!(store.load(&key).unwrap(), Some(repetitive));
+    assert_eq!(store.load(&key).unwrap().map(|r| r.data), Some(repetitive));
 }
 
 #[test]
@@ -277,7 +307,10 @@ fn h4_the_limit_counts_the_cookie_name_and_is_exact() {
     // noise must be rejected by a store whose limit is exactly that size.
     let signed_len = |len| {
         unbounded
-            .save(&payload("x"), &probe(len), clock.now(), false)
+            .save(
+                &Record::new(payload("x"), probe(len).clone(), clock.now()),
+                SaveMode::Update,
+            )
             .unwrap()
             .as_str()
             .len()
@@ -288,10 +321,16 @@ fn h4_the_limit_counts_the_cookie_name_and_is_exact() {
         .store(SecretKeys::new("s"), &clock)
         .with_max_value_len(exact);
     store
-        .save(&payload("x"), &probe(len), clock.now(), false)
+        .save(
+            &Record::new(payload("x"), probe(len).clone(), clock.now()),
+            SaveMode::Update,
+        )
         .unwrap();
     assert!(matches!(
-        store.save(&payload("x"), &probe(len + 1), clock.now(), false),
+        store.save(
+            &Record::new(payload("x"), probe(len + 1).clone(), clock.now()),
+            SaveMode::Update
+        ),
         Err(Error::CookieTooLarge { .. })
     ));
     // A longer cookie name leaves less room.
@@ -309,7 +348,7 @@ fn h3_h4_oversized_input_is_rejected_on_load() {
     let clock = f.clock();
     let store = f.store(SecretKeys::new("s"), &clock);
     let huge = format!("{}:1vb66i:sig", "a".repeat(10_000));
-    assert_eq!(store.load(&payload(&huge)).unwrap(), None);
+    assert_eq!(store.load(&payload(&huge)).unwrap().map(|r| r.data), None);
 }
 
 // ---- D1, D6, D8: no server state -------------------------------------------------------
@@ -327,13 +366,22 @@ async fn e6_d8_no_server_state_sync_and_async() {
     sync_store.delete(&key).unwrap();
     store.adelete(&key).await.unwrap();
     // Deleting does not revoke: the cookie still loads (replay until max_age).
-    assert_eq!(store.aload(&key).await.unwrap(), Some(data(obj.clone())));
+    assert_eq!(
+        store.aload(&key).await.unwrap().map(|r| r.data),
+        Some(data(obj.clone()))
+    );
     assert_eq!(sync_store.clear_expired().unwrap(), 0);
     assert_eq!(store.aclear_expired().await.unwrap(), 0);
     let d = data(obj.clone());
-    let via_async = store.asave(&key, &d, clock.now(), true).await.unwrap();
+    let via_async = store
+        .asave(
+            &Record::new(key.clone(), d.clone(), clock.now()),
+            SaveMode::Create,
+        )
+        .await
+        .unwrap();
     assert_eq!(via_async.as_str(), signed);
-    let created = store.acreate(&d, clock.now(), &RandomKeys).await.unwrap();
+    let created = store.acreate(&d, clock.now()).await.unwrap();
     assert_eq!(created.as_str(), signed);
 }
 
@@ -360,9 +408,9 @@ fn session_setup() -> (ManualClock, SessionBackend, Arc<SessionConfig>) {
 fn e6_session_key_is_the_signed_cookie() {
     let f = fixture();
     let (clock, backend, config) = session_setup();
-    let mut s = Session::new(backend.clone(), config.clone(), None);
+    let s = Session::new(backend.clone(), config.clone(), None);
     s.set("a", &1).unwrap();
-    s.save(false).unwrap();
+    s.save().unwrap();
     let cookie = s.session_key().unwrap().as_str().to_owned();
     // {"a": 1} at the fixture time: Django's value.
     let django = f
@@ -374,7 +422,7 @@ fn e6_session_key_is_the_signed_cookie() {
     assert_eq!(cookie, django);
 
     // The next request carries the cookie and sees the data.
-    let mut next = Session::new(backend.clone(), config.clone(), Some(&cookie));
+    let next = Session::new(backend.clone(), config.clone(), Some(&cookie));
     assert_eq!(next.get::<i64>("a").unwrap(), Some(1));
 
     // cycle_key re-signs: a new value (a later timestamp), same data.
@@ -382,31 +430,31 @@ fn e6_session_key_is_the_signed_cookie() {
     next.cycle_key().unwrap();
     let cycled = next.session_key().unwrap().as_str().to_owned();
     assert_ne!(cycled, cookie);
-    let mut after_cycle = Session::new(backend.clone(), config.clone(), Some(&cycled));
+    let after_cycle = Session::new(backend.clone(), config.clone(), Some(&cycled));
     assert_eq!(after_cycle.get::<i64>("a").unwrap(), Some(1));
 
     // Saving changed data gives a new cookie with the new data.
     after_cycle.set("b", &2).unwrap();
-    after_cycle.save(false).unwrap();
+    after_cycle.save().unwrap();
     let updated = after_cycle.session_key().unwrap().as_str().to_owned();
-    let mut reread = Session::new(backend.clone(), config.clone(), Some(&updated));
+    let reread = Session::new(backend.clone(), config.clone(), Some(&updated));
     assert_eq!(reread.get::<i64>("b").unwrap(), Some(2));
 
     // flush empties the session and drops the key.
     reread.flush().unwrap();
     assert!(reread.session_key().is_none());
-    assert!(reread.is_empty());
+    assert!(reread.is_empty().unwrap());
     assert!(reread.keys().unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn e6_session_async_twins() {
     let (_clock, backend, config) = session_setup();
-    let mut s = Session::new(backend.clone(), config.clone(), None);
+    let s = Session::new(backend.clone(), config.clone(), None);
     s.aset("cart", &[3, 4]).await.unwrap();
-    s.asave(false).await.unwrap();
+    s.asave().await.unwrap();
     let cookie = s.session_key().unwrap().as_str().to_owned();
-    let mut next = Session::new(backend, config, Some(&cookie));
+    let next = Session::new(backend, config, Some(&cookie));
     assert_eq!(
         next.aget::<Vec<u32>>("cart").await.unwrap(),
         Some(vec![3, 4])
@@ -416,15 +464,15 @@ async fn e6_session_async_twins() {
 #[test]
 fn h4_an_oversized_session_fails_the_save_visibly() {
     let (_clock, backend, config) = session_setup();
-    let mut s = Session::new(backend, config, None);
+    let s = Session::new(backend, config, None);
     s.set("noise", &noise(5000)).unwrap();
-    assert!(matches!(s.save(false), Err(Error::CookieTooLarge { .. })));
+    assert!(matches!(s.save(), Err(Error::CookieTooLarge { .. })));
 }
 
 #[test]
 fn e6_tampered_cookie_gives_a_fresh_empty_session() {
     let (_clock, backend, config) = session_setup();
-    let mut s = Session::new(backend, config, Some("eyJhIjoxfQ:1vb66i:forged"));
+    let s = Session::new(backend, config, Some("eyJhIjoxfQ:1vb66i:forged"));
     assert!(s.session_key().is_some());
     assert!(s.keys().unwrap().is_empty());
     // A3: the unverifiable key is dropped.

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use session_api::signing::SecretKeys;
 use session_api::{
-    Capabilities, KeyGenerator, ManualClock, Result, Session, SessionBackend, SessionConfig,
-    SessionData, SessionKey, SessionStore,
+    Capabilities, KeyGenerator, ManualClock, Record, Result, SaveMode, Session, SessionBackend,
+    SessionConfig, SessionKey, SessionStore,
 };
 use session_stores::memory::MemoryStore;
 use time::macros::datetime;
@@ -41,19 +41,13 @@ impl SessionStore for Counting {
     fn exists(&self, key: &SessionKey) -> Result<bool> {
         self.inner.exists(key)
     }
-    fn load(&self, key: &SessionKey) -> Result<Option<SessionData>> {
+    fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
         self.loads.fetch_add(1, Ordering::SeqCst);
         self.inner.load(key)
     }
-    fn save(
-        &self,
-        key: &SessionKey,
-        data: &SessionData,
-        expires_at: OffsetDateTime,
-        must_create: bool,
-    ) -> Result<SessionKey> {
+    fn save(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
         self.saves.fetch_add(1, Ordering::SeqCst);
-        self.inner.save(key, data, expires_at, must_create)
+        self.inner.save(record, mode)
     }
     fn delete(&self, key: &SessionKey) -> Result<()> {
         self.deletes.fetch_add(1, Ordering::SeqCst);
@@ -120,9 +114,9 @@ impl Fixture {
 
     /// A saved session holding `{"a": 1}`; returns its key.
     pub fn saved(&self) -> SessionKey {
-        let mut s = self.session(None);
+        let s = self.session(None);
         s.set("a", &1).unwrap();
-        s.save(false).unwrap();
-        s.session_key().unwrap().clone()
+        s.save().unwrap();
+        s.session_key().unwrap()
     }
 }

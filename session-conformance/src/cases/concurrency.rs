@@ -13,17 +13,17 @@ pub async fn concurrent_saves_leave_a_whole_record(ctx: Ctx) -> CaseResult {
         let c = ctx.clone();
         let k = key.clone();
         tasks.push(tokio::spawn(async move {
-            let mut s = c.session(Some(k.as_str()));
+            let s = c.session(Some(k.as_str()));
             s.aset("writer", &i).await?;
             s.aset("payload", &format!("{i}-").repeat(200)).await?;
-            s.asave(false).await
+            s.asave().await
         }));
     }
     for t in tasks {
         t.await
             .map_err(|e| Failure(format!("task panicked: {e}")))??;
     }
-    let mut s = ctx.session(Some(key.as_str()));
+    let s = ctx.session(Some(key.as_str()));
     let writer: i64 = s
         .aget("writer")
         .await?

@@ -11,7 +11,7 @@ use crate::spy::Call;
 pub async fn b1_no_load_before_first_access(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
     ctx.spy.reset();
-    let mut s = ctx.session(Some(key.as_str()));
+    let s = ctx.session(Some(key.as_str()));
     ensure!(
         ctx.spy.calls().is_empty(),
         "building a handle called the store"
@@ -25,7 +25,7 @@ pub async fn b1_no_load_before_first_access(ctx: Ctx) -> CaseResult {
 
 /// B1: with no key, first access does not call the store.
 pub async fn b1_no_key_no_store_call(ctx: Ctx) -> CaseResult {
-    let mut s = ctx.session(None);
+    let s = ctx.session(None);
     s.akeys().await?;
     ensure!(
         ctx.spy.calls().is_empty(),
@@ -38,7 +38,7 @@ pub async fn b1_no_key_no_store_call(ctx: Ctx) -> CaseResult {
 /// B2: reads set `accessed`, not `modified`.
 pub async fn b2_reads_set_accessed_only(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
-    let mut s = ctx.session(Some(key.as_str()));
+    let s = ctx.session(Some(key.as_str()));
     ensure!(!s.accessed(), "accessed before any access");
     s.aget_value("a").await?;
     s.ahas_key("a").await?;
@@ -57,12 +57,12 @@ pub async fn b2_reads_set_accessed_only(ctx: Ctx) -> CaseResult {
 pub async fn b3_writes_set_modified(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
     for op in 0..4 {
-        let mut s = ctx.session(Some(key.as_str()));
+        let s = ctx.session(Some(key.as_str()));
         match op {
             0 => s.aset("b", &2).await?,
             1 => s.adelete("a").await?,
-            2 => s.aupdate(Vec::new()).await?,
-            _ => s.clear(),
+            2 => s.lock().await.aupdate(Vec::new()).await?,
+            _ => s.aclear().await,
         }
         ensure!(s.modified(), "operation {op} did not set modified");
     }
@@ -72,7 +72,7 @@ pub async fn b3_writes_set_modified(ctx: Ctx) -> CaseResult {
 /// B3: pop sets `modified` only when the key was present.
 pub async fn b3_pop_modifies_only_when_present(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
-    let mut s = ctx.session(Some(key.as_str()));
+    let s = ctx.session(Some(key.as_str()));
     s.apop_or("missing", json!(null)).await?;
     ensure!(!s.modified(), "pop of a missing key set modified");
     ensure!(
@@ -86,7 +86,7 @@ pub async fn b3_pop_modifies_only_when_present(ctx: Ctx) -> CaseResult {
 /// B3: setdefault sets `modified` only when it inserts.
 pub async fn b3_setdefault_modifies_only_when_inserting(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
-    let mut s = ctx.session(Some(key.as_str()));
+    let s = ctx.session(Some(key.as_str()));
     ensure!(
         s.asetdefault("a", json!(9)).await? == json!(1),
         "setdefault replaced a value"
@@ -104,17 +104,17 @@ pub async fn b3_setdefault_modifies_only_when_inserting(ctx: Ctx) -> CaseResult 
 pub async fn b4_clear_does_not_load(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
     ctx.spy.reset();
-    let mut s = ctx.session(Some(key.as_str()));
-    s.clear();
+    let s = ctx.session(Some(key.as_str()));
+    s.aclear().await;
     ensure!(
         !ctx.spy.calls().contains(&Call::Load),
         "clear loaded the session"
     );
     ensure!(s.accessed() && s.modified(), "clear did not set both flags");
-    s.asave(false).await?;
+    s.asave().await?;
     // Signed cookies re-sign on save: reload through the key the save returned.
-    let saved = s.session_key().cloned().unwrap_or(key);
-    let mut again = ctx.session(Some(saved.as_str()));
+    let saved = s.session_key().unwrap_or(key);
+    let again = ctx.session(Some(saved.as_str()));
     ensure!(again.akeys().await?.is_empty(), "cleared data came back");
     Ok(())
 }
@@ -122,30 +122,35 @@ pub async fn b4_clear_does_not_load(ctx: Ctx) -> CaseResult {
 /// B5: a nested change is not saved unless `modified` is set.
 pub async fn b5_nested_mutation_needs_modified(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("cart", json!({"items": [1]}))]).await?;
-    let mut s = ctx.session(Some(key.as_str()));
-    s.adata()
+    let s = ctx.session(Some(key.as_str()));
+    s.lock()
+        .await
+        .adata()
         .await?
         .insert("cart".into(), json!({"items": [1, 2]}));
     ensure!(!s.modified(), "in-place mutation set modified");
     let mw =
         session_api::middleware::SessionMiddleware::new(ctx.backend.clone(), ctx.config().clone());
     let cookie = format!("{}={}", ctx.config().cookie_name, key.as_str());
-    let mut req = mw.request_session(Some(&cookie));
-    req.adata()
+    let req = mw.request_session(Some(&cookie));
+    req.session
+        .lock()
+        .await
+        .adata()
         .await?
         .insert("cart".into(), json!({"items": [1, 2]}));
     ctx.spy.reset();
-    mw.aprocess_response(&mut req, 200).await?;
+    mw.aprocess_response(&req, 200).await?;
     ensure!(ctx.spy.writes() == 0, "an unmodified session was written");
-    let mut check = ctx.session(Some(key.as_str()));
+    let check = ctx.session(Some(key.as_str()));
     ensure!(
         check.aget_value("cart").await? == Some(json!({"items": [1]})),
         "nested change was saved without modified"
     );
-    req.set_modified(true);
-    mw.aprocess_response(&mut req, 200).await?;
-    let saved = req.session_key().cloned().unwrap_or(key);
-    let mut check = ctx.session(Some(saved.as_str()));
+    req.session.set_modified(true);
+    mw.aprocess_response(&req, 200).await?;
+    let saved = req.session.session_key().unwrap_or(key);
+    let check = ctx.session(Some(saved.as_str()));
     ensure!(
         check.aget_value("cart").await? == Some(json!({"items": [1, 2]})),
         "setting modified did not save the nested change"
@@ -155,7 +160,7 @@ pub async fn b5_nested_mutation_needs_modified(ctx: Ctx) -> CaseResult {
 
 /// B6: deleting or popping a missing key is an error; pop with default returns it.
 pub async fn b6_missing_key_is_key_error(ctx: Ctx) -> CaseResult {
-    let mut s = ctx.session(None);
+    let s = ctx.session(None);
     ensure!(
         matches!(s.adelete("nope").await, Err(Error::KeyNotFound(_))),
         "delete of missing key"
@@ -173,11 +178,11 @@ pub async fn b6_missing_key_is_key_error(ctx: Ctx) -> CaseResult {
 
 /// B8: the test cookie survives a save and reload.
 pub async fn b8_test_cookie_round_trip(ctx: Ctx) -> CaseResult {
-    let mut s = ctx.session(None);
+    let s = ctx.session(None);
     s.aset_test_cookie().await?;
-    s.asave(false).await?;
-    let key = s.session_key().cloned();
-    let mut again = ctx.session(key.as_ref().map(|k| k.as_str()));
+    s.asave().await?;
+    let key = s.session_key();
+    let again = ctx.session(key.as_ref().map(|k| k.as_str()));
     ensure!(
         again.atest_cookie_worked().await?,
         "test cookie did not survive"
@@ -200,14 +205,23 @@ pub async fn b8_test_cookie_round_trip(ctx: Ctx) -> CaseResult {
 /// B9: empty only without key and data.
 pub async fn b9_is_empty(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
-    ensure!(ctx.session(None).is_empty(), "fresh session not empty");
     ensure!(
-        !ctx.session(Some(key.as_str())).is_empty(),
+        ctx.session(None).ais_empty().await,
+        "fresh session not empty"
+    );
+    ensure!(
+        !ctx.session(Some(key.as_str())).ais_empty().await,
         "keyed session empty"
     );
-    let mut s = ctx.session(None);
+    let s = ctx.session(None);
     s.aset("a", &1).await?;
-    ensure!(!s.is_empty(), "session with data empty");
+    ensure!(!s.ais_empty().await, "session with data empty");
+    // The sync twin agrees (B10).
+    let sync = ctx.session(Some(key.as_str()));
+    let sync_empty = tokio::task::spawn_blocking(move || sync.is_empty())
+        .await
+        .map_err(|e| crate::Failure(format!("sync side panicked: {e}")))??;
+    ensure!(!sync_empty, "keyed session empty through the sync twin");
     Ok(())
 }
 
@@ -215,27 +229,31 @@ pub async fn b9_is_empty(ctx: Ctx) -> CaseResult {
 pub async fn b10_sync_and_async_twins_agree(ctx: Ctx) -> CaseResult {
     let sync_ctx = ctx.clone();
     let sync_key = tokio::task::spawn_blocking(move || -> Result<_, session_api::Error> {
-        let mut s = sync_ctx.session(None);
+        let s = sync_ctx.session(None);
         s.set("a", &1)?;
-        s.update(vec![("b".to_owned(), json!([1, "x"]))])?;
+        s.lock_sync()?
+            .update(vec![("b".to_owned(), json!([1, "x"]))])?;
         s.setdefault("c", json!(null))?;
         s.pop("a")?;
         s.set_test_cookie()?;
-        s.save(false)?;
-        Ok(s.session_key().cloned())
+        s.save()?;
+        Ok(s.session_key())
     })
     .await
     .map_err(|e| crate::Failure(format!("sync side panicked: {e}")))??;
-    let mut a = ctx.session(None);
+    let a = ctx.session(None);
     a.aset("a", &1).await?;
-    a.aupdate(vec![("b".to_owned(), json!([1, "x"]))]).await?;
+    a.lock()
+        .await
+        .aupdate(vec![("b".to_owned(), json!([1, "x"]))])
+        .await?;
     a.asetdefault("c", json!(null)).await?;
     a.apop("a").await?;
     a.aset_test_cookie().await?;
-    a.asave(false).await?;
-    let async_key = a.session_key().cloned();
-    let mut from_sync = ctx.session(sync_key.as_ref().map(|k| k.as_str()));
-    let mut from_async = ctx.session(async_key.as_ref().map(|k| k.as_str()));
+    a.asave().await?;
+    let async_key = a.session_key();
+    let from_sync = ctx.session(sync_key.as_ref().map(|k| k.as_str()));
+    let from_async = ctx.session(async_key.as_ref().map(|k| k.as_str()));
     let x = from_sync.aitems().await?;
     let y = from_async.aitems().await?;
     ensure!(
@@ -254,7 +272,7 @@ pub async fn f1_data_round_trips_exactly(ctx: Ctx) -> CaseResult {
         ("_auth_user_id", json!("42")),
     ];
     let key = ctx.saved(&pairs).await?;
-    let mut s = ctx.session(Some(key.as_str()));
+    let s = ctx.session(Some(key.as_str()));
     let items = s.aitems().await?;
     let want: Vec<_> = pairs
         .iter()

@@ -5,28 +5,27 @@ use session_api::{Expiry, ExpiryArgs, ExpiryValue};
 use time::Duration;
 
 use crate::ensure;
-use crate::harness::KIT_COOKIE_AGE;
+use crate::fixtures::COOKIE_AGE;
 use crate::runner::{CaseResult, Ctx};
 
 async fn loads(ctx: &Ctx, key: &session_api::SessionKey) -> Result<bool, crate::Failure> {
-    let mut s = ctx.session(Some(key.as_str()));
+    let s = ctx.session(Some(key.as_str()));
     Ok(!s.akeys().await?.is_empty())
 }
 
 async fn saved_with(ctx: &Ctx, expiry: Expiry) -> Result<session_api::SessionKey, crate::Failure> {
-    let mut s = ctx.session(None);
+    let s = ctx.session(None);
     s.aset("a", &1).await?;
     s.aset_expiry(expiry).await?;
-    s.asave(false).await?;
+    s.asave().await?;
     s.session_key()
-        .cloned()
         .ok_or_else(|| crate::Failure("no key after save".into()))
 }
 
 /// C4, C5: without a custom expiry a record lives `SESSION_COOKIE_AGE`.
 pub async fn c5_default_lifetime_is_cookie_age(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
-    ctx.advance(KIT_COOKIE_AGE - 1);
+    ctx.advance(COOKIE_AGE - 1);
     ensure!(
         loads(&ctx, &key).await?,
         "expired before SESSION_COOKIE_AGE"
@@ -54,9 +53,9 @@ pub async fn c2_datetime_expiry_is_absolute(ctx: Ctx) -> CaseResult {
     let at = ctx.env.now() + Duration::seconds(100);
     let key = saved_with(&ctx, Expiry::At(at)).await?;
     ctx.advance(50);
-    let mut s = ctx.session(Some(key.as_str()));
+    let s = ctx.session(Some(key.as_str()));
     s.aset("b", &2).await?;
-    s.asave(false).await?; // activity does not move an absolute expiry
+    s.asave().await?; // activity does not move an absolute expiry
     ctx.advance(49);
     ensure!(loads(&ctx, &key).await?, "expired before the datetime");
     ctx.advance(2);
@@ -67,7 +66,7 @@ pub async fn c2_datetime_expiry_is_absolute(ctx: Ctx) -> CaseResult {
 /// C2: `set_expiry(duration)` stores now + duration.
 pub async fn c2_duration_expiry(ctx: Ctx) -> CaseResult {
     let key = saved_with(&ctx, Expiry::In(Duration::seconds(30))).await?;
-    let mut s = ctx.session(Some(key.as_str()));
+    let s = ctx.session(Some(key.as_str()));
     let stored = s.aget_value("_session_expiry").await?;
     ensure!(
         stored == Some(json!("2026-01-01T00:00:30+00:00")),
@@ -81,13 +80,13 @@ pub async fn c2_duration_expiry(ctx: Ctx) -> CaseResult {
 /// C3, C7: `set_expiry(0)`: browser close; the record lives `SESSION_COOKIE_AGE`.
 pub async fn c3_browser_close_expiry(ctx: Ctx) -> CaseResult {
     let key = saved_with(&ctx, Expiry::BrowserClose).await?;
-    let mut s = ctx.session(Some(key.as_str()));
+    let s = ctx.session(Some(key.as_str()));
     ensure!(s.aget_expire_at_browser_close().await?, "not browser close");
     ensure!(
-        s.aget_expiry_age(ExpiryArgs::default()).await? == KIT_COOKIE_AGE,
+        s.aget_expiry_age(ExpiryArgs::default()).await? == COOKIE_AGE,
         "age of a browser-close session must be the cookie age"
     );
-    ctx.advance(KIT_COOKIE_AGE - 1);
+    ctx.advance(COOKIE_AGE - 1);
     ensure!(
         loads(&ctx, &key).await?,
         "browser-close record expired early"
@@ -97,16 +96,16 @@ pub async fn c3_browser_close_expiry(ctx: Ctx) -> CaseResult {
 
 /// C4: `set_expiry(None)` goes back to the default.
 pub async fn c4_expiry_none_restores_default(ctx: Ctx) -> CaseResult {
-    let mut s = ctx.session(None);
+    let s = ctx.session(None);
     s.aset_expiry(Expiry::Default).await?;
     s.aset_expiry(Expiry::Seconds(10)).await?;
     s.aset_expiry(Expiry::Default).await?;
-    s.asave(false).await?;
-    let key = s.session_key().cloned();
+    s.asave().await?;
+    let key = s.session_key();
     ctx.advance(11);
-    let mut again = ctx.session(key.as_ref().map(|k| k.as_str()));
+    let again = ctx.session(key.as_ref().map(|k| k.as_str()));
     ensure!(
-        again.aget_expiry_age(ExpiryArgs::default()).await? == KIT_COOKIE_AGE,
+        again.aget_expiry_age(ExpiryArgs::default()).await? == COOKIE_AGE,
         "default expiry not restored"
     );
     Ok(())
@@ -116,7 +115,7 @@ pub async fn c4_expiry_none_restores_default(ctx: Ctx) -> CaseResult {
 pub async fn c5_age_and_date_from_modification(ctx: Ctx) -> CaseResult {
     let key = saved_with(&ctx, Expiry::Seconds(600)).await?;
     ctx.spy.reset();
-    let mut s = ctx.session(Some(key.as_str()));
+    let s = ctx.session(Some(key.as_str()));
     let now = ctx.env.now();
     let explicit = ExpiryArgs {
         modification: Some(now),
@@ -144,9 +143,9 @@ pub async fn c8_save_extends_integer_expiry(ctx: Ctx) -> CaseResult {
     let key = saved_with(&ctx, Expiry::Seconds(60)).await?;
     for _ in 0..3 {
         ctx.advance(50);
-        let mut s = ctx.session(Some(key.as_str()));
+        let s = ctx.session(Some(key.as_str()));
         s.aset("touch", &true).await?;
-        s.asave(false).await?;
+        s.asave().await?;
     }
     ctx.advance(50);
     ensure!(
@@ -171,13 +170,16 @@ pub async fn c9_reading_does_not_extend(ctx: Ctx) -> CaseResult {
 /// C9, A3: an expired record loads as empty and its key is dropped.
 pub async fn c9_expired_record_loads_empty_and_drops_key(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
-    ctx.advance(KIT_COOKIE_AGE + 1);
-    let mut s = ctx.session(Some(key.as_str()));
+    ctx.advance(COOKIE_AGE + 1);
+    let s = ctx.session(Some(key.as_str()));
     ensure!(s.akeys().await?.is_empty(), "expired data loaded");
     ensure!(s.session_key().is_none(), "expired key kept");
     s.aset("b", &1).await?;
-    s.asave(false).await?;
-    ensure!(s.session_key() != Some(&key), "expired key re-adopted");
+    s.asave().await?;
+    ensure!(
+        s.session_key().as_ref() != Some(&key),
+        "expired key re-adopted"
+    );
     Ok(())
 }
 
@@ -186,9 +188,9 @@ pub async fn c5_malformed_stored_expiry_is_ignored(ctx: Ctx) -> CaseResult {
     let key = ctx
         .saved(&[("_session_expiry", json!({"not": "an expiry"}))])
         .await?;
-    let mut s = ctx.session(Some(key.as_str()));
+    let s = ctx.session(Some(key.as_str()));
     ensure!(
-        s.aget_expiry_age(ExpiryArgs::default()).await? == KIT_COOKIE_AGE,
+        s.aget_expiry_age(ExpiryArgs::default()).await? == COOKIE_AGE,
         "a malformed expiry must fall back to the cookie age"
     );
     Ok(())

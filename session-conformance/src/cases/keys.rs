@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::json;
-use session_api::{Error, KeyGenerator, KeyKind, SessionKey};
+use session_api::{Error, KeyGenerator, KeyKind, Record, SaveMode, SessionKey};
 
 use crate::ensure;
 use crate::runner::{CaseResult, Ctx, Failure};
@@ -36,7 +36,7 @@ async fn rejected(ctx: &Ctx, bad: &str) -> CaseResult {
     // H1: an id store drops the key before any store call; a signed-cookie store
     // (whose key is the signed data) drops it when the signature fails on load.
     let id_keys = ctx.caps().key_kind == KeyKind::Id;
-    let mut s = ctx.session(Some(bad));
+    let s = ctx.session(Some(bad));
     ensure!(
         !id_keys || s.session_key().is_none(),
         "malformed key {bad:?} was adopted"
@@ -54,9 +54,12 @@ async fn rejected(ctx: &Ctx, bad: &str) -> CaseResult {
         "a malformed key reached the store"
     );
     s.aset("x", &1).await?;
-    s.asave(false).await?;
-    let key = s.session_key().map(SessionKey::as_str).unwrap_or_default();
-    ensure!(key != bad, "saving reused the malformed key");
+    s.asave().await?;
+    let key = s.session_key();
+    ensure!(
+        key.as_ref().map(SessionKey::as_str) != Some(bad),
+        "saving reused the malformed key"
+    );
     Ok(())
 }
 
@@ -99,9 +102,9 @@ pub async fn a2_keys_of_8_and_40_chars_are_accepted(ctx: Ctx) -> CaseResult {
         let expires = ctx.env.now() + time::Duration::hours(1);
         ctx.backend
             .nonblocking()
-            .asave(&key, &data, expires, true)
+            .asave(&Record::new(key.clone(), data, expires), SaveMode::Create)
             .await?;
-        let mut s = ctx.session(Some(key.as_str()));
+        let s = ctx.session(Some(key.as_str()));
         ensure!(
             s.aget::<usize>("len").await? == Some(len),
             "a {len}-character key did not load its record"
@@ -113,13 +116,13 @@ pub async fn a2_keys_of_8_and_40_chars_are_accepted(ctx: Ctx) -> CaseResult {
 /// A3: a well-formed key the store does not have is dropped; saving makes a new key.
 pub async fn a3_unknown_key_is_never_adopted(ctx: Ctx) -> CaseResult {
     let chosen = "attackerchosen0000000000000000ab";
-    let mut s = ctx.session(Some(chosen));
+    let s = ctx.session(Some(chosen));
     ensure!(s.akeys().await?.is_empty(), "unknown key loaded data");
     ensure!(s.session_key().is_none(), "unknown key kept after load");
     s.aset("x", &1).await?;
-    s.asave(false).await?;
+    s.asave().await?;
     ensure!(
-        s.session_key().map(SessionKey::as_str) != Some(chosen),
+        s.session_key().as_ref().map(SessionKey::as_str) != Some(chosen),
         "the client-chosen key was adopted"
     );
     ensure!(
@@ -136,13 +139,13 @@ pub async fn a3_unknown_key_is_never_adopted(ctx: Ctx) -> CaseResult {
 pub async fn a3_deleted_key_is_not_adopted(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
     ctx.backend.nonblocking().adelete(&key).await?;
-    let mut s = ctx.session(Some(key.as_str()));
+    let s = ctx.session(Some(key.as_str()));
     ensure!(s.akeys().await?.is_empty(), "deleted record still loads");
     ensure!(s.session_key().is_none(), "deleted key kept after load");
     s.aset("x", &1).await?;
-    s.asave(false).await?;
+    s.asave().await?;
     ensure!(
-        s.session_key() != Some(&key),
+        s.session_key().as_ref() != Some(&key),
         "deleted key re-adopted on save"
     );
     Ok(())
@@ -169,15 +172,15 @@ pub async fn a4_create_retries_on_collision(ctx: Ctx) -> CaseResult {
         existing.clone(),
         existing.clone(),
     ])));
-    let mut s = ctx.session_with_keys(keys)?;
+    let s = ctx.session_with_keys(keys)?;
     s.aset("owner", &"second").await?;
-    s.asave(false).await?;
-    let new = s.session_key().cloned();
+    s.asave().await?;
+    let new = s.session_key();
     ensure!(
         new.is_some() && new.as_ref() != Some(&existing),
         "collision not retried"
     );
-    let mut first = ctx.session(Some(existing.as_str()));
+    let first = ctx.session(Some(existing.as_str()));
     ensure!(
         first.aget::<String>("owner").await?.as_deref() == Some("first"),
         "the colliding create overwrote the existing record"
@@ -197,7 +200,7 @@ impl KeyGenerator for AlwaysSame {
 /// A4: create gives up after 10,000 collisions with an error.
 pub async fn a4_create_gives_up_after_10000_collisions(ctx: Ctx) -> CaseResult {
     let existing = ctx.saved(&[("a", json!(1))]).await?;
-    let mut s = ctx.session_with_keys(Arc::new(AlwaysSame(existing)))?;
+    let s = ctx.session_with_keys(Arc::new(AlwaysSame(existing)))?;
     match s.acreate().await {
         Err(Error::TooManyCollisions { attempts: 10_000 }) => Ok(()),
         other => Err(Failure(format!(
@@ -208,10 +211,10 @@ pub async fn a4_create_gives_up_after_10000_collisions(ctx: Ctx) -> CaseResult {
 
 /// H6, A4: a create is one insert-if-absent; no `exists` round trip first.
 pub async fn h6_create_does_not_ask_exists_first(ctx: Ctx) -> CaseResult {
-    let mut s = ctx.session(None);
+    let s = ctx.session(None);
     s.aset("a", &1).await?;
     ctx.spy.reset();
-    s.asave(false).await?;
+    s.asave().await?;
     ensure!(
         !ctx.spy.calls().contains(&Call::Exists),
         "create asked exists first: {:?}",

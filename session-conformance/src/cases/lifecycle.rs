@@ -11,15 +11,12 @@ pub async fn a5_cycle_key_keeps_data_under_new_key(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
     // A second passes, so a signed-cookie store's re-signed value differs too.
     ctx.advance(1);
-    let mut s = ctx.session(Some(key.as_str()));
+    let s = ctx.session(Some(key.as_str()));
     s.acycle_key().await?;
-    s.asave(false).await?;
-    let new = s
-        .session_key()
-        .cloned()
-        .ok_or_else(|| Failure("no key".into()))?;
+    s.asave().await?;
+    let new = s.session_key().ok_or_else(|| Failure("no key".into()))?;
     ensure!(new != key, "cycle_key kept the key");
-    let mut again = ctx.session(Some(new.as_str()));
+    let again = ctx.session(Some(new.as_str()));
     ensure!(
         again.aget::<i64>("a").await? == Some(1),
         "data lost by cycle_key"
@@ -30,9 +27,9 @@ pub async fn a5_cycle_key_keeps_data_under_new_key(ctx: Ctx) -> CaseResult {
 /// A5: after cycle_key the old key loads as empty.
 pub async fn a5_cycle_key_old_key_loads_empty(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
-    let mut s = ctx.session(Some(key.as_str()));
+    let s = ctx.session(Some(key.as_str()));
     s.acycle_key().await?;
-    let mut old = ctx.session(Some(key.as_str()));
+    let old = ctx.session(Some(key.as_str()));
     ensure!(old.akeys().await?.is_empty(), "old key still loads");
     ensure!(
         old.session_key().is_none(),
@@ -48,7 +45,7 @@ pub async fn a5_cycle_key_old_key_loads_empty(ctx: Ctx) -> CaseResult {
 /// A5: the new record is written before the old one is deleted.
 pub async fn a5_cycle_key_writes_before_deleting(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
-    let mut s = ctx.session(Some(key.as_str()));
+    let s = ctx.session(Some(key.as_str()));
     s.aget_value("a").await?;
     ctx.spy.reset();
     s.acycle_key().await?;
@@ -67,13 +64,13 @@ pub async fn a5_cycle_key_writes_before_deleting(ctx: Ctx) -> CaseResult {
 /// A6: flush deletes the record.
 pub async fn a6_flush_deletes_the_record(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
-    let mut s = ctx.session(Some(key.as_str()));
+    let s = ctx.session(Some(key.as_str()));
     s.aflush().await?;
     ensure!(
         !ctx.backend.nonblocking().aexists(&key).await?,
         "record survived flush"
     );
-    let mut again = ctx.session(Some(key.as_str()));
+    let again = ctx.session(Some(key.as_str()));
     ensure!(again.akeys().await?.is_empty(), "flushed key still loads");
     Ok(())
 }
@@ -81,10 +78,10 @@ pub async fn a6_flush_deletes_the_record(ctx: Ctx) -> CaseResult {
 /// A6, B9: flush empties the handle and drops its key.
 pub async fn a6_flush_empties_and_drops_key(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
-    let mut s = ctx.session(Some(key.as_str()));
+    let s = ctx.session(Some(key.as_str()));
     s.aflush().await?;
     ensure!(s.session_key().is_none(), "flush kept the key");
-    ensure!(s.is_empty(), "flushed session not empty");
+    ensure!(s.ais_empty().await, "flushed session not empty");
     ensure!(s.akeys().await?.is_empty(), "flush kept data");
     Ok(())
 }

@@ -20,10 +20,10 @@ fn request(ctx: &Ctx, mw: &SessionMiddleware, key: &session_api::SessionKey) -> 
 pub async fn g4_no_write_when_unmodified(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
     let mw = middleware(&ctx);
-    let mut req = request(&ctx, &mw, &key);
-    req.aget_value("a").await?;
+    let req = request(&ctx, &mw, &key);
+    req.session.aget_value("a").await?;
     ctx.spy.reset();
-    let out = mw.aprocess_response(&mut req, 200).await?;
+    let out = mw.aprocess_response(&req, 200).await?;
     ensure!(ctx.spy.writes() == 0, "an unmodified session was written");
     ensure!(
         out.set_cookie.is_none(),
@@ -36,19 +36,19 @@ pub async fn g4_no_write_when_unmodified(ctx: Ctx) -> CaseResult {
 /// G4: a modified session is saved and its cookie set.
 pub async fn g4_modified_session_is_saved(ctx: Ctx) -> CaseResult {
     let mw = middleware(&ctx);
-    let mut req = mw.request_session(None);
-    req.aset("a", &1).await?;
-    let out = mw.aprocess_response(&mut req, 200).await?;
+    let req = mw.request_session(None);
+    req.session.aset("a", &1).await?;
+    let out = mw.aprocess_response(&req, 200).await?;
     let key = req
+        .session
         .session_key()
-        .cloned()
         .ok_or_else(|| Failure("no key".into()))?;
     let cookie = out.set_cookie.unwrap_or_default();
     ensure!(
         cookie.starts_with(&format!("sessionid={};", key.as_str())),
         "cookie {cookie:?}"
     );
-    let mut again = ctx.session(Some(key.as_str()));
+    let again = ctx.session(Some(key.as_str()));
     ensure!(again.aget::<i64>("a").await? == Some(1), "not saved");
     Ok(())
 }
@@ -59,9 +59,9 @@ pub async fn g4_save_every_request_writes(ctx: Ctx) -> CaseResult {
     let mut config = (**ctx.config()).clone();
     config.save_every_request = true;
     let mw = SessionMiddleware::new(ctx.backend.clone(), std::sync::Arc::new(config));
-    let mut req = request(&ctx, &mw, &key);
+    let req = request(&ctx, &mw, &key);
     ctx.spy.reset();
-    let out = mw.aprocess_response(&mut req, 200).await?;
+    let out = mw.aprocess_response(&req, 200).await?;
     ensure!(
         ctx.spy.writes() == 1,
         "expected one write, saw {:?}",
@@ -74,10 +74,10 @@ pub async fn g4_save_every_request_writes(ctx: Ctx) -> CaseResult {
 /// G4: no save and no cookie on a 5xx response.
 pub async fn g4_no_save_on_500(ctx: Ctx) -> CaseResult {
     let mw = middleware(&ctx);
-    let mut req = mw.request_session(None);
-    req.aset("a", &1).await?;
+    let req = mw.request_session(None);
+    req.session.aset("a", &1).await?;
     ctx.spy.reset();
-    let out = mw.aprocess_response(&mut req, 500).await?;
+    let out = mw.aprocess_response(&req, 500).await?;
     ensure!(ctx.spy.writes() == 0, "saved on a 500");
     ensure!(out.set_cookie.is_none(), "cookie set on a 500");
     Ok(())
@@ -87,9 +87,9 @@ pub async fn g4_no_save_on_500(ctx: Ctx) -> CaseResult {
 pub async fn g2_flushed_session_deletes_cookie(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
     let mw = middleware(&ctx);
-    let mut req = request(&ctx, &mw, &key);
-    req.aflush().await?;
-    let out = mw.aprocess_response(&mut req, 200).await?;
+    let req = request(&ctx, &mw, &key);
+    req.session.aflush().await?;
+    let out = mw.aprocess_response(&req, 200).await?;
     let cookie = out.set_cookie.unwrap_or_default();
     ensure!(
         cookie.starts_with("sessionid=\"\"; expires=Thu, 01 Jan 1970"),
@@ -104,12 +104,12 @@ pub async fn g2_flushed_session_deletes_cookie(ctx: Ctx) -> CaseResult {
 pub async fn g5_concurrent_logout_is_not_resurrected(ctx: Ctx) -> CaseResult {
     let key = ctx.saved(&[("a", json!(1))]).await?;
     let mw = middleware(&ctx);
-    let mut slow = request(&ctx, &mw, &key);
-    slow.aset("b", &2).await?;
-    let mut logout = request(&ctx, &mw, &key);
-    logout.aflush().await?;
-    mw.aprocess_response(&mut logout, 200).await?;
-    let r = mw.aprocess_response(&mut slow, 200).await;
+    let slow = request(&ctx, &mw, &key);
+    slow.session.aset("b", &2).await?;
+    let logout = request(&ctx, &mw, &key);
+    logout.session.aflush().await?;
+    mw.aprocess_response(&logout, 200).await?;
+    let r = mw.aprocess_response(&slow, 200).await;
     ensure!(
         matches!(r, Err(session_api::Error::SessionInterrupted)),
         "expected SessionInterrupted, got {r:?}"

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use serde_json::{json, Map, Value};
-use session_api::{Error, Expiry, Session};
+use session_api::{Error, Expiry, Session, SessionKey};
 use time::{Duration, OffsetDateTime};
 
-use crate::harness::KIT_COOKIE_AGE;
+use crate::fixtures::COOKIE_AGE;
 use crate::runner::{CaseResult, Ctx, Failure};
 
 /// Cases per run; `SESSIONS_KIT_PROPTEST_CASES` overrides.
@@ -62,7 +62,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::CycleKey),
         1 => Just(Op::Flush),
         1 => prop_oneof![Just(None), Just(Some(0)), Just(Some(30)), Just(Some(600))].prop_map(Op::SetExpiry),
-        2 => prop_oneof![Just(10i64), Just(31), Just(601), Just(KIT_COOKIE_AGE + 1)].prop_map(Op::Advance),
+        2 => prop_oneof![Just(10i64), Just(31), Just(601), Just(COOKIE_AGE + 1)].prop_map(Op::Advance),
         1 => Just(Op::ClearExpired),
         1 => Just(Op::ConcurrentFlush),
         1 => (0i64..9).prop_map(Op::ConcurrentSave),
@@ -79,7 +79,7 @@ struct Model {
 fn expires(data: &Map<String, Value>, now: OffsetDateTime) -> OffsetDateTime {
     let age = match data.get("_session_expiry").and_then(Value::as_i64) {
         Some(n) if n != 0 => n,
-        _ => KIT_COOKIE_AGE,
+        _ => COOKIE_AGE,
     };
     now + Duration::seconds(age)
 }
@@ -141,11 +141,15 @@ async fn run_ops(ctx: &Ctx, ops: &[Op], sync: bool) -> CaseResult {
                 }
             }
             Op::Clear => {
-                real.clear();
+                if sync {
+                    real.clear()?;
+                } else {
+                    real.aclear().await;
+                }
                 model.data = Some(Map::new());
             }
             Op::Save => {
-                let got = call!(sync, real, save(false), asave);
+                let got = call!(sync, real, save(), asave);
                 let data = model.loaded(now).clone();
                 let updating = model.key.clone();
                 match (got, updating) {
@@ -182,7 +186,8 @@ async fn run_ops(ctx: &Ctx, ops: &[Op], sync: bool) -> CaseResult {
                 if let Op::Advance(s) = op {
                     ctx.advance(*s);
                 }
-                real = ctx.session(real.session_key().map(|k| k.as_str()));
+                let key = real.session_key();
+                real = ctx.session(key.as_ref().map(SessionKey::as_str));
                 model.data = None;
             }
             Op::CycleKey => {
@@ -225,16 +230,16 @@ async fn run_ops(ctx: &Ctx, ops: &[Op], sync: bool) -> CaseResult {
             }
             Op::ConcurrentFlush => {
                 if let Some(key) = model.key.clone() {
-                    let mut other = ctx.session(Some(&key));
+                    let other = ctx.session(Some(&key));
                     call!(sync, other, flush(), aflush)?;
                     model.records.remove(&key);
                 }
             }
             Op::ConcurrentSave(v) => {
                 if let Some(key) = model.key.clone() {
-                    let mut other = ctx.session(Some(&key));
+                    let other = ctx.session(Some(&key));
                     call!(sync, other, set("b", v), aset)?;
-                    call!(sync, other, save(false), asave)?;
+                    call!(sync, other, save(), asave)?;
                     let other_key = other.session_key().map(|k| k.as_str().to_owned());
                     let mut data = model.live(&key, now).cloned().unwrap_or_default();
                     data.insert("b".into(), json!(v));

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use session_api::{
-    AsyncSessionStore, Capabilities, Clock, Error, JsonSerializer, Result, SessionBackend,
-    SessionCodec, SessionData, SessionKey,
+    AsyncSessionStore, Capabilities, Clock, Error, JsonSerializer, Record, Result, SaveMode,
+    SessionBackend, SessionCodec, SessionKey,
 };
 use session_conformance::{Harness, KitEnv, RawRecords};
 use time::OffsetDateTime;
@@ -28,6 +28,8 @@ pub enum Fault {
     WritesOnRead,
     /// Expired records still load.
     IgnoresExpiry,
+    /// Load reports the default lifetime from now instead of the stored expiry.
+    ForgetsExpiry,
 }
 
 #[derive(Debug)]
@@ -37,6 +39,7 @@ pub struct ReferenceStore {
     clock: Arc<dyn Clock>,
     cookie_age: i64,
     fault: Fault,
+    caps: Capabilities,
 }
 
 impl ReferenceStore {
@@ -47,32 +50,34 @@ impl ReferenceStore {
             clock: env.clock(),
             cookie_age: env.cookie_age(),
             fault,
+            caps: Capabilities::server_side(),
         }
     }
 
-    fn live(&self, key: &SessionKey) -> Option<String> {
+    fn live(&self, key: &SessionKey) -> Option<(String, OffsetDateTime)> {
         let now = self.clock.now();
         let records = self.records.lock().unwrap();
         records
             .get(key)
             .filter(|(_, at)| *at > now || self.fault == Fault::IgnoresExpiry)
-            .map(|(text, _)| text.clone())
+            .cloned()
     }
 }
 
 #[async_trait]
 impl AsyncSessionStore for ReferenceStore {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::server_side()
+        self.caps
     }
 
     async fn aexists(&self, key: &SessionKey) -> Result<bool> {
         Ok(self.live(key).is_some())
     }
 
-    async fn aload(&self, key: &SessionKey) -> Result<Option<SessionData>> {
-        let Some(text) = self.live(key) else {
-            return Ok((self.fault == Fault::AdoptsUnknownKeys).then(SessionData::new));
+    async fn aload(&self, key: &SessionKey) -> Result<Option<Record>> {
+        let Some((text, expires_at)) = self.live(key) else {
+            let adopted = Record::new(key.clone(), Default::default(), self.clock.now());
+            return Ok((self.fault == Fault::AdoptsUnknownKeys).then_some(adopted));
         };
         if self.fault == Fault::WritesOnRead {
             let at = self.clock.now() + time::Duration::seconds(self.cookie_age);
@@ -81,28 +86,30 @@ impl AsyncSessionStore for ReferenceStore {
                 .unwrap()
                 .insert(key.clone(), (text.clone(), at));
         }
-        Ok(self.codec.try_decode(&text).ok())
+        Ok(self.codec.try_decode(&text).ok().map(|data| {
+            let expires_at = if self.fault == Fault::ForgetsExpiry {
+                self.clock.now() + time::Duration::seconds(self.cookie_age)
+            } else {
+                expires_at
+            };
+            Record::new(key.clone(), data, expires_at)
+        }))
     }
 
-    async fn asave(
-        &self,
-        key: &SessionKey,
-        data: &SessionData,
-        expires_at: OffsetDateTime,
-        must_create: bool,
-    ) -> Result<SessionKey> {
-        let text = self.codec.encode(data)?;
+    async fn asave(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
+        let text = self.codec.encode(&record.data)?;
         let now = self.clock.now();
         let mut records = self.records.lock().unwrap();
-        let live = records.get(key).is_some_and(|(_, at)| *at > now);
-        if must_create && live {
-            return Err(Error::Create);
+        let live = records.get(&record.key).is_some_and(|(_, at)| *at > now);
+        match mode {
+            SaveMode::Create if live => return Err(Error::Create),
+            SaveMode::Update if !live && self.fault != Fault::ResurrectsDeleted => {
+                return Err(Error::Update)
+            }
+            _ => {}
         }
-        if !must_create && !live && self.fault != Fault::ResurrectsDeleted {
-            return Err(Error::Update);
-        }
-        records.insert(key.clone(), (text, expires_at));
-        Ok(key.clone())
+        records.insert(record.key.clone(), (text, record.expires_at));
+        Ok(record.key.clone())
     }
 
     async fn adelete(&self, key: &SessionKey) -> Result<()> {
@@ -144,7 +151,15 @@ impl RawRecords for ReferenceStore {
     }
 }
 
+/// The reference store with raw access to its Django `session_data`.
 pub fn harness(env: &KitEnv, fault: Fault) -> Harness {
     let store = Arc::new(ReferenceStore::new(env, fault));
     Harness::new(SessionBackend::from_async(store.clone())).with_raw(store, true)
+}
+
+/// A correct reference store that declares `caps`, without raw access.
+pub fn bare_harness(env: &KitEnv, caps: Capabilities) -> Harness {
+    let mut store = ReferenceStore::new(env, Fault::None);
+    store.caps = caps;
+    Harness::new(SessionBackend::from_async(Arc::new(store)))
 }

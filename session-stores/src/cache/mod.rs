@@ -26,9 +26,9 @@
 //!
 //! # Semantics
 //!
-//! * `save(must_create)` is the cache's add-if-absent (Redis `SET NX PX`), else
-//!   [`Error::Create`] (rule D4).
-//! * `save` otherwise is the cache's replace-if-present (Redis `SET XX GET PX`); an
+//! * `save` with [`SaveMode::Create`] is the cache's add-if-absent (Redis `SET NX
+//!   PX`), else [`Error::Create`] (rule D4).
+//! * `save` with [`SaveMode::Update`] is the cache's replace-if-present (Redis `SET XX GET PX`); an
 //!   absent key is [`Error::Update`], never a re-creation (rules D5, H2).
 //! * The time to live of an entry is the session's remaining age, `expires_at - now`,
 //!   at least one second ([`MIN_TTL`]), at most [`MAX_TTL`]: the cache evicts expired
@@ -36,9 +36,10 @@
 //! * The expiry stored in the value is checked against the store's [`Clock`] on every
 //!   read (rule H7): an entry whose expiry is at or before "now" is absent for `load`,
 //!   `exists`, update (which fails with [`Error::Update`] and removes it) and
-//!   `must_create` (which takes the key over). With a system clock this only matters
+//!   create (which takes the key over). With a system clock this only matters
 //!   for the last millisecond of a session or when the clocks of the application and
 //!   Redis disagree; with a manual clock in tests it is what makes expiry work.
+//! * `load` returns the record with the expiry stored in the value.
 //! * A value that does not decode loads as `None` (rule D7) but still counts as
 //!   present for `exists` and update, like a database row whose data is corrupt.
 //!
@@ -46,9 +47,9 @@
 //!
 //! Django's cache backend loads a session as empty when the cache read fails (rule E3),
 //! which logs the user out silently and makes the next save fail anyway. Here a cache
-//! that fails (Redis down, a command timing out) is [`Error::Backend`] on the call that
-//! hit it, for `load` as for every other operation, so the application sees the
-//! outage. [`cached_db`](crate::cached_db) is the store that keeps working without
+//! that cannot be reached (Redis down, a command timing out) is [`Error::Unavailable`]
+//! on the call that hit it (adapters answer 503), for `load` as for every other
+//! operation, so the application sees the outage. [`cached_db`](crate::cached_db) is the store that keeps working without
 //! its cache.
 //!
 //! ```
@@ -74,7 +75,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 use session_api::{
-    AsyncSessionStore, Capabilities, Clock, Error, Result, SessionData, SessionKey, SystemClock,
+    AsyncSessionStore, Capabilities, Clock, Error, Record, Result, SaveMode, SessionData,
+    SessionKey, SystemClock,
 };
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -100,8 +102,9 @@ pub const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 86_400);
 /// need from Redis, memcached or memory. Object-safe; stores hold `Arc<dyn Cache>`.
 ///
 /// Entries must expire by themselves after their time to live (an expired entry is
-/// never returned). Every failure of the cache itself (connection, timeout) is
-/// [`Error::Backend`]; the values are opaque text.
+/// never returned). A cache that cannot be reached in time (connection refused or
+/// lost, a command timing out) is [`Error::Unavailable`]; any other failure of the
+/// cache itself is [`Error::Backend`]. The values are opaque text.
 #[async_trait]
 pub trait Cache: Send + Sync + fmt::Debug {
     /// Stores `value` under `key` for `ttl` only if the key holds no entry (Django's
@@ -159,8 +162,8 @@ impl CacheValue {
     pub(crate) fn encode(data: &SessionData, expires_at: OffsetDateTime) -> Result<String> {
         let expires = expires_at
             .format(&Rfc3339)
-            .map_err(|e| Error::Serialization(format!("cannot format the expiry: {e}")))?;
-        let data = serde_json::to_string(data).map_err(|e| Error::Serialization(e.to_string()))?;
+            .map_err(|e| Error::serialization(format!("cannot format the expiry: {e}")))?;
+        let data = serde_json::to_string(data).map_err(Error::serialization)?;
         Ok(format!("{{\"expires\":\"{expires}\",\"data\":{data}}}"))
     }
 
@@ -180,12 +183,12 @@ impl CacheValue {
         value
     }
 
-    /// The data of a live, whole value: `None` when expired at `now`, or when either
-    /// part does not decode (rule D7).
-    pub(crate) fn live_data(text: &str, now: OffsetDateTime) -> Option<SessionData> {
+    /// The data and expiry of a live, whole value: `None` when expired at `now`, or
+    /// when either part does not decode (rule D7).
+    pub(crate) fn live(text: &str, now: OffsetDateTime) -> Option<(SessionData, OffsetDateTime)> {
         let value = Self::decode(text);
         match (value.expires_at, value.data) {
-            (Some(at), Some(data)) if at > now => Some(data),
+            (Some(at), Some(data)) if at > now => Some((data, at)),
             _ => None,
         }
     }
@@ -246,7 +249,9 @@ impl CacheStore {
         &self.prefix
     }
 
-    /// The cache.
+    /// The cache, as the trait object the store holds. To keep the concrete cache
+    /// (a [`RedisCache`] for [`RedisCache::quit`] or its `fred` client), keep a clone
+    /// of it: [`RedisCache`] is a cheap handle (`Clone`) on one connection.
     pub fn cache(&self) -> &Arc<dyn Cache> {
         &self.cache
     }
@@ -262,7 +267,7 @@ impl CacheStore {
     ///
     /// # Errors
     ///
-    /// [`Error::Backend`] when the cache fails.
+    /// [`Error::Unavailable`] or [`Error::Backend`] when the cache fails.
     pub async fn write_raw(
         &self,
         key: &SessionKey,
@@ -277,12 +282,12 @@ impl CacheStore {
     ///
     /// # Errors
     ///
-    /// [`Error::Backend`] when the cache fails.
+    /// [`Error::Unavailable`] or [`Error::Backend`] when the cache fails.
     pub async fn read_raw(&self, key: &SessionKey) -> Result<Option<String>> {
         self.cache.get(&self.cache_key(key)).await
     }
 
-    /// `must_create` after the add found the key taken: takes over an entry that is
+    /// A create after the add found the key taken: takes over an entry that is
     /// expired by the store's clock (rule H7), else [`Error::Create`].
     async fn create_over(&self, cache_key: &str, value: &str, ttl: Duration) -> Result<()> {
         let now = self.clock.now();
@@ -334,27 +339,23 @@ impl AsyncSessionStore for CacheStore {
             .is_some_and(|text| !CacheValue::is_dead(&text, now)))
     }
 
-    async fn aload(&self, key: &SessionKey) -> Result<Option<SessionData>> {
+    async fn aload(&self, key: &SessionKey) -> Result<Option<Record>> {
         let now = self.clock.now();
         Ok(self
             .cache
             .get(&self.cache_key(key))
             .await?
-            .and_then(|text| CacheValue::live_data(&text, now)))
+            .and_then(|text| CacheValue::live(&text, now))
+            .map(|(data, expires_at)| Record::new(key.clone(), data, expires_at)))
     }
 
-    async fn asave(
-        &self,
-        key: &SessionKey,
-        data: &SessionData,
-        expires_at: OffsetDateTime,
-        must_create: bool,
-    ) -> Result<SessionKey> {
+    async fn asave(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
+        let key = &record.key;
         let now = self.clock.now();
-        let value = CacheValue::encode(data, expires_at)?;
-        let ttl = ttl_for(expires_at, now);
+        let value = CacheValue::encode(&record.data, record.expires_at)?;
+        let ttl = ttl_for(record.expires_at, now);
         let cache_key = self.cache_key(key);
-        if must_create {
+        if mode == SaveMode::Create {
             if !self.cache.add(&cache_key, &value, ttl).await? {
                 self.create_over(&cache_key, &value, ttl).await?;
             }
@@ -403,16 +404,14 @@ mod tests {
         assert_eq!(back.expires_at, Some(at));
         assert_eq!(back.data, Some(data.clone()));
         assert_eq!(
-            CacheValue::live_data(&text, at - time::Duration::nanoseconds(1)),
-            Some(data)
+            CacheValue::live(&text, at - time::Duration::nanoseconds(1)),
+            Some((data, at))
         );
-        assert_eq!(CacheValue::live_data(&text, at), None);
+        assert_eq!(CacheValue::live(&text, at), None);
         assert!(CacheValue::is_dead(&text, at));
         assert!(!CacheValue::is_dead("garbage", at));
-        assert!(CacheValue::live_data("garbage", at).is_none());
-        assert!(
-            CacheValue::live_data(r#"{"expires":"2099-01-01T00:00:00Z","data":[1]}"#, at).is_none()
-        );
+        assert!(CacheValue::live("garbage", at).is_none());
+        assert!(CacheValue::live(r#"{"expires":"2099-01-01T00:00:00Z","data":[1]}"#, at).is_none());
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Redis through `fred` (feature `redis`).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use fred::error::ErrorKind;
 use fred::prelude::{
     Builder, Client, ClientLike, Config, Expiration, KeysInterface, Options, ReconnectPolicy,
     ServerConfig, SetOptions, Value,
@@ -47,7 +49,7 @@ impl Default for RedisOptions {
 }
 
 impl RedisOptions {
-    /// The longest a command may take before it fails with [`Error::Backend`]
+    /// The longest a command may take before it fails with [`Error::Unavailable`]
     /// (at least 1 ms). A connection on which a command waits twice this long is
     /// closed and opened again.
     #[must_use]
@@ -76,7 +78,7 @@ impl RedisOptions {
     /// Whether [`RedisCache::connect`] waits for the first connection and fails when
     /// Redis cannot be reached (the default). With `false` it returns at once and
     /// connects in the background: until Redis answers, every command fails with
-    /// [`Error::Backend`] (what `cached_db` needs to start while Redis is down).
+    /// [`Error::Unavailable`] (what `cached_db` needs to start while Redis is down).
     #[must_use]
     pub fn wait_for_connection(mut self, wait: bool) -> Self {
         self.wait_for_connection = wait;
@@ -98,19 +100,37 @@ impl RedisOptions {
 /// `fred` [`Config`] built by hand. Only a single server is tested here; TLS
 /// (`rediss://`) is not compiled in.
 ///
+/// `RedisCache` is a cheap handle (`Clone`): clones share the one client and its
+/// connection task, which stops when the last clone is dropped. Keep a clone next to
+/// the store to reach [`client`](Self::client) or [`quit`](Self::quit) later.
+///
 /// ```no_run
 /// # async fn demo() -> session_api::Result<()> {
 /// use std::sync::Arc;
 /// use session_api::SessionBackend;
 /// use session_stores::cache::{CacheStore, RedisCache, RedisOptions};
 /// let redis = RedisCache::connect("redis://127.0.0.1:6379/0", RedisOptions::default()).await?;
-/// let backend = SessionBackend::from_async(Arc::new(CacheStore::new(Arc::new(redis))));
+/// let store = CacheStore::new(Arc::new(redis.clone()));
+/// let backend = SessionBackend::from_async(Arc::new(store));
+/// // ... serve requests; at shutdown:
+/// redis.quit().await?;
 /// # let _ = backend; Ok(()) }
 /// ```
+#[derive(Clone)]
 pub struct RedisCache {
     client: Client,
     per_command: Options,
-    task: ConnectHandle,
+    _task: Arc<ConnectTask>,
+}
+
+/// Stops the connection task when the last [`RedisCache`] clone goes: without it the
+/// connection would outlive the cache.
+struct ConnectTask(ConnectHandle);
+
+impl Drop for ConnectTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl fmt::Debug for RedisCache {
@@ -130,8 +150,22 @@ impl fmt::Debug for RedisCache {
     }
 }
 
-fn backend(err: fred::error::Error) -> Error {
-    Error::backend(err)
+/// A `fred` error as this crate reports it: [`Error::Unavailable`] when Redis could
+/// not be reached in time (an I/O error, a timeout, a command cancelled because the
+/// connection went down, or one with no connection to be routed to: fred 10 reports
+/// that as `Unknown` "Failed to route command."), [`Error::Backend`] for everything
+/// else (a reply of the wrong type, a refused password).
+fn classify(err: fred::error::Error) -> Error {
+    let unreachable = match err.kind() {
+        ErrorKind::IO | ErrorKind::Timeout | ErrorKind::Canceled | ErrorKind::Routing => true,
+        ErrorKind::Unknown => err.details().starts_with("Failed to route command"),
+        _ => false,
+    };
+    if unreachable {
+        Error::unavailable(err)
+    } else {
+        Error::backend(err)
+    }
 }
 
 impl RedisCache {
@@ -139,12 +173,13 @@ impl RedisCache {
     ///
     /// # Errors
     ///
-    /// [`Error::Configuration`] for a URL `fred` cannot parse; [`Error::Backend`] when
-    /// Redis cannot be reached (unless [`RedisOptions::wait_for_connection`] is off).
+    /// [`Error::Configuration`] for a URL `fred` cannot parse; [`Error::Unavailable`]
+    /// when Redis cannot be reached (unless [`RedisOptions::wait_for_connection`] is
+    /// off); [`Error::Backend`] for another failure (a refused password, say).
     /// The URL, which may hold a password, is never part of the message.
     pub async fn connect(url: &str, options: RedisOptions) -> Result<Self> {
         let config = Config::from_url(url).map_err(|e| {
-            Error::Configuration(format!(
+            Error::configuration(format!(
                 "invalid Redis URL ({:?}): {}",
                 e.kind(),
                 e.details()
@@ -180,9 +215,9 @@ impl RedisCache {
             .with_performance_config(|p| p.default_command_timeout = options.command_timeout)
             .set_policy(policy)
             .build()
-            .map_err(|e| Error::Configuration(format!("invalid Redis configuration: {e}")))?;
+            .map_err(|e| Error::configuration(format!("invalid Redis configuration: {e}")))?;
         let task = if options.wait_for_connection {
-            client.init().await.map_err(backend)?
+            client.init().await.map_err(classify)?
         } else {
             client.connect()
         };
@@ -195,11 +230,12 @@ impl RedisCache {
         Ok(RedisCache {
             client,
             per_command,
-            task,
+            _task: Arc::new(ConnectTask(task)),
         })
     }
 
-    /// The `fred` client (for commands of your own). It stops with the cache.
+    /// The `fred` client (for commands of your own). It stops with the last clone of
+    /// the cache.
     pub fn client(&self) -> &Client {
         &self.client
     }
@@ -213,9 +249,9 @@ impl RedisCache {
     ///
     /// # Errors
     ///
-    /// [`Error::Backend`] when `QUIT` cannot be sent.
+    /// [`Error::Unavailable`] or [`Error::Backend`] when `QUIT` cannot be sent.
     pub async fn quit(&self) -> Result<()> {
-        self.client.quit().await.map_err(backend)
+        self.client.quit().await.map_err(classify)
     }
 
     fn text(value: Value) -> Result<Option<String>> {
@@ -232,13 +268,6 @@ impl RedisCache {
     }
 }
 
-impl Drop for RedisCache {
-    fn drop(&mut self) {
-        // Stops the connection task: without it the connection would outlive the cache.
-        self.task.abort();
-    }
-}
-
 fn px(ttl: Duration) -> Expiration {
     Expiration::PX(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1))
 }
@@ -251,7 +280,7 @@ impl Cache for RedisCache {
             .with_options(&self.per_command)
             .set(key, value, Some(px(ttl)), Some(SetOptions::NX), false)
             .await
-            .map_err(backend)?;
+            .map_err(classify)?;
         Ok(!reply.is_null())
     }
 
@@ -261,7 +290,7 @@ impl Cache for RedisCache {
             .with_options(&self.per_command)
             .set(key, value, Some(px(ttl)), Some(SetOptions::XX), true)
             .await
-            .map_err(backend)?;
+            .map_err(classify)?;
         Self::text(reply)
     }
 
@@ -271,7 +300,7 @@ impl Cache for RedisCache {
             .with_options(&self.per_command)
             .set(key, value, Some(px(ttl)), None, false)
             .await
-            .map_err(backend)?;
+            .map_err(classify)?;
         Ok(())
     }
 
@@ -281,7 +310,7 @@ impl Cache for RedisCache {
             .with_options(&self.per_command)
             .get(key)
             .await
-            .map_err(backend)?;
+            .map_err(classify)?;
         Self::text(reply)
     }
 
@@ -291,7 +320,32 @@ impl Cache for RedisCache {
             .with_options(&self.per_command)
             .del(key)
             .await
-            .map_err(backend)?;
+            .map_err(classify)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreachable_redis_errors_are_unavailable() {
+        let e = |kind, details: &'static str| fred::error::Error::new(kind, details);
+        for err in [
+            e(ErrorKind::IO, "Connection closed."),
+            e(ErrorKind::Timeout, "Request timed out."),
+            e(ErrorKind::Canceled, "Connection closed unexpectedly."),
+            e(ErrorKind::Unknown, "Failed to route command."),
+        ] {
+            assert!(matches!(classify(err), Error::Unavailable(_)));
+        }
+        for err in [
+            e(ErrorKind::Unknown, "Connection is not blocked."),
+            e(ErrorKind::Auth, "WRONGPASS"),
+            e(ErrorKind::InvalidArgument, "WRONGTYPE"),
+        ] {
+            assert!(matches!(classify(err), Error::Backend(_)));
+        }
     }
 }

@@ -75,7 +75,7 @@ impl TimeRepr for sqlx::Sqlite {
         let text = text.strip_suffix("+00:00").unwrap_or(&text);
         PrimitiveDateTime::parse(text, SQLITE_READ)
             .map(PrimitiveDateTime::assume_utc)
-            .map_err(|e| Error::Serialization(format!("unreadable expire_date: {e}")))
+            .map_err(|e| Error::serialization(format!("unreadable expire_date: {e}")))
     }
 }
 
@@ -128,7 +128,7 @@ where
     Option<bool>: Encode<'q, DB> + Type<DB>,
 {
     if values.len() != columns.len() {
-        return Err(Error::Configuration(format!(
+        return Err(Error::configuration(format!(
             "session record extension gave {} values for {} columns",
             values.len(),
             columns.len()
@@ -145,7 +145,7 @@ where
             (ColumnType::Boolean, ExtraValue::Bool(v)) => query.bind(Some(v)),
             (ColumnType::Boolean, ExtraValue::Null) => query.bind(None::<bool>),
             (ty, value) => {
-                return Err(Error::Configuration(format!(
+                return Err(Error::configuration(format!(
                     "session record extension gave {value:?} for column {:?} of type {ty:?}",
                     column.name()
                 )))

@@ -35,7 +35,7 @@ pub fn validate_identifier(name: &str) -> Result<()> {
     } else {
         // The name is shown (it is configuration, not client input), capped in length.
         let shown: String = name.chars().take(80).collect();
-        Err(Error::Configuration(format!(
+        Err(Error::configuration(format!(
             "invalid SQL identifier {shown:?}: expected [A-Za-z_][A-Za-z0-9_]{{0,62}}"
         )))
     }
@@ -86,6 +86,15 @@ impl Dialect {
         }
     }
 
+    /// Django's `connection.ops.max_name_length()` (SQLite has none; Django uses 200).
+    fn max_name_len(self) -> usize {
+        match self {
+            Dialect::Sqlite => 200,
+            Dialect::Postgres => 63,
+            Dialect::MySql => 64,
+        }
+    }
+
     fn column_type(self, ty: ColumnType) -> String {
         match ty {
             ColumnType::BigInt => "bigint".to_owned(),
@@ -99,19 +108,44 @@ impl Dialect {
     }
 }
 
-/// A short stable hash (FNV-1a, 32 bits) for index names.
-fn fnv32(text: &str) -> u32 {
-    text.bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
+/// Django's `names_digest(*args, length=8)`: the first 8 hex digits of the MD5 of the
+/// arguments, concatenated.
+fn names_digest(parts: &[&str]) -> String {
+    use md5::{Digest, Md5};
+    let mut hasher = Md5::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
-/// An index name that fits every dialect's limit (at most 58 characters) and is
-/// unique per table and column, in the spirit of Django's hashed names.
-fn index_name(table: &str, column: &str) -> String {
-    let t: String = table.chars().take(24).collect();
-    let c: String = column.chars().take(24).collect();
-    format!("{t}_{c}_{:08x}", fnv32(&format!("{table}.{column}")))
+/// Django's `BaseDatabaseSchemaEditor._create_index_name(table, [column], suffix)`
+/// for a backend whose names are at most `max_len` characters (Django 5.2): the table,
+/// the column and a digest of both, shortened the way Django shortens them.
+fn django_index_name(table: &str, column: &str, suffix: &str, max_len: usize) -> String {
+    let mut hash_suffix = format!("{}{suffix}", names_digest(&[table, column]));
+    let name = format!("{table}_{column}_{hash_suffix}");
+    if name.len() <= max_len {
+        return name;
+    }
+    if hash_suffix.len() > max_len / 3 {
+        hash_suffix.truncate(max_len / 3);
+    }
+    let other = (max_len - hash_suffix.len()) / 2 - 1;
+    let cut = |s: &str| s.chars().take(other).collect::<String>();
+    let name = format!("{}_{}_{hash_suffix}", cut(table), cut(column));
+    if name.starts_with('_') || name.starts_with(|c: char| c.is_ascii_digit()) {
+        let mut prefixed = format!("D{name}");
+        prefixed.pop();
+        prefixed
+    } else {
+        name
+    }
 }
 
 /// Every statement of one store, with its table and extra columns baked in.
@@ -121,9 +155,10 @@ fn index_name(table: &str, column: &str) -> String {
 pub(crate) struct Statements {
     /// Migration: `CREATE TABLE IF NOT EXISTS` (MySQL: with its indexes inline).
     pub create_table: String,
-    /// Migration: `CREATE INDEX IF NOT EXISTS` (SQLite, PostgreSQL).
+    /// Migration: Django's indexes, `CREATE INDEX IF NOT EXISTS` (SQLite, PostgreSQL;
+    /// MySQL has them inline in `create_table`, as it has no `IF NOT EXISTS` there).
     pub create_indexes: Vec<String>,
-    /// (key, now) -> session_data of the live row.
+    /// (key, now) -> session_data, expire_date of the live row.
     pub load: String,
     /// (key, now) -> a row when a live record exists.
     pub exists: String,
@@ -182,17 +217,39 @@ impl Statements {
                 .iter()
                 .map(|c| format!("{} {} NULL", d.quote(c.name()), d.column_type(c.ty()))),
         );
-        let mut indexed: Vec<&str> = vec!["expire_date"];
-        indexed.extend(extras.iter().filter(|c| c.is_indexed()).map(|c| c.name()));
+        // Django's indexes (its `sqlmigrate sessions 0001`): `expire_date` and each
+        // indexed extra column; on PostgreSQL also a `_like` index with the pattern
+        // operator class for every indexed or unique varchar/text column, the primary
+        // key included.
+        let mut indexed: Vec<(&str, Option<&str>)> = vec![
+            ("expire_date", None),
+            ("session_key", Some("varchar_pattern_ops")),
+        ];
+        indexed.extend(extras.iter().filter(|c| c.is_indexed()).map(|c| {
+            let ops = match c.ty() {
+                ColumnType::VarChar(_) => Some("varchar_pattern_ops"),
+                ColumnType::Text => Some("text_pattern_ops"),
+                ColumnType::BigInt | ColumnType::Boolean => None,
+            };
+            (c.name(), ops)
+        }));
         let mut create_indexes = Vec::new();
-        for column in &indexed {
-            let name = d.quote(&index_name(table, column));
-            match d {
-                Dialect::MySql => defs.push(format!("INDEX {name} ({})", d.quote(column))),
-                Dialect::Sqlite | Dialect::Postgres => create_indexes.push(format!(
-                    "CREATE INDEX IF NOT EXISTS {name} ON {t} ({})",
-                    d.quote(column)
-                )),
+        for (column, ops) in indexed {
+            let plain = column != "session_key";
+            let col = d.quote(column);
+            if plain {
+                let name = d.quote(&django_index_name(table, column, "", d.max_name_len()));
+                match d {
+                    Dialect::MySql => defs.push(format!("INDEX {name} ({col})")),
+                    Dialect::Sqlite | Dialect::Postgres => create_indexes
+                        .push(format!("CREATE INDEX IF NOT EXISTS {name} ON {t} ({col})")),
+                }
+            }
+            if let (Dialect::Postgres, Some(ops)) = (d, ops) {
+                let name = d.quote(&django_index_name(table, column, "_like", d.max_name_len()));
+                create_indexes.push(format!(
+                    "CREATE INDEX IF NOT EXISTS {name} ON {t} ({col} {ops})"
+                ));
             }
         }
         let create_table = format!("CREATE TABLE IF NOT EXISTS {t} ({})", defs.join(", "));
@@ -243,7 +300,7 @@ impl Statements {
             create_table,
             create_indexes,
             load: format!(
-                "SELECT {data} FROM {t} WHERE {key} = {} AND {exp} > {}",
+                "SELECT {data}, {exp} FROM {t} WHERE {key} = {} AND {exp} > {}",
                 p(1),
                 p(2)
             ),
@@ -304,16 +361,40 @@ mod tests {
         }
     }
 
+    /// Names printed by Django 5.2.19's `_create_index_name` (PostgreSQL's 63-character
+    /// limit for the long table).
     #[test]
-    fn index_names_fit_and_differ() {
-        let long = "t".repeat(63);
-        let a = index_name(&long, "expire_date");
-        assert!(a.len() <= 58, "{a}");
-        assert_ne!(
-            a,
-            index_name(&format!("{}u", "t".repeat(62)), "expire_date")
+    fn index_names_are_djangos() {
+        assert_eq!(
+            django_index_name("django_session", "expire_date", "", 63),
+            "django_session_expire_date_a5c62663"
         );
-        validate_identifier(&a).unwrap();
+        assert_eq!(
+            django_index_name("django_session", "session_key", "_like", 63),
+            "django_session_session_key_c0390e0f_like"
+        );
+        assert_eq!(
+            django_index_name("django_session", "account_id", "", 63),
+            "django_session_account_id_7238953d"
+        );
+        let long = format!("app_{}", "x".repeat(59));
+        assert_eq!(
+            django_index_name(&long, "expire_date", "", 63),
+            "app_xxxxxxxxxxxxxxxxxxxxxx_expire_date_2521eded"
+        );
+        assert_eq!(
+            django_index_name(&long, "session_key", "_like", 63),
+            "app_xxxxxxxxxxxxxxxxxxxx_session_key_5cd1918c_like"
+        );
+        assert_eq!(
+            django_index_name("_under", "expire_date", "", 63),
+            "_under_expire_date_6e2fb257"
+        );
+        // Shortened names that would start with `_` or a digit get Django's `D`.
+        let odd = format!("_{}", "y".repeat(62));
+        let name = django_index_name(&odd, "expire_date", "", 63);
+        assert!(name.starts_with("D_") && name.len() <= 63, "{name}");
+        validate_identifier(&name).unwrap();
     }
 
     #[test]
@@ -331,6 +412,7 @@ mod tests {
             "DELETE FROM `s` WHERE `expire_date` < ? LIMIT 7"
         );
         assert!(m.create_table.contains("INDEX `s_expire_date_"));
+        assert!(!m.create_table.contains("_like"));
         assert!(m.create_indexes.is_empty());
         assert!(Statements::build(Dialect::Sqlite, "bad name", &[], None, 1).is_err());
     }

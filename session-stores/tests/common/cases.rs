@@ -6,8 +6,8 @@ use std::time::Instant;
 use serde_json::json;
 use session_api::signing::SecretKeys;
 use session_api::{
-    AsyncSessionStore, Error, JsonSerializer, RandomKeys, Session, SessionBackend, SessionCodec,
-    SessionConfig, SessionData, SessionKey,
+    AsyncSessionStore, Error, JsonSerializer, Record, SaveMode, Session, SessionBackend,
+    SessionCodec, SessionConfig, SessionData, SessionKey,
 };
 use session_stores::db::{AccountIdColumn, DbOptions, DbStore};
 use time::Duration;
@@ -20,6 +20,16 @@ fn data(pairs: serde_json::Value) -> SessionData {
 
 fn key(text: &str) -> SessionKey {
     SessionKey::parse(text).expect("a valid key")
+}
+
+/// The record of `data` under `key`, expiring at `expires_at`.
+pub fn rec(key: &SessionKey, data: &SessionData, expires_at: time::OffsetDateTime) -> Record {
+    Record::new(key.clone(), data.clone(), expires_at)
+}
+
+/// The data `aload` gives for `key` (its record's), panicking on a store error.
+pub async fn load<S: AsyncSessionStore + ?Sized>(s: &S, key: &SessionKey) -> Option<SessionData> {
+    s.aload(key).await.expect("load").map(|record| record.data)
 }
 
 /// Values Django 5.2 wrote as `session_data` with [`SECRET`] at [`START`]
@@ -59,42 +69,52 @@ pub async fn crud_and_semantics(kind: Kind) {
 
     let exp = START + Duration::hours(1);
     let mut d = data(json!({"user": "bob"}));
-    let k = s.acreate(&d, exp, &RandomKeys).await.unwrap();
-    assert_eq!(s.aload(&k).await.unwrap(), Some(d.clone()));
+    let k = s.acreate(&d, exp).await.unwrap();
+    // The record comes back with its expire_date.
+    assert_eq!(s.aload(&k).await.unwrap(), Some(rec(&k, &d, exp)));
     assert!(s.aexists(&k).await.unwrap());
 
     // D4: insert-if-absent on a live row.
     assert!(matches!(
-        s.asave(&k, &d, exp, true).await,
+        s.asave(&rec(&k, &d, exp), SaveMode::Create).await,
         Err(Error::Create)
     ));
-    assert_eq!(s.aload(&k).await.unwrap(), Some(d.clone()), "unchanged");
+    assert_eq!(load(s, &k).await, Some(d.clone()), "unchanged");
 
     // D5: update of an existing row; twice with identical values (MySQL counts
     // matched rows, not changed ones, so this must not be an Update error).
     d.set("cart", &[1, 2]).unwrap();
-    assert_eq!(s.asave(&k, &d, exp, false).await.unwrap(), k);
-    assert_eq!(s.asave(&k, &d, exp, false).await.unwrap(), k);
-    assert_eq!(s.aload(&k).await.unwrap(), Some(d.clone()));
+    assert_eq!(
+        s.asave(&rec(&k, &d, exp), SaveMode::Update).await.unwrap(),
+        k
+    );
+    assert_eq!(
+        s.asave(&rec(&k, &d, exp), SaveMode::Update).await.unwrap(),
+        k
+    );
+    assert_eq!(load(s, &k).await, Some(d.clone()));
 
     // expire_date round-trips at microsecond precision, in UTC.
     let odd = START + Duration::new(3_600, 123_456_789);
-    s.asave(&k, &d, odd.to_offset(time::macros::offset!(+5:30)), false)
-        .await
-        .unwrap();
+    s.asave(
+        &rec(&k, &d, odd.to_offset(time::macros::offset!(+5:30))),
+        SaveMode::Update,
+    )
+    .await
+    .unwrap();
     let (raw, at) = s.read_raw(&k).await.unwrap().unwrap();
     assert_eq!(at, START + Duration::new(3_600, 123_456_000));
     assert_eq!(s.codec().decode(&raw), d);
 
     // D6: delete; again is not an error.
     s.adelete(&k).await.unwrap();
-    assert_eq!(s.aload(&k).await.unwrap(), None);
+    assert_eq!(load(s, &k).await, None);
     assert!(!s.aexists(&k).await.unwrap());
     s.adelete(&k).await.unwrap();
 
     // D5: an update never re-creates the record.
     assert!(matches!(
-        s.asave(&k, &d, exp, false).await,
+        s.asave(&rec(&k, &d, exp), SaveMode::Update).await,
         Err(Error::Update)
     ));
     assert!(s.read_raw(&k).await.unwrap().is_none());
@@ -102,8 +122,8 @@ pub async fn crud_and_semantics(kind: Kind) {
     // A key of another length (8..40 characters) is stored as given.
     for text in ["abcdefgh", &"z".repeat(40)] {
         let k = key(text);
-        s.asave(&k, &d, exp, true).await.unwrap();
-        assert_eq!(s.aload(&k).await.unwrap(), Some(d.clone()));
+        s.asave(&rec(&k, &d, exp), SaveMode::Create).await.unwrap();
+        assert_eq!(load(s, &k).await, Some(d.clone()));
     }
     assert_eq!(db.count_rows().await, 2);
     db.cleanup().await;
@@ -117,15 +137,18 @@ pub async fn expired_rows(kind: Kind) {
     let s = &*db.store;
     let k = key("expiredkey0000000000000000000001");
     let d = data(json!({"a": 1}));
-    s.asave(&k, &d, START + Duration::seconds(10), true)
-        .await
-        .unwrap();
+    s.asave(
+        &rec(&k, &d, START + Duration::seconds(10)),
+        SaveMode::Create,
+    )
+    .await
+    .unwrap();
 
     db.clock.advance(Duration::seconds(9));
-    assert_eq!(s.aload(&k).await.unwrap(), Some(d.clone()));
+    assert_eq!(load(s, &k).await, Some(d.clone()));
     // At expire_date == now the row is no longer live (load needs expire_date > now).
     db.clock.advance(Duration::seconds(1));
-    assert_eq!(s.aload(&k).await.unwrap(), None);
+    assert_eq!(load(s, &k).await, None);
     assert!(!s.aexists(&k).await.unwrap());
     // ... and clear_expired (expire_date < now, as Django) leaves it for now.
     assert_eq!(s.aclear_expired().await.unwrap(), 0);
@@ -134,32 +157,39 @@ pub async fn expired_rows(kind: Kind) {
     // row counts as absent, so an update fails and leaves it as it was.
     let now = START + Duration::seconds(10);
     assert!(matches!(
-        s.asave(&k, &d, now + Duration::hours(1), false).await,
+        s.asave(&rec(&k, &d, now + Duration::hours(1)), SaveMode::Update)
+            .await,
         Err(Error::Update)
     ));
-    assert_eq!(s.aload(&k).await.unwrap(), None);
+    assert_eq!(load(s, &k).await, None);
     let (_, at) = s.read_raw(&k).await.unwrap().unwrap();
     assert_eq!(at, now, "not revived");
 
     // must_create over an expired, unpurged row succeeds and replaces it.
     db.clock.advance(Duration::hours(2));
     let fresh = data(json!({"fresh": true}));
-    s.asave(&k, &fresh, START + Duration::hours(5), true)
-        .await
-        .unwrap();
-    assert_eq!(s.aload(&k).await.unwrap(), Some(fresh.clone()));
+    s.asave(
+        &rec(&k, &fresh, START + Duration::hours(5)),
+        SaveMode::Create,
+    )
+    .await
+    .unwrap();
+    assert_eq!(load(s, &k).await, Some(fresh.clone()));
     // ... but not over a live one.
     assert!(matches!(
-        s.asave(&k, &d, START + Duration::hours(5), true).await,
+        s.asave(&rec(&k, &d, START + Duration::hours(5)), SaveMode::Create)
+            .await,
         Err(Error::Create)
     ));
 
     // clear_expired removes only what expired before now.
     let gone = key("expiredkey0000000000000000000002");
-    s.asave(&gone, &d, START, true).await.unwrap();
+    s.asave(&rec(&gone, &d, START), SaveMode::Create)
+        .await
+        .unwrap();
     assert_eq!(s.aclear_expired().await.unwrap(), 1);
     assert!(s.read_raw(&gone).await.unwrap().is_none());
-    assert_eq!(s.aload(&k).await.unwrap(), Some(fresh));
+    assert_eq!(load(s, &k).await, Some(fresh));
     db.cleanup().await;
 }
 
@@ -193,14 +223,14 @@ pub async fn undecodable_rows(kind: Kind) {
         "eyJhIjoxfQ:1vb66i:tampered",
     ] {
         s.write_raw(&k, raw, exp).await.unwrap();
-        assert_eq!(s.aload(&k).await.unwrap(), None, "{raw:?}");
+        assert_eq!(load(s, &k).await, None, "{raw:?}");
         // The row is there and live; only its data is unusable.
         assert!(s.aexists(&k).await.unwrap());
     }
     // Django's own row decodes.
     let (obj, signed) = &django_fixtures()[0];
     s.write_raw(&k, signed, exp).await.unwrap();
-    assert_eq!(s.aload(&k).await.unwrap(), Some(data(obj.clone())));
+    assert_eq!(load(s, &k).await, Some(data(obj.clone())));
     db.cleanup().await;
 }
 
@@ -218,31 +248,31 @@ pub async fn logout_not_resurrected(kind: Kind) {
             .unwrap(),
     );
     // The sync API, through the AsyncToSync bridge.
-    let mut a = Session::new(backend.clone(), Arc::clone(&config), None);
+    let a = Session::new(backend.clone(), Arc::clone(&config), None);
     a.set("user", "bob").unwrap();
-    a.save(false).unwrap();
-    let k = a.session_key().cloned().unwrap();
+    a.save().unwrap();
+    let k = a.session_key().unwrap();
 
-    let mut b = Session::new(backend.clone(), Arc::clone(&config), Some(k.as_str()));
+    let b = Session::new(backend.clone(), Arc::clone(&config), Some(k.as_str()));
     assert_eq!(b.get::<String>("user").unwrap().as_deref(), Some("bob"));
 
     a.flush().unwrap();
     assert!(a.session_key().is_none());
 
     b.set("cart", &[1, 2, 3]).unwrap();
-    assert!(matches!(b.save(false), Err(Error::Update)));
+    assert!(matches!(b.save(), Err(Error::Update)));
     assert!(db.store.read_raw(&k).await.unwrap().is_none(), "row absent");
 
     // The async twins behave the same.
-    let mut c = Session::new(backend.clone(), Arc::clone(&config), None);
+    let c = Session::new(backend.clone(), Arc::clone(&config), None);
     c.aset("user", "carol").await.unwrap();
-    c.asave(false).await.unwrap();
-    let k = c.session_key().cloned().unwrap();
-    let mut d = Session::new(backend, config, Some(k.as_str()));
+    c.asave().await.unwrap();
+    let k = c.session_key().unwrap();
+    let d = Session::new(backend, config, Some(k.as_str()));
     assert!(d.ahas_key("user").await.unwrap());
     c.aflush().await.unwrap();
     d.aset("x", &1).await.unwrap();
-    assert!(matches!(d.asave(false).await, Err(Error::Update)));
+    assert!(matches!(d.asave().await, Err(Error::Update)));
     assert!(db.store.read_raw(&k).await.unwrap().is_none());
     db.cleanup().await;
 }
@@ -261,10 +291,7 @@ pub async fn django_session_data(kind: Kind) {
     );
     for (obj, django) in django_fixtures() {
         let d = data(obj);
-        let k = s
-            .acreate(&d, START + Duration::hours(1), &RandomKeys)
-            .await
-            .unwrap();
+        let k = s.acreate(&d, START + Duration::hours(1)).await.unwrap();
         let (stored, _) = s.read_raw(&k).await.unwrap().unwrap();
         assert_eq!(stored, codec.encode(&d).unwrap());
         assert_eq!(stored, django, "byte-identical to Django");
@@ -272,7 +299,7 @@ pub async fn django_session_data(kind: Kind) {
         s.write_raw(&k, django, START + Duration::hours(1))
             .await
             .unwrap();
-        assert_eq!(s.aload(&k).await.unwrap(), Some(d));
+        assert_eq!(load(s, &k).await, Some(d));
     }
     db.cleanup().await;
 }
@@ -292,21 +319,36 @@ pub async fn account_sessions(kind: Kind) {
     let k1 = key("account7session1");
     let k2 = key("account7session2");
     let k3 = key("account7session3");
-    s.asave(&k2, &user("7"), e2, true).await.unwrap();
-    s.asave(&k1, &user("7"), e1, true).await.unwrap();
-    s.asave(&k3, &user("7"), START - Duration::seconds(1), true)
+    s.asave(&rec(&k2, &user("7"), e2), SaveMode::Create)
         .await
         .unwrap();
+    s.asave(&rec(&k1, &user("7"), e1), SaveMode::Create)
+        .await
+        .unwrap();
+    s.asave(
+        &rec(&k3, &user("7"), START - Duration::seconds(1)),
+        SaveMode::Create,
+    )
+    .await
+    .unwrap();
     let k8 = key("account8session1");
-    s.asave(&k8, &data(json!({"_auth_user_id": 8})), e1, true)
-        .await
-        .unwrap();
+    s.asave(
+        &rec(&k8, &data(json!({"_auth_user_id": 8})), e1),
+        SaveMode::Create,
+    )
+    .await
+    .unwrap();
     let anon = key("anonymoussession");
-    s.asave(&anon, &data(json!({"cart": [1]})), e1, true)
+    s.asave(
+        &rec(&anon, &data(json!({"cart": [1]})), e1),
+        SaveMode::Create,
+    )
+    .await
+    .unwrap();
+    let odd = key("notanumbersession");
+    s.asave(&rec(&odd, &user("abc"), e1), SaveMode::Create)
         .await
         .unwrap();
-    let odd = key("notanumbersession");
-    s.asave(&odd, &user("abc"), e1, true).await.unwrap();
 
     // Live ones only, soonest expiry first.
     assert_eq!(
@@ -321,19 +363,23 @@ pub async fn account_sessions(kind: Kind) {
 
     // Login (an update that adds _auth_user_id) and logout-by-data (removes it) move
     // the row in and out of the listing.
-    s.asave(&anon, &user("9"), e2, false).await.unwrap();
+    s.asave(&rec(&anon, &user("9"), e2), SaveMode::Update)
+        .await
+        .unwrap();
     assert_eq!(
         s.list_account_sessions(9).await.unwrap(),
         vec![(anon.clone(), e2)]
     );
-    s.asave(&anon, &data(json!({})), e2, false).await.unwrap();
+    s.asave(&rec(&anon, &data(json!({})), e2), SaveMode::Update)
+        .await
+        .unwrap();
     assert!(s.list_account_sessions(9).await.unwrap().is_empty());
 
     // Revoke deletes all of the account's rows, expired included.
     assert_eq!(s.revoke_account_sessions(7).await.unwrap(), 3);
     assert!(s.list_account_sessions(7).await.unwrap().is_empty());
-    assert_eq!(s.aload(&k1).await.unwrap(), None);
-    assert_eq!(s.aload(&k8).await.unwrap().map(|d| d.len()), Some(1));
+    assert_eq!(load(s, &k1).await, None);
+    assert_eq!(load(s, &k8).await.map(|d| d.len()), Some(1));
     assert_eq!(s.revoke_account_sessions(7).await.unwrap(), 0);
 
     // A store without the extension says so.
@@ -401,10 +447,12 @@ pub async fn migrate_and_names(kind: Kind) {
     let k = key("longtablesession");
     long_store
         .asave(
-            &k,
-            &data(json!({"_auth_user_id": "1"})),
-            START + Duration::hours(1),
-            true,
+            &rec(
+                &k,
+                &data(json!({"_auth_user_id": "1"})),
+                START + Duration::hours(1),
+            ),
+            SaveMode::Create,
         )
         .await
         .unwrap();
@@ -434,10 +482,12 @@ pub async fn clear_expired_batches(kind: Kind) {
     for i in 0..3 {
         db.store
             .asave(
-                &key(&format!("livesession{i}")),
-                &d,
-                START + Duration::hours(1),
-                true,
+                &rec(
+                    &key(&format!("livesession{i}")),
+                    &d,
+                    START + Duration::hours(1),
+                ),
+                SaveMode::Create,
             )
             .await
             .unwrap();
@@ -464,10 +514,12 @@ pub async fn clear_100k(kind: Kind) {
     for i in 0..5 {
         db.store
             .asave(
-                &key(&format!("livesession{i}")),
-                &d,
-                START + Duration::hours(1),
-                true,
+                &rec(
+                    &key(&format!("livesession{i}")),
+                    &d,
+                    START + Duration::hours(1),
+                ),
+                SaveMode::Create,
             )
             .await
             .unwrap();
@@ -480,7 +532,7 @@ pub async fn clear_100k(kind: Kind) {
     );
     assert_eq!(removed, 100_000);
     assert_eq!(db.count_rows().await, 5);
-    assert_eq!(db.store.aload(&key("livesession0")).await.unwrap(), Some(d));
+    assert_eq!(load(&*db.store, &key("livesession0")).await, Some(d));
     db.cleanup().await;
 }
 
@@ -492,18 +544,19 @@ pub async fn sync_bridge(kind: Kind) {
     let backend = SessionBackend::from_async(Arc::clone(&db.store));
     let sync = backend.sync();
     let d = data(json!({"via": "sync"}));
-    let k = sync
-        .create(&d, START + Duration::hours(1), &RandomKeys)
-        .unwrap();
-    assert_eq!(sync.load(&k).unwrap(), Some(d.clone()));
+    let k = sync.create(&d, START + Duration::hours(1)).unwrap();
+    assert_eq!(
+        sync.load(&k).unwrap(),
+        Some(rec(&k, &d, START + Duration::hours(1)))
+    );
     assert!(sync.exists(&k).unwrap());
     assert!(matches!(
-        sync.save(&k, &d, START + Duration::hours(1), true),
+        sync.save(&rec(&k, &d, START + Duration::hours(1)), SaveMode::Create),
         Err(Error::Create)
     ));
     sync.delete(&k).unwrap();
     assert!(matches!(
-        sync.save(&k, &d, START + Duration::hours(1), false),
+        sync.save(&rec(&k, &d, START + Duration::hours(1)), SaveMode::Update),
         Err(Error::Update)
     ));
     assert_eq!(sync.clear_expired().unwrap(), 0);
@@ -522,7 +575,7 @@ pub async fn concurrent_creates(kind: Kind) {
         let store = Arc::clone(&db.store);
         tasks.push(tokio::spawn(async move {
             let d = data(json!({ "n": i }));
-            store.acreate(&d, exp, &RandomKeys).await.unwrap()
+            store.acreate(&d, exp).await.unwrap()
         }));
     }
     let mut keys = Vec::new();
@@ -540,7 +593,10 @@ pub async fn concurrent_creates(kind: Kind) {
         let k = contested.clone();
         racers.push(tokio::spawn(async move {
             store
-                .asave(&k, &data(json!({ "winner": i })), exp, true)
+                .asave(
+                    &rec(&k, &data(json!({ "winner": i })), exp),
+                    SaveMode::Create,
+                )
                 .await
         }));
     }

@@ -1,5 +1,6 @@
 //! Shared helpers of the db tests: where the servers are, the skip/CI rule, a store
-//! per test on its own table, raw access for the conformance kit.
+//! per test on its own table. (The conformance kit's factories and raw access live in
+//! the `session-kit-stores` crate.)
 //!
 //! The skip/CI rule lives here only: a server that does not answer skips the test
 //! with a loud message, except under `CI=true`, where it fails the test.
@@ -14,16 +15,15 @@
 
 pub mod cases;
 pub mod redis;
+pub mod schema;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use session_api::signing::SecretKeys;
-use session_api::{Clock, Error, ManualClock, Result, SessionBackend, SessionKey};
-use session_conformance::{Harness, KitEnv, RawRecords};
-use session_stores::db::{DbOptions, DbPool, DbStore, Dialect};
+use session_api::ManualClock;
+use session_stores::db::{DbOptions, DbPool, DbPoolOptions, DbStore};
 use time::macros::datetime;
 use time::OffsetDateTime;
 
@@ -110,34 +110,43 @@ pub fn options(tag: &str, clock: &ManualClock) -> DbOptions {
     DbOptions::new(SecretKeys::new(SECRET))
         .clock(Arc::new(clock.clone()))
         .table(unique_table(tag))
-        .acquire_timeout(Duration::from_secs(5))
+}
+
+/// The pool of the tests: the defaults with a 5 s acquire timeout.
+pub fn pool_options() -> DbPoolOptions {
+    DbPoolOptions::default().acquire_timeout(Duration::from_secs(5))
 }
 
 /// Connects `kind` with `options`, migrates; `None` when the server is missing (and
 /// not under CI). The tempdir of a SQLite database lives as long as the `TestDb`.
 pub async fn open_with(kind: Kind, clock: ManualClock, options: DbOptions) -> Option<TestDb> {
     match kind.server_url() {
-        Some(url) => open_with_url(kind, &url, clock, options).await,
+        Some(url) => open_with_url(kind, &url, &pool_options(), clock, options).await,
         None => {
             let dir = tempfile::tempdir().expect("tempdir");
             let url = format!("sqlite://{}", dir.path().join("sessions.sqlite3").display());
-            let store = DbStore::connect(&url, options)
+            let pool = DbPool::connect(&url, &pool_options())
                 .await
                 .unwrap_or_else(|e| panic!("cannot open SQLite in a tempdir: {e}"));
+            let store = DbStore::new(pool, options).expect("valid options");
             Some(TestDb::migrated(store, clock, url, Some(dir)).await)
         }
     }
 }
 
-/// [`open_with`] on a given server URL.
+/// [`open_with`] on a given server URL and pool.
 pub async fn open_with_url(
     kind: Kind,
     url: &str,
+    pool: &DbPoolOptions,
     clock: ManualClock,
     options: DbOptions,
 ) -> Option<TestDb> {
-    match DbStore::connect(url, options).await {
-        Ok(store) => Some(TestDb::migrated(store, clock, url.to_owned(), None).await),
+    match DbPool::connect(url, pool).await {
+        Ok(pool) => {
+            let store = DbStore::new(pool, options).expect("valid options");
+            Some(TestDb::migrated(store, clock, url.to_owned(), None).await)
+        }
         Err(err) => {
             server_missing(kind, &err);
             None
@@ -250,106 +259,6 @@ impl TestDb {
         .expect("bulk insert");
         assert_eq!(done, u64::from(n));
     }
-}
-
-/// Drops a kit case's table on a server when dropped. The kit drops harnesses from
-/// inside its runtime, where nothing can be awaited, so this opens one connection on
-/// a thread with its own small runtime.
-#[derive(Debug)]
-pub struct KitCleanup {
-    kind: Kind,
-    url: Option<String>,
-    table: String,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl Drop for KitCleanup {
-    fn drop(&mut self) {
-        let Some(url) = self.url.take() else {
-            return; // SQLite: the tempdir removes the database file.
-        };
-        let (kind, sql) = (self.kind, format!("DROP TABLE IF EXISTS {}", self.table));
-        let dropped = std::thread::spawn(move || -> std::result::Result<(), String> {
-            use sqlx::Connection;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            let dropped = runtime.block_on(async move {
-                let result: std::result::Result<(), sqlx::Error> = match kind {
-                    #[cfg(feature = "postgres")]
-                    Kind::Postgres => {
-                        let mut conn = sqlx::PgConnection::connect(&url).await?;
-                        sqlx::raw_sql(&sql).execute(&mut conn).await?;
-                        conn.close().await
-                    }
-                    #[cfg(feature = "mysql")]
-                    Kind::MySql => {
-                        let mut conn = sqlx::MySqlConnection::connect(&url).await?;
-                        sqlx::raw_sql(&sql).execute(&mut conn).await?;
-                        conn.close().await
-                    }
-                    _ => Ok(()),
-                };
-                result
-            });
-            dropped.map_err(|e| e.to_string())
-        })
-        .join();
-        if let Ok(Err(err)) = dropped {
-            eprintln!("could not drop kit table {}: {err}", self.table);
-        }
-    }
-}
-
-/// The kit factory of `kind`: a store on the kit's clock and secret, on a table
-/// named `env.unique_name()`, migrated, with raw access to Django `session_data`.
-///
-/// A missing server makes the factory return [`session_conformance::unavailable`], so
-/// the kit reports the case as skipped, after the loud message of [`server_missing`];
-/// under `CI=true` it panics there.
-#[cfg(feature = "kit")]
-pub async fn kit_harness(kind: Kind, env: &KitEnv) -> Result<Harness> {
-    let (store, cleanup) = kit_db(kind, env).await?;
-    Ok(Harness::new(SessionBackend::from_async(store.clone()))
-        .with_raw(store, true)
-        .keep_alive(cleanup))
-}
-
-/// The db part of [`kit_harness`], for stores built on a [`DbStore`] (cached_db): the
-/// migrated store on its own table, and the guard that drops the table (and the SQLite
-/// tempdir) when the case's harness keeps it alive no longer. Same skip/CI rule.
-pub async fn kit_db(kind: Kind, env: &KitEnv) -> Result<(Arc<DbStore>, KitCleanup)> {
-    let options = DbOptions::new(env.secret_keys())
-        .clock(env.clock())
-        .table(env.unique_name())
-        .max_connections(4)
-        .acquire_timeout(Duration::from_secs(5));
-    let (url, dir) = match kind.server_url() {
-        Some(url) => (url, None),
-        None => {
-            let dir = tempfile::tempdir().map_err(Error::backend)?;
-            let url = format!("sqlite://{}", dir.path().join("kit.sqlite3").display());
-            (url, Some(dir))
-        }
-    };
-    let store = match DbStore::connect(&url, options).await {
-        Ok(store) => Arc::new(store),
-        Err(err) => {
-            server_missing(kind, &err);
-            return Err(session_conformance::unavailable(format!(
-                "{kind:?} server not reachable: {err}"
-            )));
-        }
-    };
-    store.migrate().await?;
-    let cleanup = KitCleanup {
-        kind,
-        url: dir.is_none().then_some(url),
-        table: store.table().to_owned(),
-        _dir: dir,
-    };
-    Ok((store, cleanup))
 }
 
 /// The test runtime's flavour for tests that use the sync API (the AsyncToSync bridge

@@ -1,7 +1,7 @@
 //! Redis helpers of the cache and cached_db tests: the shared server on
-//! 127.0.0.1:6379 (skip/CI rule as for the databases), kit factories whose keys are
-//! removed when the case ends, and dedicated `redis-server` processes that a test may
-//! stop, pause and restart.
+//! 127.0.0.1:6379 (skip/CI rule as for the databases), a guard that removes a test's
+//! keys, and dedicated `redis-server` processes that a test may stop, pause and
+//! restart.
 #![cfg(feature = "redis")]
 
 use std::io::{BufRead, BufReader, Write};
@@ -10,11 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use session_api::{Result, SessionBackend};
-use session_conformance::{Harness, KitEnv};
-use session_stores::cache::{Cache, CacheStore, RedisCache, RedisOptions};
+use session_stores::cache::{RedisCache, RedisOptions};
 
-use super::{in_ci, kit_db, Kind};
+use super::in_ci;
 
 /// The shared test server: `SESSIONS_TEST_REDIS_URL` or the local default.
 pub fn shared_url() -> String {
@@ -81,9 +79,9 @@ fn resp(addr: &str, args: &[&str]) -> std::io::Result<String> {
     Ok(line.trim_end().to_owned())
 }
 
-/// Removes every key under a prefix from a server when dropped. Kit harnesses are
-/// dropped inside the kit's runtime, where nothing can be awaited: this speaks RESP
-/// over a blocking socket.
+/// Removes every key under a prefix from a server when dropped. Tests may drop it
+/// inside a runtime, where nothing can be awaited: this speaks RESP over a blocking
+/// socket.
 #[derive(Debug)]
 pub struct KeyCleanup {
     addr: String,
@@ -117,56 +115,6 @@ impl Drop for KeyCleanup {
             Err(err) => eprintln!("could not remove test keys {pattern}: {err}"),
         }
     }
-}
-
-/// A prefix unique to a kit case: `test:<unique name>:`.
-pub fn kit_prefix(env: &KitEnv) -> String {
-    format!("test:{}:", env.unique_name())
-}
-
-/// The shared server for a kit case: [`session_conformance::unavailable`] (after the
-/// loud message) when it does not answer outside CI; a panic under CI.
-pub async fn kit_redis() -> Result<Arc<RedisCache>> {
-    match RedisCache::connect(&shared_url(), test_options()).await {
-        Ok(cache) => Ok(Arc::new(cache)),
-        Err(err) => {
-            redis_missing("Redis server", &err);
-            Err(session_conformance::unavailable(format!(
-                "Redis server not reachable: {err}"
-            )))
-        }
-    }
-}
-
-/// The kit factory of the cache store on the shared Redis: keys under
-/// [`kit_prefix`], removed when the case ends; raw access to the values.
-#[cfg(feature = "kit")]
-pub async fn kit_cache_harness(env: &KitEnv) -> Result<Harness> {
-    let redis = kit_redis().await?;
-    let prefix = kit_prefix(env);
-    let store = Arc::new(
-        CacheStore::new(redis)
-            .key_prefix(prefix.clone())
-            .clock(env.clock()),
-    );
-    Ok(Harness::new(SessionBackend::from_async(store.clone()))
-        .with_raw(store, false)
-        .keep_alive(KeyCleanup::new(&shared_url(), &prefix)))
-}
-
-/// The kit factory of cached_db on the shared Redis and a database of `kind`.
-#[cfg(all(feature = "kit", feature = "cached_db"))]
-pub async fn kit_cached_db_harness(kind: Kind, env: &KitEnv) -> Result<Harness> {
-    let redis: Arc<dyn Cache> = kit_redis().await?;
-    let (db, table_cleanup) = kit_db(kind, env).await?;
-    let prefix = kit_prefix(env);
-    let store =
-        session_stores::cached_db::CachedDbStore::new(db.clone(), redis).key_prefix(prefix.clone());
-    // Raw access is to the database rows (Django's `session_data`).
-    Ok(Harness::new(SessionBackend::from_async(Arc::new(store)))
-        .with_raw(db, true)
-        .keep_alive(table_cleanup)
-        .keep_alive(KeyCleanup::new(&shared_url(), &prefix)))
 }
 
 /// A dedicated `redis-server` on its own port, for tests that stop it. Never the

@@ -7,12 +7,12 @@ use async_trait::async_trait;
 use session_api::{Error, Result};
 use session_stores::cache::Cache;
 
-/// Fails every call with a backend error.
+/// Fails every call as an unreachable cache does: [`Error::Unavailable`].
 #[derive(Debug)]
 pub struct Down;
 
 fn outage() -> Error {
-    Error::backend(std::io::Error::new(
+    Error::unavailable(std::io::Error::new(
         std::io::ErrorKind::ConnectionRefused,
         "cache down",
     ))

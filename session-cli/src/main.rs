@@ -2,11 +2,13 @@
 //! (Django's `clearsessions`), decode a session (Django's `get_decoded`), create the
 //! table (`migrate`), list and revoke the sessions of an account.
 //!
-//! Store URLs: `memory:`, `file:///dir`, `signed-cookies:`, `sqlite://path`,
-//! `postgres://...`, `mysql://...` (the database schemes when their feature is built),
-//! `redis://host[:port][/db]` (feature `redis`: the cache store; `check` leaves its
-//! keys under `sessions-check:*`, expiring on their own: use a scratch database).
-//! Secrets for `clear-expired` and `decode` come from `SESSIONS_SECRET_KEY` and the
+//! Store URLs: `memory:`, `file:///dir`, `signed-cookies:`, `sqlite://path`, and with
+//! the features of the same names `postgres://...`, `mysql://...` and
+//! `redis://host[:port][/db]` (the cache store). `check` runs each case on a fresh
+//! store: a new directory under `file:///dir` (`file:` alone: the system's temporary
+//! directory), a new table in the database (`sqlite:` alone: a scratch file), keys
+//! under `kit:<case>:` in Redis, each removed when the case ends.
+//! Secrets for the other commands come from `SESSIONS_SECRET_KEY` and the
 //! comma-separated `SESSIONS_SECRET_KEY_FALLBACKS`.
 
 use std::path::PathBuf;
@@ -14,8 +16,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use session_api::{JsonSerializer, SecretKeys, SessionBackend, SessionCodec, SessionConfig};
-use session_conformance::{factory, run_all, Factory, Harness, KitEnv, Outcome};
+use session_api::{SecretKeys, SessionBackend, SessionConfig};
+use session_conformance::{factory, run_all, Factory, KitEnv, Outcome};
+use session_kit_stores::db::Database;
+use session_kit_stores::redact;
 use session_stores::db::{AccountIdColumn, DbOptions, DbStore};
 use session_stores::file::FileStore;
 use session_stores::memory::MemoryStore;
@@ -97,6 +101,14 @@ impl From<session_api::Error> for Fatal {
     }
 }
 
+/// The database URL schemes (their drivers may or may not be compiled in).
+const DB_SCHEMES: [&str; 5] = ["sqlite", "postgres", "postgresql", "mysql", "mariadb"];
+/// The Redis URL schemes (feature `redis`).
+#[cfg(feature = "redis")]
+const REDIS_SCHEMES: [&str; 3] = ["redis", "redis-sentinel", "redis-cluster"];
+const KNOWN: &str =
+    "memory:, file:///dir, signed-cookies:, sqlite://path, postgres://..., mysql://..., redis://...";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -118,7 +130,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> std::result::Result<ExitCode, Fatal> {
+async fn run(command: Command) -> Result<ExitCode, Fatal> {
     match command {
         Command::Check { stores, filter } => check(stores, filter.as_deref()).await,
         Command::ClearExpired { store } => {
@@ -163,8 +175,8 @@ async fn run(command: Command) -> std::result::Result<ExitCode, Fatal> {
             let backend = open(&store, &config).await?;
             let key = backend.capabilities().parse_key(&key)?;
             match backend.nonblocking().aload(&key).await? {
-                Some(data) => {
-                    let json = serde_json::to_string_pretty(&data)
+                Some(record) => {
+                    let json = serde_json::to_string_pretty(&record.data)
                         .map_err(|e| Fatal(format!("cannot print the session: {e}")))?;
                     println!("{json}");
                     Ok(ExitCode::SUCCESS)
@@ -175,7 +187,7 @@ async fn run(command: Command) -> std::result::Result<ExitCode, Fatal> {
     }
 }
 
-fn site_config() -> std::result::Result<SessionConfig, Fatal> {
+fn site_config() -> Result<SessionConfig, Fatal> {
     let secret = std::env::var("SESSIONS_SECRET_KEY")
         .map_err(|_| Fatal("set SESSIONS_SECRET_KEY to the site's SECRET_KEY".into()))?;
     let fallbacks = std::env::var("SESSIONS_SECRET_KEY_FALLBACKS").unwrap_or_default();
@@ -188,38 +200,47 @@ fn site_config() -> std::result::Result<SessionConfig, Fatal> {
     Ok(SessionConfig::builder(keys).build()?)
 }
 
+/// The scheme of a store URL: what comes before the first `:`.
+fn scheme(url: &str) -> &str {
+    url.split_once(':').map_or(url, |(s, _)| s)
+}
+
 /// Opens a store URL with the site's settings.
-async fn open(url: &str, config: &SessionConfig) -> std::result::Result<SessionBackend, Fatal> {
-    let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or(url);
+async fn open(url: &str, config: &SessionConfig) -> Result<SessionBackend, Fatal> {
+    let scheme = scheme(url);
     Ok(match scheme {
-        "memory" => SessionBackend::from_nonblocking_sync(Arc::new(MemoryStore::with_clock(config.clock.clone()))),
-        "signed-cookies" => SessionBackend::from_nonblocking_sync(Arc::new(SignedCookieStore::from_config(config))),
-        "file" => {
-            let dir = file_dir(url)?;
-            let mut config = config.clone();
-            config.file_path = Some(dir);
-            SessionBackend::from_sync(Arc::new(FileStore::from_config(&config)?))
+        "memory" => SessionBackend::from_nonblocking_sync(Arc::new(MemoryStore::with_clock(
+            config.clock.clone(),
+        ))),
+        "signed-cookies" => {
+            SessionBackend::from_nonblocking_sync(Arc::new(SignedCookieStore::from_config(config)))
         }
-        "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => {
+        "file" => {
+            let store = FileStore::from_config_in(config, file_dir(url)?)?;
+            SessionBackend::from_sync(Arc::new(store))
+        }
+        _ if DB_SCHEMES.contains(&scheme) => {
             let store = DbStore::connect(url, DbOptions::from_config(config)).await?;
             SessionBackend::from_async(Arc::new(store))
         }
         #[cfg(feature = "redis")]
-        "redis" | "redis-sentinel" | "redis-cluster" => {
+        _ if REDIS_SCHEMES.contains(&scheme) => {
             let redis = RedisCache::connect(url, RedisOptions::default()).await?;
             let store = CacheStore::new(Arc::new(redis)).clock(config.clock.clone());
             SessionBackend::from_async(Arc::new(store))
         }
-        _ => return Err(Fatal(format!("unknown store URL scheme {scheme:?} (memory:, file:///dir, signed-cookies:, sqlite://path, postgres://..., mysql://...)"))),
+        _ => return Err(unknown_scheme(scheme)),
     })
 }
 
+fn unknown_scheme(scheme: &str) -> Fatal {
+    Fatal(format!(
+        "unknown or not compiled-in store URL scheme {scheme:?} (known: {KNOWN})"
+    ))
+}
+
 /// A database store, with the account column (custom records) when asked.
-async fn open_db(
-    url: &str,
-    config: &SessionConfig,
-    accounts: bool,
-) -> std::result::Result<DbStore, Fatal> {
+async fn open_db(url: &str, config: &SessionConfig, accounts: bool) -> Result<DbStore, Fatal> {
     let mut options = DbOptions::from_config(config);
     if accounts {
         options = options.extension(Arc::new(AccountIdColumn::new()));
@@ -227,7 +248,8 @@ async fn open_db(
     Ok(DbStore::connect(url, options).await?)
 }
 
-fn file_dir(url: &str) -> std::result::Result<PathBuf, Fatal> {
+/// The directory of a `file:///absolute/dir` URL.
+fn file_dir(url: &str) -> Result<PathBuf, Fatal> {
     url.strip_prefix("file://")
         .filter(|p| p.starts_with('/'))
         .map(PathBuf::from)
@@ -238,81 +260,32 @@ fn file_dir(url: &str) -> std::result::Result<PathBuf, Fatal> {
         })
 }
 
-/// A kit factory for a store URL: every case gets a fresh store (a new directory,
-/// table or map) on the kit's clock and secret.
-fn kit_factory(url: String, scratch: PathBuf) -> Factory {
-    factory(move |env: KitEnv| {
-        let url = url.clone();
-        let scratch = scratch.clone();
-        async move {
-            let scheme = url
-                .split_once(':')
-                .map(|(s, _)| s.to_owned())
-                .unwrap_or_default();
-            let config = env.config()?;
-            match scheme.as_str() {
-                "memory" => Ok(Harness::new(SessionBackend::from_nonblocking_sync(
-                    Arc::new(MemoryStore::with_clock(env.clock())),
-                ))),
-                "signed-cookies" => Ok(Harness::new(SessionBackend::from_nonblocking_sync(
-                    Arc::new(SignedCookieStore::from_config(&config)),
-                ))),
-                "file" => {
-                    let base = if url == "file:" {
-                        scratch
-                    } else {
-                        file_dir(&url).map_err(|f| session_api::Error::Configuration(f.0))?
-                    };
-                    let dir = base.join(env.unique_name());
-                    std::fs::create_dir_all(&dir).map_err(session_api::Error::backend)?;
-                    let codec = SessionCodec::new(
-                        &env.secret_keys(),
-                        env.clock(),
-                        Arc::new(JsonSerializer),
-                    );
-                    let store = Arc::new(FileStore::new(
-                        dir,
-                        &config.cookie_name,
-                        env.cookie_age(),
-                        codec,
-                        env.clock(),
-                    )?);
-                    let raw = store.clone();
-                    Ok(Harness::new(SessionBackend::from_sync(store)).with_raw(raw, true))
-                }
-                #[cfg(feature = "redis")]
-                "redis" | "redis-sentinel" | "redis-cluster" => {
-                    let redis = RedisCache::connect(&url, RedisOptions::default()).await?;
-                    let store = CacheStore::new(Arc::new(redis))
-                        .key_prefix(format!("sessions-check:{}:", env.unique_name()))
-                        .clock(env.clock());
-                    let store = Arc::new(store);
-                    let raw = store.clone();
-                    Ok(Harness::new(SessionBackend::from_async(store)).with_raw(raw, false))
-                }
-                _ => {
-                    let url = if url == "sqlite:" {
-                        format!(
-                            "sqlite://{}?mode=rwc",
-                            scratch.join("kit.sqlite3").display()
-                        )
-                    } else {
-                        url
-                    };
-                    let options = DbOptions::from_config(&config).table(env.unique_name());
-                    let store = Arc::new(DbStore::connect(&url, options).await?);
-                    store.migrate().await?;
-                    let raw = store.clone();
-                    Ok(Harness::new(SessionBackend::from_async(store)).with_raw(raw, true))
-                }
-            }
+/// The kit factory for a store URL: every case gets a fresh store (see the module
+/// docs) on the kit's clock and secret.
+fn kit_factory(url: &str) -> Result<Factory, Fatal> {
+    let scheme = scheme(url);
+    Ok(match scheme {
+        "memory" => factory(session_kit_stores::memory),
+        "signed-cookies" => factory(session_kit_stores::signed_cookies),
+        "file" if url == "file:" => factory(session_kit_stores::file::file),
+        "file" => session_kit_stores::file::file_in(file_dir(url)?),
+        "sqlite" if url == "sqlite:" => {
+            factory(|env| session_kit_stores::db::db(Database::ScratchSqlite, env))
         }
+        _ if DB_SCHEMES.contains(&scheme) => {
+            let database = Database::Url(url.to_owned());
+            factory(move |env| session_kit_stores::db::db(database.clone(), env))
+        }
+        #[cfg(feature = "redis")]
+        _ if REDIS_SCHEMES.contains(&scheme) => {
+            let url = url.to_owned();
+            factory(move |env| session_kit_stores::cache::cache_redis(url.clone(), env))
+        }
+        _ => return Err(unknown_scheme(scheme)),
     })
 }
 
-async fn check(stores: Vec<String>, filter: Option<&str>) -> std::result::Result<ExitCode, Fatal> {
-    let scratch =
-        tempfile::tempdir().map_err(|e| Fatal(format!("cannot make a scratch directory: {e}")))?;
+async fn check(stores: Vec<String>, filter: Option<&str>) -> Result<ExitCode, Fatal> {
     let stores = if stores.is_empty() {
         ["memory:", "file:", "signed-cookies:", "sqlite:"]
             .map(str::to_owned)
@@ -322,15 +295,17 @@ async fn check(stores: Vec<String>, filter: Option<&str>) -> std::result::Result
     };
     let mut failed = 0;
     for url in &stores {
-        let factory = kit_factory(url.clone(), scratch.path().to_path_buf());
+        let factory = kit_factory(url)?;
         // One probe first, so a bad URL or a down server is one clear line.
-        factory(KitEnv::new("probe"))
-            .await
-            .map_err(|e| Fatal(format!("cannot open store {}: {e}", redact(url))))?;
+        drop(
+            factory(KitEnv::new("probe"))
+                .await
+                .map_err(|e| Fatal(format!("cannot open store {}: {e}", redact(url))))?,
+        );
         println!("\n== {} ==", redact(url));
         println!("{:<10} {:<52} {:<8} {:>8}", "rule", "case", "result", "ms");
         let reports = run_all(&factory, filter).await;
-        let (mut passed, mut skipped) = (0, 0);
+        let (mut passed, mut skipped, mut store_failed) = (0, 0, 0);
         for r in &reports {
             let (label, detail) = match &r.outcome {
                 Outcome::Passed => {
@@ -342,7 +317,7 @@ async fn check(stores: Vec<String>, filter: Option<&str>) -> std::result::Result
                     ("skip", format!("  ({why})"))
                 }
                 Outcome::Failed(why) => {
-                    failed += 1;
+                    store_failed += 1;
                     ("FAIL", format!("\n           {why}"))
                 }
             };
@@ -354,22 +329,12 @@ async fn check(stores: Vec<String>, filter: Option<&str>) -> std::result::Result
                 r.duration.as_millis()
             );
         }
-        println!(
-            "{passed} passed, {} failed, {skipped} skipped",
-            reports.len() - passed - skipped
-        );
+        println!("{passed} passed, {store_failed} failed, {skipped} skipped");
+        failed += store_failed;
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
-}
-
-/// A URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_owned(),
-    }
 }

@@ -1,7 +1,7 @@
 //! Replays every file of every `fuzz/corpus/<target>/` directory through the fuzzing
-//! entry points on stable Rust (`cargo test --all-features` enables `fuzzing`), so the
-//! committed corpora, including every crash found so far, are regression tests.
-#![cfg(feature = "fuzzing")]
+//! entry points on stable Rust (plain `cargo test`), so the committed corpora,
+//! including every crash found so far, are regression tests: an input that violates a
+//! property fails the replay.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -11,10 +11,10 @@ use std::time::Instant;
 
 use session_api::signing::{loads, SecretKeys, DEFAULT_SALT, SESSION_SALT};
 use session_api::{JsonSerializer, ManualClock, SessionKey, SessionStore as _};
-use session_stores::fuzzing::{
-    same_json, Base, COOKIE_AGE, COOKIE_BASES, FALLBACK, SECRET, SESSION_BASES, SIGNING_BASES,
-    TARGETS, TIMESTAMP,
+use session_fuzzing::fixtures::{
+    Base, COOKIE_AGE, COOKIE_BASES, FALLBACK, SECRET, SESSION_BASES, SIGNING_BASES, TIMESTAMP,
 };
+use session_fuzzing::{same_json, TARGETS};
 use session_stores::signed_cookies::SignedCookieStore;
 
 fn fuzz_dir() -> PathBuf {
@@ -40,12 +40,12 @@ fn every_target_has_a_fuzz_target_and_a_corpus() {
     assert_eq!(
         names(&fuzz_dir().join("fuzz_targets"), ".rs"),
         listed,
-        "fuzz/fuzz_targets/*.rs and fuzzing::TARGETS differ"
+        "fuzz/fuzz_targets/*.rs and session_fuzzing::TARGETS differ"
     );
     assert_eq!(
         names(&fuzz_dir().join("corpus"), ""),
         listed,
-        "fuzz/corpus/* and fuzzing::TARGETS differ"
+        "fuzz/corpus/* and session_fuzzing::TARGETS differ"
     );
 }
 
@@ -123,11 +123,11 @@ fn mutation_bases_are_live_django_values() {
         SignedCookieStore::new(keys, COOKIE_AGE, clock, std::sync::Arc::new(JsonSerializer));
     for base in COOKIE_BASES {
         let key = SessionKey::signed_payload(base.signed).expect("cookie-safe");
-        let data = store
+        let record = store
             .load(&key)
             .expect("load")
             .expect("a Django cookie loads");
-        let value = serde_json::Value::Object(data.into_map());
+        let value = serde_json::Value::Object(record.data.into_map());
         assert!(same_json(&value, &expected(base)), "{}", base.signed);
     }
 }

@@ -1,0 +1,215 @@
+//! How a [`DbStore`](super::DbStore) is configured ([`DbOptions`]) and how the pools
+//! this crate opens are sized ([`DbPoolOptions`]).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use session_api::{
+    Clock, DecodeLimits, JsonSerializer, SecretKeys, Serializer, SessionConfig, SystemClock,
+};
+
+use super::extension::RecordExtension;
+
+/// Django's table name.
+pub const DEFAULT_TABLE: &str = "django_session";
+/// Default pool size.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+/// Default wait for a free (or new) connection before a call fails.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default number of rows one `clear_expired` statement deletes.
+pub const DEFAULT_CLEAR_BATCH: u32 = 5_000;
+
+/// How a [`DbStore`](super::DbStore) behaves: the codec's secrets, serializer and
+/// limits, the table, the clock, the `clear_expired` batch size and an optional
+/// [`RecordExtension`]. [`DbStore::new`](super::DbStore::new) and
+/// [`DbStore::connect`](super::DbStore::connect) honour every field.
+///
+/// How big the pool is and how it hands out connections is the pool's business:
+/// a pool you build yourself carries its own settings, and the pools this crate opens
+/// take theirs from [`DbPoolOptions`].
+///
+/// ```
+/// use session_api::SecretKeys;
+/// use session_stores::db::DbOptions;
+/// let options = DbOptions::new(SecretKeys::new("secret"))
+///     .table("app_sessions")
+///     .clear_batch_size(1_000);
+/// assert_eq!(options.table_name(), "app_sessions");
+/// ```
+#[derive(Clone)]
+pub struct DbOptions {
+    pub(super) table: String,
+    pub(super) clear_batch: u32,
+    pub(super) secret_keys: SecretKeys,
+    pub(super) serializer: Arc<dyn Serializer>,
+    pub(super) limits: DecodeLimits,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) extension: Option<Arc<dyn RecordExtension>>,
+}
+
+impl fmt::Debug for DbOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DbOptions")
+            .field("table", &self.table)
+            .field("clear_batch", &self.clear_batch)
+            .field("secret_keys", &self.secret_keys)
+            .field("serializer", &self.serializer)
+            .field("limits", &self.limits)
+            .field("extension", &self.extension)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DbOptions {
+    /// Defaults: table `django_session`, JSON, Django's decoding limits, the system
+    /// clock, batches of 5,000, no extension.
+    pub fn new(secret_keys: SecretKeys) -> Self {
+        DbOptions {
+            table: DEFAULT_TABLE.to_owned(),
+            clear_batch: DEFAULT_CLEAR_BATCH,
+            secret_keys,
+            serializer: Arc::new(JsonSerializer),
+            limits: DecodeLimits::default(),
+            clock: Arc::new(SystemClock),
+            extension: None,
+        }
+    }
+
+    /// The secrets, serializer and clock of `config`; defaults for the rest.
+    pub fn from_config(config: &SessionConfig) -> Self {
+        Self::new(config.secret_keys.clone())
+            .serializer(Arc::clone(&config.serializer))
+            .clock(Arc::clone(&config.clock))
+    }
+
+    /// The table name; checked as an SQL identifier when the store is built.
+    #[must_use]
+    pub fn table(mut self, name: impl Into<String>) -> Self {
+        self.table = name.into();
+        self
+    }
+
+    /// The configured table name.
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
+    /// Rows deleted per `clear_expired` statement (at least 1). Each batch is its own
+    /// statement and transaction, so locks stay short.
+    #[must_use]
+    pub fn clear_batch_size(mut self, rows: u32) -> Self {
+        self.clear_batch = rows.max(1);
+        self
+    }
+
+    /// The session serializer (JSON by default, rule F1).
+    #[must_use]
+    pub fn serializer(mut self, serializer: Arc<dyn Serializer>) -> Self {
+        self.serializer = serializer;
+        self
+    }
+
+    /// Decoding limits of the codec (rule H3): a stored `session_data` over the limit
+    /// loads as `None`.
+    #[must_use]
+    pub fn decode_limits(mut self, limits: DecodeLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Where "now" comes from (inject a `ManualClock` in tests).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Extra columns filled from the data on every save (rule E2).
+    #[must_use]
+    pub fn extension(mut self, extension: Arc<dyn RecordExtension>) -> Self {
+        self.extension = Some(extension);
+        self
+    }
+}
+
+/// How the pools this crate opens ([`DbPool::connect`](super::DbPool::connect),
+/// [`DbStore::connect`](super::DbStore::connect)) are sized and checked.
+///
+/// Every field is applied to the sqlx pool. A pool built with sqlx directly and given
+/// to [`DbStore::new`](super::DbStore::new) keeps its own settings.
+///
+/// ```
+/// use std::time::Duration;
+/// use session_stores::db::DbPoolOptions;
+/// let options = DbPoolOptions::default()
+///     .max_connections(4)
+///     .acquire_timeout(Duration::from_secs(3))
+///     .test_before_acquire(false);
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbPoolOptions {
+    max_connections: u32,
+    acquire_timeout: Duration,
+    test_before_acquire: bool,
+}
+
+impl Default for DbPoolOptions {
+    /// 10 connections, a 10 s acquire timeout, a ping before each acquire (sqlx's
+    /// default).
+    fn default() -> Self {
+        DbPoolOptions {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+            test_before_acquire: true,
+        }
+    }
+}
+
+impl DbPoolOptions {
+    /// Pool size (at least 1).
+    #[must_use]
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// How long a call waits for a free connection (or for a new one to open) before
+    /// it fails with [`Error::Unavailable`](session_api::Error::Unavailable). Also
+    /// bounds the first connection of [`DbPool::connect`](super::DbPool::connect).
+    #[must_use]
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
+    /// Whether the pool pings an idle connection before handing it out (sqlx's
+    /// `test_before_acquire`; default `true`, as in sqlx).
+    ///
+    /// - `true`: a connection that died while idle (a database restart, a proxy's
+    ///   idle timeout, `pg_terminate_backend`) is noticed and replaced before any
+    ///   statement runs on it, so no call fails because of it. Costs one round trip
+    ///   per call.
+    /// - `false`: one round trip less per call; the first call on a connection that
+    ///   died while idle fails with [`Error::Unavailable`](session_api::Error::Unavailable),
+    ///   and the pool drops that connection.
+    ///
+    /// Either way sqlx pings each connection when it is returned to the pool (off the
+    /// caller's path, not configurable) and drops the ones that fail.
+    #[must_use]
+    pub fn test_before_acquire(mut self, test: bool) -> Self {
+        self.test_before_acquire = test;
+        self
+    }
+
+    /// These settings on a sqlx pool builder.
+    pub(super) fn apply<DB: sqlx::Database>(
+        &self,
+        pool: sqlx::pool::PoolOptions<DB>,
+    ) -> sqlx::pool::PoolOptions<DB> {
+        pool.max_connections(self.max_connections)
+            .acquire_timeout(self.acquire_timeout)
+            .test_before_acquire(self.test_before_acquire)
+    }
+}

@@ -1,0 +1,259 @@
+//! The pool of one of the compiled-in drivers, the per-driver dispatch
+//! ([`on_pool!`]), opening a pool from a URL, and how driver errors map to
+//! [`Error::Unavailable`] and [`Error::Backend`].
+
+use std::str::FromStr;
+
+use session_api::{Error, Result};
+
+use super::options::DbPoolOptions;
+use super::sql::Dialect;
+
+/// A connection pool of one of the compiled-in drivers.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum DbPool {
+    /// SQLite (feature `sqlite`).
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+    /// PostgreSQL (feature `postgres`).
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+    /// MySQL or MariaDB (feature `mysql`).
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlPool),
+}
+
+/// Runs `$body` with `$p` bound to the concrete pool and `$db` naming its
+/// `sqlx::Database`, once per compiled-in driver. The body is written once; the
+/// compiler checks it against each driver's types.
+macro_rules! on_pool {
+    ($pool:expr, |$p:ident, $db:ident| $body:expr) => {
+        match *$pool {
+            #[cfg(feature = "sqlite")]
+            $crate::db::DbPool::Sqlite(ref $p) => {
+                #[allow(dead_code)]
+                type $db = ::sqlx::Sqlite;
+                $body
+            }
+            #[cfg(feature = "postgres")]
+            $crate::db::DbPool::Postgres(ref $p) => {
+                #[allow(dead_code)]
+                type $db = ::sqlx::Postgres;
+                $body
+            }
+            #[cfg(feature = "mysql")]
+            $crate::db::DbPool::MySql(ref $p) => {
+                #[allow(dead_code)]
+                type $db = ::sqlx::MySql;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_pool;
+
+impl DbPool {
+    /// Opens a pool for `url` with `options`. The scheme picks the driver: `sqlite:`
+    /// (the file is created if missing), `postgres:`/`postgresql:`,
+    /// `mysql:`/`mariadb:`. Connects once, so a wrong URL or an unreachable server
+    /// fails here.
+    ///
+    /// An in-memory SQLite URL (`sqlite::memory:`, `mode=memory`) gets one connection
+    /// that is never closed, whatever [`DbPoolOptions::max_connections`] says, since
+    /// every connection would otherwise see its own, empty database.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> session_api::Result<()> {
+    /// use std::time::Duration;
+    /// use session_stores::db::{DbPool, DbPoolOptions};
+    /// let pool = DbPool::connect(
+    ///     "postgres://app@127.0.0.1/site",
+    ///     &DbPoolOptions::default()
+    ///         .max_connections(5)
+    ///         .acquire_timeout(Duration::from_secs(2)),
+    /// )
+    /// .await?;
+    /// # let _ = pool; Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Configuration`] for an unknown scheme, a driver not compiled in, or an
+    /// unparsable URL; [`Error::Unavailable`] when the server cannot be reached within
+    /// [`DbPoolOptions::acquire_timeout`]; [`Error::Backend`] for anything else (a
+    /// refused login, say). The URL (which may hold a password) is never part of the
+    /// message.
+    pub async fn connect(url: &str, options: &DbPoolOptions) -> Result<Self> {
+        let scheme = url
+            .split_once(':')
+            .map(|(s, _)| s.to_ascii_lowercase())
+            .unwrap_or_default();
+        match scheme.as_str() {
+            #[cfg(feature = "sqlite")]
+            "sqlite" => {
+                let connect = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+                    .map_err(|e| Error::configuration(format!("invalid SQLite URL: {e}")))?
+                    .create_if_missing(true);
+                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+                let mut pool = options.apply(sqlx::sqlite::SqlitePoolOptions::new());
+                if in_memory {
+                    pool = pool
+                        .max_connections(1)
+                        .min_connections(1)
+                        .idle_timeout(None)
+                        .max_lifetime(None);
+                }
+                Ok(pool.connect_with(connect).await.map_err(db_error)?.into())
+            }
+            #[cfg(feature = "postgres")]
+            "postgres" | "postgresql" => {
+                let connect = sqlx::postgres::PgConnectOptions::from_str(url)
+                    .map_err(|e| Error::configuration(format!("invalid PostgreSQL URL: {e}")))?;
+                Ok(options
+                    .apply(sqlx::postgres::PgPoolOptions::new())
+                    .connect_with(connect)
+                    .await
+                    .map_err(db_error)?
+                    .into())
+            }
+            #[cfg(feature = "mysql")]
+            "mysql" | "mariadb" => {
+                let url = match url.strip_prefix("mariadb:") {
+                    Some(rest) => format!("mysql:{rest}"),
+                    None => url.to_owned(),
+                };
+                let connect = sqlx::mysql::MySqlConnectOptions::from_str(&url)
+                    .map_err(|e| Error::configuration(format!("invalid MySQL URL: {e}")))?;
+                Ok(options
+                    .apply(sqlx::mysql::MySqlPoolOptions::new())
+                    .connect_with(connect)
+                    .await
+                    .map_err(db_error)?
+                    .into())
+            }
+            _ => Err(Error::configuration(format!(
+                "unsupported database URL scheme {scheme:?} (built with: {})",
+                compiled_drivers()
+            ))),
+        }
+    }
+
+    /// The SQL dialect of this pool.
+    pub fn dialect(&self) -> Dialect {
+        on_pool!(self, |_p, DB| <DB as DialectOf>::DIALECT)
+    }
+
+    /// Closes every connection; later calls fail with [`Error::Unavailable`].
+    pub async fn close(&self) {
+        on_pool!(self, |p, DB| p.close().await)
+    }
+}
+
+/// The dialect of each driver.
+pub(crate) trait DialectOf {
+    const DIALECT: Dialect;
+}
+
+#[cfg(feature = "sqlite")]
+impl DialectOf for sqlx::Sqlite {
+    const DIALECT: Dialect = Dialect::Sqlite;
+}
+
+#[cfg(feature = "postgres")]
+impl DialectOf for sqlx::Postgres {
+    const DIALECT: Dialect = Dialect::Postgres;
+}
+
+#[cfg(feature = "mysql")]
+impl DialectOf for sqlx::MySql {
+    const DIALECT: Dialect = Dialect::MySql;
+}
+
+#[cfg(feature = "sqlite")]
+impl From<sqlx::SqlitePool> for DbPool {
+    fn from(pool: sqlx::SqlitePool) -> Self {
+        DbPool::Sqlite(pool)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<sqlx::PgPool> for DbPool {
+    fn from(pool: sqlx::PgPool) -> Self {
+        DbPool::Postgres(pool)
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl From<sqlx::MySqlPool> for DbPool {
+    fn from(pool: sqlx::MySqlPool) -> Self {
+        DbPool::MySql(pool)
+    }
+}
+
+fn compiled_drivers() -> String {
+    let drivers = [
+        ("sqlite", cfg!(feature = "sqlite")),
+        ("postgres", cfg!(feature = "postgres")),
+        ("mysql", cfg!(feature = "mysql")),
+    ];
+    let names: Vec<&str> = drivers.iter().filter(|d| d.1).map(|d| d.0).collect();
+    if names.is_empty() {
+        "no driver".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// SQLSTATEs that say the server went away rather than that the statement failed:
+/// class 08 (connection exception) and PostgreSQL's 57P01..57P03 (the server is
+/// shutting down, crashed, or cannot accept connections yet).
+fn is_connection_state(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+}
+
+/// A driver error as this crate reports it: [`Error::Unavailable`] when the database
+/// could not be reached in time (the pool timed out or is closed, an I/O error on the
+/// connection, the server went away mid-call), [`Error::Backend`] for everything else
+/// (a failed statement, a refused login, a decoding error).
+pub(crate) fn db_error(err: sqlx::Error) -> Error {
+    let unreachable = match &err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| is_connection_state(&code)),
+        _ => false,
+    };
+    if unreachable {
+        Error::unavailable(err)
+    } else {
+        Error::backend(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreachable_errors_are_unavailable() {
+        for err in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::WorkerCrashed,
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+        ] {
+            assert!(matches!(db_error(err), Error::Unavailable(_)));
+        }
+        for err in [
+            sqlx::Error::RowNotFound,
+            sqlx::Error::Protocol("bad".into()),
+            sqlx::Error::ColumnNotFound("x".into()),
+        ] {
+            assert!(matches!(db_error(err), Error::Backend(_)));
+        }
+        assert!(is_connection_state("08006") && is_connection_state("57P01"));
+        assert!(!is_connection_state("23505") && !is_connection_state("57014"));
+    }
+}
