@@ -222,6 +222,17 @@ impl Session {
         &self.shared.backend
     }
 
+    /// Whether the store has a live record for `key` (Django's `exists`, D1). Takes no
+    /// lock: it does not touch this session's state.
+    pub fn exists(&self, key: &SessionKey) -> Result<bool> {
+        self.shared.backend.sync().exists(key)
+    }
+
+    /// Async twin of [`exists`](Self::exists).
+    pub async fn aexists(&self, key: &SessionKey) -> Result<bool> {
+        self.shared.backend.nonblocking().aexists(key).await
+    }
+
     /// `SESSION_COOKIE_AGE`.
     pub fn get_session_cookie_age(&self) -> i64 {
         self.shared.config.cookie_age

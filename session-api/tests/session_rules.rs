@@ -356,9 +356,9 @@ async fn b10_async_twins_have_the_same_effects() {
     s.acycle_key().await.unwrap();
     let new = s.session_key().unwrap();
     assert_ne!(new, key);
-    let store = f.backend.nonblocking();
-    assert!(store.aexists(&new).await.unwrap());
-    assert!(!store.aexists(&key).await.unwrap());
+    assert!(s.aexists(&new).await.unwrap());
+    assert!(!s.aexists(&key).await.unwrap());
+    assert!(s.exists(&new).unwrap(), "the sync twin agrees (D9)");
     s.aflush().await.unwrap();
     assert!(s.session_key().is_none());
     assert!(s.ais_empty().await);
