@@ -80,13 +80,20 @@ impl SessionCodec {
     /// `django.security.SuspiciousSession` and gives an empty session; any other
     /// failure gives an empty session silently.
     pub fn decode(&self, encoded: &str) -> SessionData {
+        self.decode_stored(encoded).unwrap_or_default()
+    }
+
+    /// [`decode`](Self::decode) for a store reading a record: the same logging, but
+    /// `None` when the data does not decode, so the store can treat the record as
+    /// absent (rule D7) instead of as an empty session.
+    pub fn decode_stored(&self, encoded: &str) -> Option<SessionData> {
         match self.try_decode(encoded) {
-            Ok(data) => data,
+            Ok(data) => Some(data),
             Err(err) => {
                 if err.is_bad_signature() {
                     tracing::warn!(target: "django.security.SuspiciousSession", "Session data corrupted");
                 }
-                SessionData::new()
+                None
             }
         }
     }

@@ -341,9 +341,10 @@ fn format_cookie(p: &CookieParts<'_>) -> String {
 }
 
 /// The `Cookie` headers of a request as one header: HTTP/2 may split cookies over
-/// several headers.
-pub fn join_cookie_headers<'a>(headers: impl Iterator<Item = &'a str>) -> Option<String> {
-    let joined: Vec<&str> = headers.collect();
+/// several headers. Read as bytes (invalid UTF-8 replaced), so a non-ASCII value of
+/// another cookie never hides the session cookie.
+pub fn join_cookie_headers<'a>(headers: impl Iterator<Item = &'a [u8]>) -> Option<String> {
+    let joined: Vec<_> = headers.map(String::from_utf8_lossy).collect();
     (!joined.is_empty()).then(|| joined.join("; "))
 }
 

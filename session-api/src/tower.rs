@@ -147,15 +147,13 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        // Header values as bytes: a non-UTF-8 cookie header elsewhere must not hide the
-        // session cookie.
-        let values: Vec<_> = request
-            .headers()
-            .get_all(COOKIE)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()))
-            .collect();
-        let header = join_cookie_headers(values.iter().map(|v| v.as_ref()));
+        let header = join_cookie_headers(
+            request
+                .headers()
+                .get_all(COOKIE)
+                .iter()
+                .map(|v| v.as_bytes()),
+        );
         let request_session = self.middleware.request_session(header.as_deref());
         request
             .extensions_mut()

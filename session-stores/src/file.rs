@@ -318,7 +318,7 @@ impl FileStore {
             None
         } else {
             match String::from_utf8(bytes) {
-                Ok(text) => self.decode(&text),
+                Ok(text) => self.codec.decode_stored(&text),
                 Err(_) => None,
             }
         };
@@ -330,19 +330,6 @@ impl FileStore {
             expires_at: expiry.date(mtime, self.cookie_age),
             data,
         }))
-    }
-
-    /// Rule F7, keeping "undecodable" apart from "empty": a bad signature is logged.
-    fn decode(&self, text: &str) -> Option<SessionData> {
-        match self.codec.try_decode(text) {
-            Ok(data) => Some(data),
-            Err(err) => {
-                if err.is_bad_signature() {
-                    tracing::warn!(target: "django.security.SuspiciousSession", "Session data corrupted");
-                }
-                None
-            }
-        }
     }
 
     /// Django's `get_expiry_age(expiry=...) <= 0` at `now`.

@@ -29,3 +29,17 @@ pub mod cache;
 
 #[cfg(feature = "cached_db")]
 pub mod cached_db;
+
+/// docs/backends.md's Rust blocks, compiled as doctests.
+#[cfg(all(
+    doctest,
+    feature = "memory",
+    feature = "file",
+    feature = "signed_cookies",
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "redis",
+    feature = "cached_db"
+))]
+#[doc = include_str!("../../docs/backends.md")]
+pub struct BackendsDoctests;

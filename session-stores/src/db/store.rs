@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use session_api::{
     AsyncSessionStore, Capabilities, Clock, Error, Record, Result, SaveMode, SessionCodec,
-    SessionData, SessionKey,
+    SessionKey,
 };
 use time::OffsetDateTime;
 
@@ -160,7 +160,7 @@ impl DbStore {
     /// names included (`<table>_expire_date_<md5>`, and on PostgreSQL
     /// `<table>_session_key_<md5>_like` with `varchar_pattern_ops`), plus the columns
     /// and indexes of the extension. An existing table is left as it is: columns an extension
-    /// adds later need an `ALTER TABLE` of your own (see `docs/backends/db.md`).
+    /// adds later need an `ALTER TABLE` of your own (see `docs/backends.md (Migration)`).
     ///
     /// # Errors
     ///
@@ -355,21 +355,6 @@ impl DbStore {
     }
 }
 
-impl DbStore {
-    /// Rule F7: a bad signature is logged; other decoding failures are not.
-    fn decode(&self, text: &str) -> Option<SessionData> {
-        match self.codec.try_decode(text) {
-            Ok(data) => Some(data),
-            Err(err) => {
-                if err.is_bad_signature() {
-                    tracing::warn!(target: "django.security.SuspiciousSession", "Session data corrupted");
-                }
-                None
-            }
-        }
-    }
-}
-
 fn no_account() -> Error {
     Error::configuration(
         "this db store has no account column: configure an extension such as AccountIdColumn",
@@ -421,7 +406,8 @@ impl AsyncSessionStore for DbStore {
             return Ok(None);
         };
         Ok(self
-            .decode(&text)
+            .codec
+            .decode_stored(&text)
             .map(|data| Record::new(key.clone(), data, expires_at)))
     }
 
