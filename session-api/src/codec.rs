@@ -52,13 +52,28 @@ impl SessionCodec {
     }
 
     /// Django's `SessionBase.encode`: `signing.dumps(data, salt, serializer,
-    /// compress=True)` (rule F6).
+    /// compress=True)` (rule F6), refusing what [`decode`](Self::decode) would
+    /// refuse under the same [`DecodeLimits`] (rule H3), so a store never writes a
+    /// session that its next load sees as empty.
     ///
     /// # Errors
     ///
-    /// [`Error::Serialization`] when the serializer fails.
+    /// [`Error::SessionTooLarge`] when the serialized data is over
+    /// [`DecodeLimits::max_decompressed_len`] or the encoded value over
+    /// [`DecodeLimits::max_signed_len`]; [`Error::Serialization`] when the serializer
+    /// fails.
     pub fn encode(&self, data: &SessionData) -> Result<String> {
-        self.signer.sign_object(data, &*self.serializer, true)
+        let encoded = self
+            .signer
+            .sign_object_bounded(data, &*self.serializer, true)?;
+        let limit = self.signer.limits().max_signed_len;
+        if encoded.len() > limit {
+            return Err(Error::SessionTooLarge {
+                size: encoded.len(),
+                limit,
+            });
+        }
+        Ok(encoded)
     }
 
     /// Decodes without swallowing errors (for tools such as a `decode` command).

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::key::{KeyGenerator, RandomKeys};
 use crate::serializer::{JsonSerializer, Serializer};
 use crate::signing::SecretKeys;
+pub use crate::signing::MIN_SECRET_LEN;
 
 /// Django's `SESSION_COOKIE_AGE` default: two weeks, in seconds.
 pub const DEFAULT_COOKIE_AGE: i64 = 1_209_600;
@@ -22,7 +23,9 @@ pub enum SameSite {
     Lax,
     /// `SameSite=Strict`.
     Strict,
-    /// `SameSite=None` (the cookie is then always sent `Secure`).
+    /// `SameSite=None`: requires `SESSION_COOKIE_SECURE` (browsers drop a
+    /// `SameSite=None` cookie without `Secure`), else
+    /// [`SessionConfigBuilder::build`] fails.
     None,
 }
 
@@ -54,12 +57,22 @@ impl FromStr for SameSite {
 
 /// Every Django session setting, plus the injectable clock and key generator.
 ///
-/// Build it with [`SessionConfig::builder`]; [`SessionConfigBuilder::build`] validates.
+/// Build it with [`SessionConfig::builder`]; [`SessionConfigBuilder::build`] validates:
+///
+/// - every secret, fallbacks included ([`SecretKeys::validate`]: at least
+///   [`MIN_SECRET_LEN`] bytes, a `security.W025` warning when weak);
+/// - the cookie name is an RFC 6265 token, the path starts with `/` and holds only
+///   printable ASCII without `;`, the domain is a host name (labels of letters,
+///   digits, `-` and `_`, an optional leading `.`), so every `Set-Cookie` header the
+///   middleware writes is a valid header value;
+/// - `SameSite=None` comes with `Secure`, and the `__Host-`/`__Secure-` prefixes with
+///   what browsers require of them.
+///
 /// `SESSION_ENGINE` has no field: the engine is the store you construct.
 ///
 /// ```
 /// use session_api::{config::SessionConfig, signing::SecretKeys};
-/// let config = SessionConfig::builder(SecretKeys::new("s3cret"))
+/// let config = SessionConfig::builder(SecretKeys::new("s3cret-key"))
 ///     .cookie_age(3600)
 ///     .build()
 ///     .unwrap();
@@ -156,16 +169,32 @@ impl SessionConfig {
                 self.cookie_age
             ));
         }
-        if !self.cookie_path.starts_with('/') || self.cookie_path.contains(';') {
+        if !self.cookie_path.starts_with('/')
+            || !self
+                .cookie_path
+                .bytes()
+                .all(|b| (0x20..0x7f).contains(&b) && b != b';')
+        {
             return bad(format!(
-                "SESSION_COOKIE_PATH must start with '/' and contain no ';': {:?}",
+                "SESSION_COOKIE_PATH must start with '/' and hold only printable ASCII \
+                 without ';': {:?}",
                 self.cookie_path
             ));
         }
         if let Some(domain) = &self.cookie_domain {
-            if domain.is_empty() || domain.contains([';', ' ', ',']) {
-                return bad(format!("SESSION_COOKIE_DOMAIN {domain:?} is not valid"));
+            if !is_cookie_domain(domain) {
+                return bad(format!(
+                    "SESSION_COOKIE_DOMAIN {domain:?} is not a host name (labels of letters, \
+                     digits, '-' and '_', optionally with a leading '.')"
+                ));
             }
+        }
+        if self.cookie_samesite == Some(SameSite::None) && !self.cookie_secure {
+            return bad(
+                "SESSION_COOKIE_SAMESITE \"None\" needs SESSION_COOKIE_SECURE: \
+                 browsers reject a SameSite=None cookie without Secure"
+                    .into(),
+            );
         }
         // Browsers drop `__Host-`/`__Secure-` cookies that break their prefix rules.
         if self.cookie_name.starts_with("__Host-")
@@ -178,11 +207,27 @@ impl SessionConfig {
         if self.cookie_name.starts_with("__Secure-") && !self.cookie_secure {
             return bad("a __Secure- cookie needs SESSION_COOKIE_SECURE".into());
         }
-        if self.secret_keys.current().is_empty() {
-            return bad("SECRET_KEY must not be empty".into());
-        }
-        Ok(())
+        self.secret_keys.validate()
     }
+}
+
+/// A `Domain` attribute browsers accept and a header can carry: an optional leading
+/// `.`, then at most 253 bytes of dot-separated labels of 1 to 63 letters, digits,
+/// `-` and `_`, none beginning or ending with `-` (RFC 6265 section 4.1.1, RFC 1034;
+/// `_` as browsers allow).
+fn is_cookie_domain(domain: &str) -> bool {
+    let host = domain.strip_prefix('.').unwrap_or(domain);
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 /// Builds a validated [`SessionConfig`].
@@ -244,7 +289,7 @@ mod tests {
     use super::*;
 
     fn builder() -> SessionConfigBuilder {
-        SessionConfig::builder(SecretKeys::new("secret"))
+        SessionConfig::builder(SecretKeys::new("unit-test-secret"))
     }
 
     #[test]
@@ -288,12 +333,18 @@ mod tests {
             builder().cookie_name("__Host-id"),
             builder().cookie_name("__Secure-id"),
             SessionConfig::builder(SecretKeys::new("")),
+            builder().cookie_samesite(Some(SameSite::None)),
         ];
         for b in cases {
             assert!(matches!(b.build(), Err(Error::Configuration(_))));
         }
         assert!(builder()
             .cookie_name("__Host-id")
+            .cookie_secure(true)
+            .build()
+            .is_ok());
+        assert!(builder()
+            .cookie_samesite(Some(SameSite::None))
             .cookie_secure(true)
             .build()
             .is_ok());

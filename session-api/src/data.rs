@@ -1,5 +1,7 @@
 //! The session dictionary (rules B6, B7, F1).
 
+use std::fmt;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -34,9 +36,27 @@ pub fn is_reserved_key(key: &str) -> bool {
 /// let cart: Vec<u32> = data.get("cart").unwrap().unwrap();
 /// assert_eq!(cart, [3, 4]);
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+///
+/// `Debug` shows only the number of keys, never a key or a value (rule H5), so a
+/// session's data does not end up in logs:
+///
+/// ```
+/// # use session_api::SessionData;
+/// # let mut data = SessionData::new();
+/// data.set("token", "s3cr3t").unwrap();
+/// assert_eq!(format!("{data:?}"), "SessionData { keys: 1, .. }");
+/// ```
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SessionData(Map<String, Value>);
+
+impl fmt::Debug for SessionData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionData")
+            .field("keys", &self.0.len())
+            .finish_non_exhaustive()
+    }
+}
 
 impl SessionData {
     /// An empty dictionary.
@@ -68,10 +88,22 @@ impl SessionData {
     }
 
     /// Typed read: `Ok(None)` when absent, an error when present with another type.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Serialization`] naming the key and the wanted type, never the value
+    /// (serde's own message quotes it, and errors are logged, rule H5).
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         self.0
             .get(key)
-            .map(|v| T::deserialize(v).map_err(Error::serialization))
+            .map(|v| {
+                T::deserialize(v).map_err(|_| {
+                    Error::serialization(format!(
+                        "session value {key:?} is not a {}",
+                        std::any::type_name::<T>()
+                    ))
+                })
+            })
             .transpose()
     }
 

@@ -66,6 +66,20 @@ pub enum Error {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A save would write a session that its own load would refuse (rule H3): the
+    /// serialized data is over [`DecodeLimits::max_decompressed_len`], or the signed
+    /// value over [`DecodeLimits::max_signed_len`]. Raised before anything is
+    /// written, so the stored record is unchanged.
+    ///
+    /// [`DecodeLimits::max_decompressed_len`]: crate::signing::DecodeLimits::max_decompressed_len
+    /// [`DecodeLimits::max_signed_len`]: crate::signing::DecodeLimits::max_signed_len
+    #[error("session is {size} bytes, over the {limit}-byte limit its load would accept")]
+    SessionTooLarge {
+        /// Size of the serialized data or of the signed value, in bytes.
+        size: usize,
+        /// The limit it exceeds, in bytes.
+        limit: usize,
+    },
     /// A sync call was made where blocking on the async store is impossible, such as
     /// inside a current-thread tokio runtime.
     #[error("cannot block on an async session store here: {0}")]

@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use rand::Rng;
+use rand::rngs::OsRng;
+use rand::TryRngCore;
 
 use crate::error::{Error, Result};
 
@@ -62,12 +63,35 @@ impl SessionKey {
         Ok(SessionKey(value.into()))
     }
 
-    /// Generates a fresh 32-character key from the thread-local CSPRNG (rule A1).
+    /// Generates a fresh 32-character key from the operating system's generator
+    /// (`getrandom(2)` on Linux), rule A1.
+    ///
+    /// Every key is drawn from the OS, never from a user-space generator: such a
+    /// generator's state is copied by `fork()`, and the parent and its children would
+    /// then hand out the same keys. Each character is uniform over [`KEY_ALPHABET`]
+    /// (bytes of 252 and above are rejected, 252 being 7 × 36).
+    ///
+    /// # Panics
+    ///
+    /// If the operating system's generator fails, as `rand`'s thread-local generator
+    /// also does: no key can be generated safely then.
     pub fn generate() -> Self {
-        let mut rng = rand::rng();
-        let key: String = (0..GENERATED_KEY_LEN)
-            .map(|_| char::from(KEY_ALPHABET[rng.random_range(0..KEY_ALPHABET.len())]))
-            .collect();
+        // 36 letters per 252 byte values: a byte is kept with probability 252/256.
+        const ACCEPT_BELOW: u8 = 252;
+        let mut key = String::with_capacity(GENERATED_KEY_LEN);
+        // 48 bytes hold 32 accepted ones in all but fewer than 1 in 10^18 draws.
+        let mut buf = [0u8; 48];
+        while key.len() < GENERATED_KEY_LEN {
+            if let Err(err) = OsRng.try_fill_bytes(&mut buf) {
+                panic!("the operating system's random generator failed: {err}");
+            }
+            let accepted = buf.iter().filter(|&&b| b < ACCEPT_BELOW);
+            for &b in accepted.take(GENERATED_KEY_LEN - key.len()) {
+                key.push(char::from(
+                    KEY_ALPHABET[usize::from(b) % KEY_ALPHABET.len()],
+                ));
+            }
+        }
         SessionKey(key.into())
     }
 
@@ -126,7 +150,7 @@ pub trait KeyGenerator: Send + Sync + fmt::Debug {
     fn generate(&self) -> SessionKey;
 }
 
-/// Keys from the CSPRNG ([`SessionKey::generate`]).
+/// Keys from the operating system's generator ([`SessionKey::generate`]).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RandomKeys;
 

@@ -19,7 +19,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 use time::macros::format_description;
@@ -31,12 +31,28 @@ use crate::session::{ExpiryArgs, Session, SessionGuard};
 use crate::store::SessionBackend;
 
 /// What the adapter must add to the response.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ResponseDirectives {
     /// A complete `Set-Cookie` header value (set or delete the session cookie).
     pub set_cookie: Option<String>,
     /// Whether to add `Cookie` to the `Vary` header.
     pub vary_cookie: bool,
+}
+
+/// The `Set-Cookie` value carries the full session key (or, for signed cookies, the
+/// data): `Debug` shows the cookie's name and attributes only (rule H5).
+impl fmt::Debug for ResponseDirectives {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = self.set_cookie.as_deref().map(|cookie| {
+            let (pair, attributes) = cookie.split_once(';').unwrap_or((cookie, ""));
+            let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+            format!("{name}=<redacted>;{attributes}")
+        });
+        f.debug_struct("ResponseDirectives")
+            .field("set_cookie", &redacted)
+            .field("vary_cookie", &self.vary_cookie)
+            .finish()
+    }
 }
 
 /// Django's `SessionMiddleware`, without any framework types.
@@ -397,5 +413,19 @@ mod tests {
         let reply = ErrorReply::for_error(&Error::backend("secret detail"));
         assert_eq!(reply.content_type, "text/plain; charset=utf-8");
         assert!(!reply.body.contains("secret detail"));
+    }
+
+    #[test]
+    fn h5_directives_debug_hides_the_cookie_value() {
+        let directives = ResponseDirectives {
+            set_cookie: Some("sessionid=abcdefghijklmnopqrstuvwxyz012345; HttpOnly; Path=/".into()),
+            vary_cookie: true,
+        };
+        let shown = format!("{directives:?}");
+        assert!(!shown.contains("abcdefghijklmnop"), "{shown}");
+        assert!(
+            shown.contains("sessionid=<redacted>; HttpOnly; Path=/"),
+            "{shown}"
+        );
     }
 }

@@ -228,8 +228,17 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
 
 /// Sync -> async bridge: runs a [`SessionStore`] on tokio's blocking pool (Django's
 /// `sync_to_async`). Outside a tokio runtime the call runs inline.
-#[derive(Debug)]
+///
+/// `Debug` shows the store's capabilities only (rule H5), as for [`SessionBackend`].
 pub struct SyncToAsync<S: ?Sized>(pub Arc<S>);
+
+impl<S: SessionStore + ?Sized> fmt::Debug for SyncToAsync<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncToAsync")
+            .field("capabilities", &self.0.capabilities())
+            .finish_non_exhaustive()
+    }
+}
 
 impl<S: SessionStore + ?Sized + 'static> SyncToAsync<S> {
     async fn run<T, F>(&self, f: F) -> Result<T>
@@ -277,8 +286,17 @@ impl<S: SessionStore + ?Sized + 'static> AsyncSessionStore for SyncToAsync<S> {
 /// Sync -> async without a thread hop, for stores whose calls never wait on I/O
 /// (an in-process map, CPU-only signing): the async side calls the sync side inline,
 /// which is cheaper than a trip through the blocking pool.
-#[derive(Debug)]
+///
+/// `Debug` shows the store's capabilities only (rule H5), as for [`SessionBackend`].
 pub struct InlineAsync<S: ?Sized>(pub Arc<S>);
+
+impl<S: SessionStore + ?Sized> fmt::Debug for InlineAsync<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InlineAsync")
+            .field("capabilities", &self.0.capabilities())
+            .finish_non_exhaustive()
+    }
+}
 
 #[async_trait]
 impl<S: SessionStore + ?Sized> AsyncSessionStore for InlineAsync<S> {
@@ -319,10 +337,20 @@ impl<S: SessionStore + ?Sized> AsyncSessionStore for InlineAsync<S> {
 /// - From a current-thread runtime, blocking would stall the only thread that drives
 ///   the store's I/O: the call returns [`Error::BlockingNotAllowed`] instead of
 ///   deadlocking or panicking. Use the async methods there.
-#[derive(Debug)]
+///
+/// `Debug` shows the store's capabilities only (rule H5), as for [`SessionBackend`].
 pub struct AsyncToSync<S: ?Sized> {
     inner: Arc<S>,
     handle: Option<Handle>,
+}
+
+impl<S: AsyncSessionStore + ?Sized> fmt::Debug for AsyncToSync<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncToSync")
+            .field("capabilities", &self.inner.capabilities())
+            .field("has_handle", &self.handle.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S: AsyncSessionStore + ?Sized> AsyncToSync<S> {
@@ -394,10 +422,21 @@ impl<S: AsyncSessionStore + ?Sized> SessionStore for AsyncToSync<S> {
 
 /// A store seen through both contracts: what a [`crate::Session`] holds. Sync methods
 /// of the session use the sync side, async twins the async side (rule D9).
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows the store's [`Capabilities`] only, never the store's own `Debug`,
+/// which may print keys or data (rule H5).
+#[derive(Clone)]
 pub struct SessionBackend {
     sync: Arc<dyn SessionStore>,
     nonblocking: Arc<dyn AsyncSessionStore>,
+}
+
+impl fmt::Debug for SessionBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionBackend")
+            .field("capabilities", &self.capabilities())
+            .finish_non_exhaustive()
+    }
 }
 
 impl SessionBackend {

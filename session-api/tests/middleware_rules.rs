@@ -72,7 +72,7 @@ fn g2_invalid_cookie_is_deleted() {
 
 #[test]
 fn g2_delete_cookie_is_secure_for_prefixed_names_and_samesite_none() {
-    let f = Fixture::with(|b| b.cookie_samesite(Some(SameSite::None)));
+    let f = Fixture::with(|b| b.cookie_samesite(Some(SameSite::None)).cookie_secure(true));
     let mw = middleware(&f);
     let req = mw.request_session(Some("sessionid=x"));
     let out = mw.process_response(&req, 200).unwrap();

@@ -149,6 +149,8 @@ cases! {
     encoding::g4_set_cookie_header_wire_format, "G4 G2", Always;
     concurrency::concurrent_saves_leave_a_whole_record, "D5", ServerSide;
     concurrency::concurrent_creates_get_distinct_keys, "A4", ServerSide;
+    concurrency::a6_logout_is_never_undone_by_a_concurrent_update, "A6 D5 D6", ServerSide;
+    concurrency::a6_sync_logout_is_never_undone_by_a_concurrent_update, "A6 D5 D9", ServerSide;
     model::model_agrees_with_store, "A B C D", ServerSide;
     model::sync_model_agrees_with_store, "A B C D B10 D9", ServerSide;
 }

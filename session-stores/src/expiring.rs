@@ -2,17 +2,29 @@
 
 use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap};
+use std::fmt;
 use std::hash::Hash;
 
 use time::OffsetDateTime;
 
 /// Entries with a deadline; expired entries are never returned. When full, a new key
 /// displaces the expired entries first, then the one closest to its deadline.
-#[derive(Debug)]
+///
+/// Its `Debug` shows the number of entries only: the keys are session keys (or cache
+/// keys that embed them) and the values session data, neither of which may reach a
+/// log.
 pub(crate) struct ExpiringMap<K, V> {
     entries: HashMap<K, (V, OffsetDateTime)>,
     /// Keys ordered by deadline, for purging and eviction.
     by_deadline: BTreeSet<(OffsetDateTime, K)>,
+}
+
+impl<K, V> fmt::Debug for ExpiringMap<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExpiringMap")
+            .field("len", &self.entries.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<K, V> Default for ExpiringMap<K, V> {
@@ -144,5 +156,22 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(m.purge(later + Duration::seconds(1000), usize::MAX), 2);
         assert_eq!(m.len(), 0);
+    }
+
+    #[test]
+    fn debug_shows_neither_keys_nor_values() {
+        let mut m: ExpiringMap<String, String> = ExpiringMap::default();
+        m.insert(
+            "site:session:secretkey123".into(),
+            "the-session-data".into(),
+            NOW + Duration::seconds(1),
+            10,
+            NOW,
+        );
+        let shown = format!("{m:?} {m:#?}");
+        assert!(shown.contains("len: 1"), "{shown}");
+        for secret in ["secretkey123", "the-session-data"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! Like Django's local-memory cache it is not shared between processes: use it for
 //! tests, development and single-process sites.
 
+use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use session_api::{
@@ -27,11 +28,27 @@ pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
 /// let backend = SessionBackend::from_nonblocking_sync(Arc::new(MemoryStore::new()));
 /// assert!(backend.capabilities().server_side);
 /// ```
-#[derive(Debug)]
+///
+/// Its `Debug` shows the number of sessions and the bound, never a key or data.
 pub struct MemoryStore {
     inner: Mutex<ExpiringMap<SessionKey, SessionData>>,
     clock: Arc<dyn Clock>,
     max_entries: usize,
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `try_lock`, as `Mutex`'s own `Debug`: formatting never waits or deadlocks.
+        let len = match self.inner.try_lock() {
+            Ok(map) => Some(map.len()),
+            Err(std::sync::TryLockError::Poisoned(map)) => Some(map.into_inner().len()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        };
+        f.debug_struct("MemoryStore")
+            .field("len", &len)
+            .field("max_entries", &self.max_entries)
+            .finish_non_exhaustive()
+    }
 }
 
 impl MemoryStore {

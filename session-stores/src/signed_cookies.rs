@@ -37,7 +37,7 @@
 //! use session_stores::signed_cookies::SignedCookieStore;
 //!
 //! # fn main() -> session_api::Result<()> {
-//! let config = Arc::new(SessionConfig::builder(SecretKeys::new("s3cret")).build()?);
+//! let config = Arc::new(SessionConfig::builder(SecretKeys::new("s3cret-key")).build()?);
 //! let backend = SessionBackend::from_nonblocking_sync(Arc::new(SignedCookieStore::from_config(&config)));
 //! let session = Session::new(backend.clone(), config.clone(), None);
 //! session.set("cart", &[3, 4])?;
@@ -139,7 +139,9 @@ impl SignedCookieStore {
 
     /// Signs `data` into a cookie value (the new key).
     fn sign(&self, data: &SessionData) -> Result<SessionKey> {
-        let signed = self.signer.sign_object(data, &*self.serializer, true)?;
+        let signed = self
+            .signer
+            .sign_object_bounded(data, &*self.serializer, true)?;
         if signed.len() > self.max_value_len {
             return Err(Error::CookieTooLarge {
                 size: signed.len(),

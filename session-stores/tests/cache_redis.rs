@@ -62,9 +62,89 @@ async fn commands_follow_the_cache_contract() {
     let t = pttl(&cache, &missing).await;
     assert!((1_000..=1_500).contains(&t), "PTTL {t}");
 
+    // Compare-and-set: only over the exact value, with the new TTL.
+    assert!(!cache.compare_and_set(&k, "1", "4", minute).await.unwrap());
+    assert!(cache
+        .compare_and_set(&k, "3", "4", Duration::from_secs(7))
+        .await
+        .unwrap());
+    assert_eq!(cache.get(&k).await.unwrap().as_deref(), Some("4"));
+    let t = pttl(&cache, &k).await;
+    assert!(
+        (6_000..=7_000).contains(&t),
+        "compare_and_set sets the TTL: {t}"
+    );
+    let absent = format!("{p}absent");
+    assert!(!cache
+        .compare_and_set(&absent, "", "x", minute)
+        .await
+        .unwrap());
+    assert_eq!(cache.get(&absent).await.unwrap(), None);
+
     cache.delete(&k).await.unwrap();
     cache.delete(&k).await.unwrap();
     assert_eq!(cache.get(&k).await.unwrap(), None);
+}
+
+/// Attack: two sites share a Redis with overlapping prefixes, `site:sess` and
+/// `site:session`. A session key beginning with `ion` under the first was the same
+/// cache key as the rest of that key under the second.
+#[tokio::test]
+async fn overlapping_prefixes_never_share_an_entry() {
+    let Some(cache) = shared().await else { return };
+    let p = prefix("overlap");
+    let _cleanup = KeyCleanup::new(&shared_url(), &p);
+    let cache: Arc<dyn Cache> = Arc::new(cache);
+    let short = CacheStore::new(cache.clone()).key_prefix(format!("{p}site:sess"));
+    let long = CacheStore::new(cache).key_prefix(format!("{p}site:session"));
+    let fresh = SessionKey::generate();
+    let rest = &fresh.as_str()[..29];
+    let victim = SessionKey::parse(&format!("ion{rest}")).unwrap();
+    let probe = SessionKey::parse(rest).unwrap();
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let secret = SessionData::from_value(json!({"_auth_user_id": "42"})).unwrap();
+    short
+        .asave(
+            &Record::new(victim.clone(), secret, expires),
+            SaveMode::Create,
+        )
+        .await
+        .unwrap();
+    let read = long.aload(&probe).await.unwrap().map(|r| r.data);
+    assert_eq!(read, None, "the other site read the session");
+    assert_ne!(short.cache_key(&victim), long.cache_key(&probe));
+    assert!(!long.aexists(&probe).await.unwrap());
+    // Nor can the other site take it over.
+    long.asave(
+        &Record::new(probe.clone(), SessionData::new(), expires),
+        SaveMode::Create,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        short.aload(&victim).await.unwrap().map(|r| r.data.len()),
+        Some(1)
+    );
+}
+
+/// `Debug` of the Redis cache never shows the URL's password (rule H5).
+#[tokio::test]
+async fn debug_never_shows_the_password() {
+    let port = common::redis::free_port();
+    let url = format!("redis://user:hunter2secret@127.0.0.1:{port}/0");
+    let cache = RedisCache::connect(&url, RedisOptions::default().wait_for_connection(false))
+        .await
+        .unwrap();
+    let store = CacheStore::new(Arc::new(cache.clone()));
+    for shown in [
+        format!("{cache:?}"),
+        format!("{store:?}"),
+        format!("{:?}", RedisOptions::default()),
+    ] {
+        assert!(!shown.contains("hunter2secret"), "{shown}");
+        assert!(!shown.contains("user"), "{shown}");
+    }
+    assert!(format!("{cache:?}").contains("single server"));
 }
 
 #[tokio::test]
@@ -88,7 +168,8 @@ async fn the_store_writes_the_documented_value_with_the_remaining_age() {
         .await
         .unwrap();
 
-    let cache_key = format!("{p}{}", key.as_str());
+    let cache_key = format!("{p}:{}", key.as_str());
+    assert_eq!(store.cache_key(&key), cache_key);
     let stored: Option<String> = cache.client().get(&cache_key).await.unwrap();
     let expected = format!(
         r#"{{"expires":"{}","data":{{"user":"bob","text":"café"}}}}"#,
@@ -129,7 +210,7 @@ async fn odd_values_load_as_none_and_wrong_types_are_backend_errors() {
     let _: () = cache
         .client()
         .set(
-            format!("{p}{}", binary.as_str()),
+            store.cache_key(&binary),
             Value::Bytes(vec![0xff, 0xfe, 0x00, b'{'].into()),
             Some(fred::prelude::Expiration::EX(60)),
             None,
@@ -145,7 +226,7 @@ async fn odd_values_load_as_none_and_wrong_types_are_backend_errors() {
         .client()
         .custom(
             fred::types::CustomCommand::new_static("HSET", None::<u16>, false),
-            vec![format!("{p}{}", hash.as_str()), "f".into(), "v".into()],
+            vec![store.cache_key(&hash), "f".into(), "v".into()],
         )
         .await
         .unwrap();
@@ -188,7 +269,7 @@ async fn the_concrete_cache_stays_reachable_through_a_clone() {
         )
         .await
         .unwrap();
-    let cache_key = format!("{p}{}", key.as_str());
+    let cache_key = store.cache_key(&key);
     assert!(
         pttl(&cache, &cache_key).await > 0,
         "the clone sees the store's key"

@@ -60,7 +60,7 @@ async fn the_value_is_the_dict_and_its_expiry_under_the_prefixed_key() {
         )
         .await
         .unwrap();
-    let cache_key = format!("{DEFAULT_KEY_PREFIX}{}", key.as_str());
+    let cache_key = format!("{DEFAULT_KEY_PREFIX}:{}", key.as_str());
     assert_eq!(s.store.cache_key(&key), cache_key);
     assert_eq!(
         s.cache.get(&cache_key).await.unwrap().as_deref(),
@@ -141,6 +141,16 @@ impl Cache for Recording {
     }
     async fn delete(&self, key: &str) -> Result<()> {
         self.inner.delete(key).await
+    }
+    async fn compare_and_set(
+        &self,
+        key: &str,
+        old: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool> {
+        self.ttls.lock().unwrap().push(("compare_and_set", ttl));
+        self.inner.compare_and_set(key, old, value, ttl).await
     }
 }
 
@@ -377,6 +387,10 @@ impl Cache for Race {
     async fn delete(&self, _: &str) -> Result<()> {
         Ok(())
     }
+    // The cache store never compares and sets.
+    async fn compare_and_set(&self, _: &str, _: &str, _: &str, _: Duration) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 #[tokio::test]
@@ -426,4 +440,30 @@ async fn capabilities_and_clear_expired() {
         .unwrap();
     s.store_clock.advance(time::Duration::days(1));
     assert_eq!(s.store.aclear_expired().await.unwrap(), 0);
+}
+
+/// `Debug` of the memory cache and of the cache store over it never shows a session
+/// key or session data, however many sessions they hold (rule H5).
+#[tokio::test]
+async fn debug_never_shows_keys_or_data() {
+    let s = setup();
+    let key = SessionKey::generate();
+    s.store
+        .asave(
+            &Record::new(
+                key.clone(),
+                data(json!({"_auth_user_id": "secret-user-4242"})),
+                START + time::Duration::hours(1),
+            ),
+            SaveMode::Create,
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.cache.len(), 1);
+    for shown in [format!("{:?}", s.cache), format!("{:?}", s.store)] {
+        assert!(!shown.contains(key.as_str()), "{shown}");
+        assert!(!shown.contains("secret-user-4242"), "{shown}");
+        assert!(!shown.contains("expires"), "{shown}");
+    }
+    assert!(format!("{:?}", s.cache).contains("entries: 1"));
 }

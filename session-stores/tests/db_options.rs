@@ -217,7 +217,7 @@ async fn serializer_encodes_the_stored_data() {
 }
 
 #[tokio::test]
-async fn decode_limits_bound_what_loads() {
+async fn decode_limits_bound_what_saves_and_loads() {
     let Some(admin) = admin().await else { return };
     let limits = DecodeLimits {
         max_signed_len: 40,
@@ -226,12 +226,30 @@ async fn decode_limits_bound_what_loads() {
     let stores = both("optlimits", |t| base(t).decode_limits(limits)).await;
     for (how, store) in &stores {
         let r = record("limitsfield1", data(json!({"text": "x".repeat(100)})));
-        store.asave(&r, SaveMode::Create).await.unwrap();
+        // One set of limits on both sides (the default limit would save and load it):
+        // the save is refused before anything is written...
+        let saved = store.asave(&r, SaveMode::Create).await;
+        assert!(
+            matches!(saved, Err(Error::SessionTooLarge { limit: 40, .. })),
+            "{how}: {saved:?}"
+        );
+        assert_eq!(store.read_raw(&r.key).await.unwrap(), None, "{how}");
+        // ... and a row written by someone else loads as absent (H3).
+        let encoded = SessionCodec::new(
+            &SecretKeys::new(SECRET),
+            Arc::new(ManualClock::new(START)),
+            Arc::new(JsonSerializer),
+        )
+        .encode(&r.data)
+        .unwrap();
+        store
+            .write_raw(&r.key, &encoded, r.expires_at)
+            .await
+            .unwrap();
         assert!(
             store.aexists(&r.key).await.unwrap(),
             "{how}: the row is there"
         );
-        // H3: over the limit, it loads as absent (the default limit would load it).
         assert_eq!(store.aload(&r.key).await.unwrap(), None, "{how}");
     }
     drop_tables(&admin, &stores).await;
@@ -283,6 +301,38 @@ async fn extension_fills_its_columns() {
             .await
             .unwrap();
         assert_eq!(account, Some(42), "{how}");
+    }
+    drop_tables(&admin, &stores).await;
+}
+
+#[tokio::test]
+async fn operation_timeout_bounds_a_call_the_server_holds_up() {
+    let Some(admin) = admin().await else { return };
+    let stores = both("opttimeout", |t| {
+        base(t).operation_timeout(Duration::from_millis(300))
+    })
+    .await;
+    let key = SessionKey::parse("timeoutfield1").unwrap();
+    for (how, store) in &stores {
+        // The admin's lock holds the store's SELECT up for 3 s: longer than this
+        // timeout, shorter than the default (5 s), which would wait and load.
+        let mut tx = admin.begin().await.unwrap();
+        let lock = format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", store.table());
+        sqlx::raw_sql(&lock).execute(&mut *tx).await.unwrap();
+        let unlock = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            tx.rollback().await.unwrap();
+        });
+        let outcome = tokio::time::timeout(Duration::from_secs(20), store.aload(&key))
+            .await
+            .expect("the call is bounded");
+        assert!(
+            matches!(outcome, Err(Error::Unavailable(_))),
+            "{how}: {outcome:?}"
+        );
+        unlock.await.unwrap();
+        // The timed-out call's connection is not reused half-read: the next call works.
+        assert_eq!(store.aload(&key).await.unwrap(), None, "{how}");
     }
     drop_tables(&admin, &stores).await;
 }

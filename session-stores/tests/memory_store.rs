@@ -93,3 +93,20 @@ fn many_threads_share_one_store() {
     }
     assert_eq!(store.len(), 1600);
 }
+
+/// Issue 12, finding 7: `Debug` of the store shows neither a full key nor the data.
+#[test]
+fn debug_shows_no_key_and_no_data() {
+    let store = MemoryStore::new();
+    let key = SessionKey::generate();
+    let secret = "data-of-the-memory-debug-test";
+    let data: SessionData = [("token", json!(secret))].into_iter().collect();
+    let far = time::OffsetDateTime::now_utc() + Duration::hours(1);
+    store
+        .save(&Record::new(key.clone(), data, far), SaveMode::Create)
+        .unwrap();
+    let shown = format!("{store:?} {store:#?}");
+    assert!(!shown.contains(secret), "the data leaks: {shown}");
+    assert!(!shown.contains(key.as_str()), "the key leaks: {shown}");
+    assert!(shown.contains("len: Some(1)"), "{shown}");
+}

@@ -78,7 +78,9 @@ mod signer;
 
 pub use encoding::{b62_decode, b62_encode, b64_decode, b64_encode};
 pub use object::{dumps, loads, DecodeLimits};
-pub use signer::{SecretKeys, Signer, TimestampSigner};
+pub use signer::{
+    SecretKeys, Signer, TimestampSigner, MIN_SECRET_LEN, W025_MIN_LEN, W025_MIN_UNIQUE,
+};
 
 /// Django's default salt for `signing.dumps` / `signing.loads`.
 pub const DEFAULT_SALT: &str = "django.core.signing";

@@ -11,32 +11,43 @@ use time::Duration;
 use super::encoding::{b64_decode, zlib_compress, zlib_decompress, B64};
 use super::signer::{SecretKeys, TimestampSigner, SIG_LEN, TIMESTAMP_RESERVE};
 use crate::clock::Clock;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::serializer::Serializer;
 
-/// Bounds on what decoding will accept (rule H3).
+/// Bounds on what decoding will accept (rule H3), and so on what a save may write:
+/// [`TimestampSigner::sign_object_bounded`] and
+/// [`SessionCodec::encode`](crate::codec::SessionCodec::encode) refuse a value that
+/// these limits would refuse on load ([`Error::SessionTooLarge`](crate::Error::SessionTooLarge)).
+///
+/// The defaults bound the JSON a load parses to 1 MiB, whatever the compression: a
+/// parse into [`serde_json::Value`] costs up to about 35 times the text in memory, so
+/// the 16 MiB allowed before cost over 600 MB for 22 KB of validly signed input. The
+/// signed length covers the largest payload written uncompressed (base64 plus the
+/// timestamp and signature), so the two limits agree.
 ///
 /// ```
 /// use session_api::signing::DecodeLimits;
 /// let limits = DecodeLimits::default();
-/// assert_eq!(limits.max_signed_len, 4 << 20);
-/// assert_eq!(limits.max_decompressed_len, 16 << 20);
+/// assert_eq!(limits.max_signed_len, 1_572_864);
+/// assert_eq!(limits.max_decompressed_len, 1 << 20);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeLimits {
     /// Longest signed string accepted, in bytes; longer input is rejected before any
-    /// HMAC is computed. Default 4 MiB.
+    /// HMAC is computed. Default 1.5 MiB.
     pub max_signed_len: usize,
-    /// Largest decompressed payload, in bytes; decompression stops one byte past it.
-    /// Default 16 MiB.
+    /// Largest serialized payload, in bytes, compressed or not: decompression stops
+    /// one byte past it, and a plain payload over it is refused too. Default 1 MiB.
     pub max_decompressed_len: usize,
 }
 
 impl DecodeLimits {
-    /// Default [`DecodeLimits::max_signed_len`]: 4 MiB.
-    pub const DEFAULT_MAX_SIGNED_LEN: usize = 4 << 20;
-    /// Default [`DecodeLimits::max_decompressed_len`]: 16 MiB.
-    pub const DEFAULT_MAX_DECOMPRESSED_LEN: usize = 16 << 20;
+    /// Default [`DecodeLimits::max_signed_len`]: 1.5 MiB, room for the base64 of a
+    /// [`DEFAULT_MAX_DECOMPRESSED_LEN`](Self::DEFAULT_MAX_DECOMPRESSED_LEN) payload
+    /// (1,398,102 bytes) plus the timestamp and signature.
+    pub const DEFAULT_MAX_SIGNED_LEN: usize = 3 << 19;
+    /// Default [`DecodeLimits::max_decompressed_len`]: 1 MiB.
+    pub const DEFAULT_MAX_DECOMPRESSED_LEN: usize = 1 << 20;
 }
 
 impl Default for DecodeLimits {
@@ -53,7 +64,8 @@ impl TimestampSigner {
     /// (rule F2), sign with a timestamp.
     ///
     /// With `compress`, zlib at the default level is used only when it saves more than
-    /// one byte, and then the base64 text gets a leading `.`.
+    /// one byte, and then the base64 text gets a leading `.`. No size limit applies, as
+    /// in Django; stores use [`sign_object_bounded`](Self::sign_object_bounded).
     ///
     /// # Errors
     ///
@@ -65,12 +77,46 @@ impl TimestampSigner {
         compress: bool,
     ) -> Result<String> {
         let data = serializer.dumps(obj)?;
+        self.sign_serialized(&data, compress)
+    }
+
+    /// [`sign_object`](Self::sign_object), refusing a payload that
+    /// [`unsign_object`](Self::unsign_object) with these limits would refuse: the
+    /// serialized data over [`DecodeLimits::max_decompressed_len`]. Nothing is
+    /// compressed or signed then. The caller checks the signed length against its
+    /// container (the codec against [`DecodeLimits::max_signed_len`], the signed-cookie
+    /// store against the browser's limit).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionTooLarge`](crate::Error::SessionTooLarge) for a payload over the
+    /// limit; [`Error::Serialization`](crate::Error::Serialization) when the serializer
+    /// fails.
+    pub fn sign_object_bounded(
+        &self,
+        obj: &dyn erased_serde::Serialize,
+        serializer: &dyn Serializer,
+        compress: bool,
+    ) -> Result<String> {
+        let data = serializer.dumps(obj)?;
+        let limit = self.limits().max_decompressed_len;
+        if data.len() > limit {
+            return Err(Error::SessionTooLarge {
+                size: data.len(),
+                limit,
+            });
+        }
+        self.sign_serialized(&data, compress)
+    }
+
+    /// Compresses (if it pays), encodes and signs serialized bytes.
+    fn sign_serialized(&self, data: &[u8], compress: bool) -> Result<String> {
         let compressed = if compress {
-            Some(zlib_compress(&data)?).filter(|c| c.len() < data.len().saturating_sub(1))
+            Some(zlib_compress(data)?).filter(|c| c.len() < data.len().saturating_sub(1))
         } else {
             None
         };
-        let bytes = compressed.as_deref().unwrap_or(&data);
+        let bytes = compressed.as_deref().unwrap_or(data);
         // One buffer for the whole signed string: "." + base64 + ":" + ts + ":" + sig.
         let mut out =
             String::with_capacity(bytes.len().div_ceil(3) * 4 + 3 + TIMESTAMP_RESERVE + SIG_LEN);
@@ -87,8 +133,8 @@ impl TimestampSigner {
     /// # Errors
     ///
     /// As [`TimestampSigner::unsign`]; then
-    /// [`Error::BadSignature`](crate::Error::BadSignature) when the payload decompresses
-    /// to more than [`DecodeLimits::max_decompressed_len`], and
+    /// [`Error::BadSignature`](crate::Error::BadSignature) when the payload, compressed
+    /// or not, decodes to more than [`DecodeLimits::max_decompressed_len`], and
     /// [`Error::Serialization`](crate::Error::Serialization) for invalid base64, zlib or
     /// serializer input (see the [`signing`](crate::signing) module docs).
     pub fn unsign_object(
@@ -98,14 +144,17 @@ impl TimestampSigner {
         max_age: Option<Duration>,
     ) -> Result<Value> {
         let payload = self.unsign(signed, max_age)?;
-        match payload.strip_prefix('.') {
-            Some(compressed) => {
-                let compressed = b64_decode(compressed)?;
-                let data = zlib_decompress(&compressed, self.limits().max_decompressed_len)?;
-                serializer.loads(&data)
-            }
-            None => serializer.loads(&b64_decode(payload)?),
+        let limit = self.limits().max_decompressed_len;
+        let data = match payload.strip_prefix('.') {
+            Some(compressed) => zlib_decompress(&b64_decode(compressed)?, limit)?,
+            None => b64_decode(payload)?,
+        };
+        if data.len() > limit {
+            return Err(Error::BadSignature {
+                reason: "decoded data exceeds the size limit",
+            });
         }
+        serializer.loads(&data)
     }
 }
 
@@ -163,7 +212,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::error::Error;
     use crate::serializer::JsonSerializer;
     use crate::signing::fixtures::{signer, zip_bomb_payload};
 
@@ -186,7 +234,7 @@ mod tests {
                 reason: "signed value too long"
             }
         ));
-        // Default: 4 MiB.
+        // The default limit.
         let huge = "a".repeat(DecodeLimits::DEFAULT_MAX_SIGNED_LEN + 1);
         assert!(matches!(
             signer().unsign(&huge, None).unwrap_err(),
@@ -219,6 +267,39 @@ mod tests {
                 .unwrap_err(),
             Error::BadSignature { .. }
         ));
+    }
+
+    #[test]
+    fn h3_bounded_signing_refuses_what_loading_refuses() {
+        let limits = DecodeLimits {
+            max_signed_len: 1 << 20,
+            max_decompressed_len: 1000,
+        };
+        let s = signer().with_limits(limits);
+        let at = json!("a".repeat(998)); // 1000 bytes of JSON
+        for compress in [true, false] {
+            let signed = s
+                .sign_object_bounded(&at, &JsonSerializer, compress)
+                .unwrap();
+            assert_eq!(s.unsign_object(&signed, &JsonSerializer, None).unwrap(), at);
+        }
+        let over = json!("a".repeat(999));
+        for compress in [true, false] {
+            assert!(matches!(
+                s.sign_object_bounded(&over, &JsonSerializer, compress),
+                Err(Error::SessionTooLarge {
+                    size: 1001,
+                    limit: 1000
+                })
+            ));
+            // What the unbounded Django signing writes is refused on load, compressed
+            // or not.
+            let signed = s.sign_object(&over, &JsonSerializer, compress).unwrap();
+            assert!(s
+                .unsign_object(&signed, &JsonSerializer, None)
+                .unwrap_err()
+                .is_bad_signature());
+        }
     }
 
     #[test]

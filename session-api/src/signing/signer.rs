@@ -78,7 +78,86 @@ impl SecretKeys {
     pub fn fallbacks(&self) -> impl Iterator<Item = &[u8]> {
         self.fallbacks.iter().map(|k| &**k)
     }
+
+    /// Checks every secret, the fallbacks included (rule G6).
+    ///
+    /// A secret that is empty or shorter than [`MIN_SECRET_LEN`] bytes is an error:
+    /// with an empty fallback anyone can sign a session. A secret that is allowed but
+    /// weak logs a warning like Django's `security.W025` check: fewer than
+    /// [`W025_MIN_LEN`] bytes, fewer than [`W025_MIN_UNIQUE`] distinct bytes, or the
+    /// `django-insecure-` prefix of Django's generated development keys. Neither the
+    /// error nor the warning shows the secret. Called by
+    /// [`SessionConfigBuilder::build`](crate::config::SessionConfigBuilder::build).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Configuration`] naming the first bad secret (`SECRET_KEY` or
+    /// `SECRET_KEY_FALLBACKS[i]`).
+    ///
+    /// ```
+    /// use session_api::signing::SecretKeys;
+    /// let strong = "k7Qz9vX2mP4wR8tY1nB6cJ3hL5sD0fG-k7Qz9vX2mP4wR8tY1n";
+    /// assert!(SecretKeys::new(strong).validate().is_ok());
+    /// assert!(SecretKeys::new(strong).with_fallbacks([""]).validate().is_err());
+    /// assert!(SecretKeys::new("short").validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        for (name, secret) in self.named() {
+            if secret.len() < MIN_SECRET_LEN {
+                let what = if secret.is_empty() {
+                    "is empty".to_owned()
+                } else {
+                    format!("is {} bytes long", secret.len())
+                };
+                return Err(Error::configuration(format!(
+                    "{name} {what}: secrets must be at least {MIN_SECRET_LEN} bytes \
+                     (Django recommends 50 random characters)"
+                )));
+            }
+        }
+        for (name, secret) in self.named() {
+            let mut seen = [false; 256];
+            for &b in secret {
+                seen[usize::from(b)] = true;
+            }
+            let unique = seen.iter().filter(|&&s| s).count();
+            if secret.len() < W025_MIN_LEN
+                || unique < W025_MIN_UNIQUE
+                || secret.starts_with(W025_INSECURE_PREFIX.as_bytes())
+            {
+                tracing::warn!(
+                    "security.W025: {name} has fewer than {W025_MIN_LEN} characters or \
+                     fewer than {W025_MIN_UNIQUE} unique characters, or is prefixed with \
+                     '{W025_INSECURE_PREFIX}' ({} bytes, {unique} unique): generate a long \
+                     random secret",
+                    secret.len()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Each secret with its Django setting name.
+    fn named(&self) -> impl Iterator<Item = (String, &[u8])> {
+        std::iter::once(("SECRET_KEY".to_owned(), self.current())).chain(
+            self.fallbacks()
+                .enumerate()
+                .map(|(i, secret)| (format!("SECRET_KEY_FALLBACKS[{i}]"), secret)),
+        )
+    }
 }
+
+/// The shortest secret [`SecretKeys::validate`] accepts, in bytes. Django has no hard
+/// minimum (only the `security.W025` warning); 8 bytes refuses the empty and
+/// one-character secrets a typo produces while keeping short test secrets usable.
+pub const MIN_SECRET_LEN: usize = 8;
+/// Django's `SECRET_KEY_MIN_LENGTH`: shorter secrets get the `security.W025` warning.
+pub const W025_MIN_LEN: usize = 50;
+/// Django's `SECRET_KEY_MIN_UNIQUE_CHARACTERS`: secrets with fewer distinct
+/// characters get the `security.W025` warning.
+pub const W025_MIN_UNIQUE: usize = 5;
+/// Django's `SECRET_KEY_INSECURE_PREFIX`, the prefix of `startproject`'s keys.
+const W025_INSECURE_PREFIX: &str = "django-insecure-";
 
 impl fmt::Debug for SecretKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

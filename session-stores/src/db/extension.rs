@@ -79,7 +79,10 @@ impl ExtraColumn {
 }
 
 /// A value for an extra column, always sent as a bound parameter.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// It is a piece of the session data, so its `Debug` shows the kind of value and
+/// not the value: `BigInt(..)`, `Text(<5 bytes>)`.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ExtraValue {
     /// SQL `NULL` (any column type).
@@ -90,6 +93,17 @@ pub enum ExtraValue {
     Text(String),
     /// For [`ColumnType::Boolean`].
     Bool(bool),
+}
+
+impl fmt::Debug for ExtraValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExtraValue::Null => f.write_str("Null"),
+            ExtraValue::BigInt(_) => f.write_str("BigInt(..)"),
+            ExtraValue::Text(text) => write!(f, "Text(<{} bytes>)", text.len()),
+            ExtraValue::Bool(_) => f.write_str("Bool(..)"),
+        }
+    }
 }
 
 /// Django's "Extending database-backed session engines" (rule E2): extra columns of

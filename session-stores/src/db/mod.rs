@@ -42,12 +42,15 @@
 //! # Errors
 //!
 //! A database that cannot be reached in time is [`Error::Unavailable`](session_api::Error::Unavailable) (adapters
-//! answer 503): the pool timed out waiting for a connection or is closed, an I/O
-//! error on the connection, or the server reporting that it went away (SQLSTATE class
-//! `08`, PostgreSQL's `57P01`..`57P03`). Every other driver failure is
+//! answer 503): the call ran out of its operation timeout
+//! ([`DbOptions::operation_timeout`], 5 s by default, waiting for a connection and
+//! a statement already sent included), the pool timed out waiting for a connection
+//! or is closed, an I/O error on the connection, or the server reporting that it went
+//! away (SQLSTATE class `08`, PostgreSQL's `57P01`..`57P03`). Every other driver failure is
 //! [`Error::Backend`](session_api::Error::Backend). A lost connection costs at most the call that hit it: the pool
 //! drops broken connections and opens new ones (see
-//! [`DbPoolOptions::test_before_acquire`]).
+//! [`DbPoolOptions::test_before_acquire`]), and a connection whose call timed out is
+//! closed, never handed to the next call.
 //!
 //! The `sqlx` crate is re-exported ([`sqlx`](mod@sqlx)), so a pool of your own can be
 //! built with the same version: `DbStore::new(sqlx::PgPool::connect(..).await?, ..)`.
@@ -97,7 +100,7 @@ mod store;
 pub use extension::{AccountIdColumn, ColumnType, ExtraColumn, ExtraValue, RecordExtension};
 pub use options::{
     DbOptions, DbPoolOptions, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_CLEAR_BATCH,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_TABLE,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_OPERATION_TIMEOUT, DEFAULT_TABLE,
 };
 pub use pool::DbPool;
 pub use sql::{validate_identifier, Dialect, MAX_IDENTIFIER_LEN};

@@ -19,10 +19,13 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default number of rows one `clear_expired` statement deletes.
 pub const DEFAULT_CLEAR_BATCH: u32 = 5_000;
+/// Default bound on one store call, from asking the pool for a connection to the
+/// last byte of the answer (see [`DbOptions::operation_timeout`]).
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How a [`DbStore`](super::DbStore) behaves: the codec's secrets, serializer and
-/// limits, the table, the clock, the `clear_expired` batch size and an optional
-/// [`RecordExtension`]. [`DbStore::new`](super::DbStore::new) and
+/// limits, the table, the clock, the `clear_expired` batch size, the timeout of each
+/// call and an optional [`RecordExtension`]. [`DbStore::new`](super::DbStore::new) and
 /// [`DbStore::connect`](super::DbStore::connect) honour every field.
 ///
 /// How big the pool is and how it hands out connections is the pool's business:
@@ -30,17 +33,20 @@ pub const DEFAULT_CLEAR_BATCH: u32 = 5_000;
 /// take theirs from [`DbPoolOptions`].
 ///
 /// ```
+/// use std::time::Duration;
 /// use session_api::SecretKeys;
 /// use session_stores::db::DbOptions;
 /// let options = DbOptions::new(SecretKeys::new("secret"))
 ///     .table("app_sessions")
-///     .clear_batch_size(1_000);
+///     .clear_batch_size(1_000)
+///     .operation_timeout(Duration::from_secs(2));
 /// assert_eq!(options.table_name(), "app_sessions");
 /// ```
 #[derive(Clone)]
 pub struct DbOptions {
     pub(super) table: String,
     pub(super) clear_batch: u32,
+    pub(super) timeout: Duration,
     pub(super) secret_keys: SecretKeys,
     pub(super) serializer: Arc<dyn Serializer>,
     pub(super) limits: DecodeLimits,
@@ -53,6 +59,7 @@ impl fmt::Debug for DbOptions {
         f.debug_struct("DbOptions")
             .field("table", &self.table)
             .field("clear_batch", &self.clear_batch)
+            .field("operation_timeout", &self.timeout)
             .field("secret_keys", &self.secret_keys)
             .field("serializer", &self.serializer)
             .field("limits", &self.limits)
@@ -63,11 +70,12 @@ impl fmt::Debug for DbOptions {
 
 impl DbOptions {
     /// Defaults: table `django_session`, JSON, Django's decoding limits, the system
-    /// clock, batches of 5,000, no extension.
+    /// clock, batches of 5,000, a 5 s timeout per call, no extension.
     pub fn new(secret_keys: SecretKeys) -> Self {
         DbOptions {
             table: DEFAULT_TABLE.to_owned(),
             clear_batch: DEFAULT_CLEAR_BATCH,
+            timeout: DEFAULT_OPERATION_TIMEOUT,
             secret_keys,
             serializer: Arc::new(JsonSerializer),
             limits: DecodeLimits::default(),
@@ -100,6 +108,24 @@ impl DbOptions {
     #[must_use]
     pub fn clear_batch_size(mut self, rows: u32) -> Self {
         self.clear_batch = rows.max(1);
+        self
+    }
+
+    /// The longest one call of the store may take ([`DEFAULT_OPERATION_TIMEOUT`], 5 s,
+    /// by default; at least 1 ms): `load`, `exists`, `save`, `delete`, each statement
+    /// of `migrate`, each batch of `clear_expired`, the account listing and revoking,
+    /// and the raw access. The time counts from asking the pool for a connection, so
+    /// it also caps [`DbPoolOptions::acquire_timeout`].
+    ///
+    /// A call that runs out is [`Error::Unavailable`](session_api::Error::Unavailable)
+    /// (adapters answer 503), however far it got: a statement already sent to a
+    /// server that went silent is abandoned too. Its connection is closed rather than
+    /// returned to the pool, so the next call gets a fresh one. The abandoned
+    /// statement may still have run on the server: an `Unavailable` save or delete
+    /// has an unknown outcome, as any failure reported by a network store.
+    #[must_use]
+    pub fn operation_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
@@ -178,6 +204,8 @@ impl DbPoolOptions {
     /// How long a call waits for a free connection (or for a new one to open) before
     /// it fails with [`Error::Unavailable`](session_api::Error::Unavailable). Also
     /// bounds the first connection of [`DbPool::connect`](super::DbPool::connect).
+    /// A store call waits at most its [`DbOptions::operation_timeout`] in all, so
+    /// the shorter of the two applies.
     #[must_use]
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
@@ -195,8 +223,9 @@ impl DbPoolOptions {
     ///   died while idle fails with [`Error::Unavailable`](session_api::Error::Unavailable),
     ///   and the pool drops that connection.
     ///
-    /// Either way sqlx pings each connection when it is returned to the pool (off the
-    /// caller's path, not configurable) and drops the ones that fail.
+    /// Either way each connection is pinged when it is returned to the pool (off the
+    /// caller's path) and dropped if the ping fails or takes longer than the store's
+    /// [`DbOptions::operation_timeout`].
     #[must_use]
     pub fn test_before_acquire(mut self, test: bool) -> Self {
         self.test_before_acquire = test;

@@ -3,8 +3,10 @@
 //! [`Error::Unavailable`] and [`Error::Backend`].
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use session_api::{Error, Result};
+use sqlx::pool::PoolConnection;
 
 use super::options::DbPoolOptions;
 use super::sql::Dialect;
@@ -203,6 +205,80 @@ fn compiled_drivers() -> String {
     } else {
         names.join(", ")
     }
+}
+
+/// A connection taken from the pool for one statement (or one transaction).
+///
+/// [`release`](Self::release) returns it to the pool once the statement has finished;
+/// the pool pings it first, off the caller's path. That ping gets the operation
+/// timeout too: sqlx's own has none, so a connection whose network went silent just
+/// after its last answer would hold its slot in the pool for as long as the silence
+/// lasts (forever, behind a proxy that swallows traffic). Past the timeout the
+/// connection is closed and its slot freed.
+///
+/// Dropped before `release` (its call ran out of time mid-statement and was
+/// cancelled), the connection is closed on the spot instead: its protocol state is
+/// unknown (a statement sent, the answer unread), and returning it would only start
+/// that ping.
+pub(crate) struct Checkout<DB: sqlx::Database> {
+    conn: Option<PoolConnection<DB>>,
+    timeout: Duration,
+}
+
+impl<DB: sqlx::Database> Checkout<DB> {
+    /// A connection of `pool`, as [`sqlx::Pool::acquire`] gives it; `timeout` bounds
+    /// the ping that returns it.
+    pub(crate) async fn acquire(pool: &sqlx::Pool<DB>, timeout: Duration) -> Result<Self> {
+        let conn = pool.acquire().await.map_err(db_error)?;
+        Ok(Checkout {
+            conn: Some(conn),
+            timeout,
+        })
+    }
+
+    /// The connection, to run statements on.
+    pub(crate) fn get(&mut self) -> Result<&mut DB::Connection> {
+        // Always there: only `release` and `drop` take it, and both consume `self`.
+        self.conn
+            .as_deref_mut()
+            .ok_or_else(|| Error::backend("the connection was already released"))
+    }
+
+    /// The statement finished (well or not): back to the pool, through a ping of at
+    /// most `timeout`, in a task of its own.
+    pub(crate) fn release(mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            // The eager form of sqlx's drop handler (which spawns the same future with
+            // no bound): the connection moves into `back`, and dropping `back` midway
+            // closes it and frees its slot. `conn` is left empty and drops as a no-op.
+            let back = conn.return_to_pool();
+            let timeout = self.timeout;
+            tokio::spawn(async move {
+                if tokio::time::timeout(timeout, back).await.is_err() {
+                    tracing::warn!(
+                        ?timeout,
+                        "closed a database connection whose return ping went unanswered"
+                    );
+                }
+            });
+        }
+    }
+}
+
+impl<DB: sqlx::Database> Drop for Checkout<DB> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // Out of the pool (which may open a replacement) and closed: dropping the
+            // raw connection closes its socket without a word to the server.
+            drop(conn.detach());
+        }
+    }
+}
+
+/// The error of a call that ran out of its operation timeout: the database did not
+/// answer in time, so [`Error::Unavailable`].
+pub(crate) fn timed_out(after: Duration) -> Error {
+    Error::unavailable(format!("the database did not answer within {after:?}"))
 }
 
 /// SQLSTATEs that say the server went away rather than that the statement failed:

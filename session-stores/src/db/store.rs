@@ -2,7 +2,9 @@
 //! listing and raw access.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use session_api::{
@@ -14,7 +16,7 @@ use time::OffsetDateTime;
 use super::extension::{ColumnType, ExtraColumn, ExtraValue, RecordExtension};
 #[allow(unused_imports)] // Unused when no driver feature is enabled.
 use super::params::{bind_extras, TimeRepr};
-use super::pool::{db_error, on_pool, DbPool};
+use super::pool::{db_error, on_pool, timed_out, Checkout, DbPool};
 use super::sql::{validate_identifier, Dialect, Statements};
 use super::{DbOptions, DbPoolOptions};
 
@@ -31,6 +33,7 @@ pub struct DbStore {
     clock: Arc<dyn Clock>,
     extension: Option<Arc<dyn RecordExtension>>,
     clear_batch: u32,
+    timeout: Duration,
 }
 
 impl fmt::Debug for DbStore {
@@ -40,6 +43,7 @@ impl fmt::Debug for DbStore {
             .field("table", &self.table)
             .field("extension", &self.extension)
             .field("clear_batch", &self.clear_batch)
+            .field("operation_timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -109,6 +113,7 @@ impl DbStore {
             clock: options.clock,
             extension: options.extension,
             clear_batch: options.clear_batch,
+            timeout: options.timeout,
         })
     }
 
@@ -155,6 +160,15 @@ impl DbStore {
         self.extension.as_ref().map_or(&[][..], |ext| ext.columns())
     }
 
+    /// `call` within the operation timeout ([`DbOptions::operation_timeout`]); past it,
+    /// `call` is dropped (the [`Checkout`] it holds closes its connection) and the
+    /// result is [`Error::Unavailable`].
+    async fn bounded<T>(&self, call: impl Future<Output = Result<T>>) -> Result<T> {
+        tokio::time::timeout(self.timeout, call)
+            .await
+            .unwrap_or_else(|_| Err(timed_out(self.timeout)))
+    }
+
     /// Creates the table and Django's indexes if they do not exist (idempotent; safe
     /// to call at every start): what Django's `sqlmigrate sessions 0001` creates, index
     /// names included (`<table>_expire_date_<md5>`, and on PostgreSQL
@@ -167,15 +181,22 @@ impl DbStore {
     /// [`Error::Unavailable`] when the database cannot be reached, [`Error::Backend`] when
     /// a statement fails.
     pub async fn migrate(&self) -> Result<()> {
-        on_pool!(&self.pool, |pool, DB| {
-            sqlx::raw_sql(&self.sql.create_table)
-                .execute(pool)
-                .await
-                .map_err(db_error)?;
-            for index in &self.sql.create_indexes {
-                sqlx::raw_sql(index).execute(pool).await.map_err(db_error)?;
-            }
-        });
+        let statements = std::iter::once(&self.sql.create_table).chain(&self.sql.create_indexes);
+        for sql in statements {
+            // Each statement has the operation timeout of its own.
+            self.bounded(async {
+                on_pool!(&self.pool, |pool, DB| {
+                    let mut conn = Checkout::acquire(pool, self.timeout).await?;
+                    // Not `RawSql::execute`: that `async fn` hides the executor's
+                    // lifetime from the `Send` proof (rust-lang/rust#100013).
+                    let done = sqlx::Executor::execute(conn.get()?, sqlx::raw_sql(sql)).await;
+                    conn.release();
+                    done.map_err(db_error)?;
+                });
+                Ok(())
+            })
+            .await?;
+        }
         Ok(())
     }
 
@@ -186,24 +207,32 @@ impl DbStore {
     /// # Errors
     ///
     /// [`Error::Configuration`] without an extension that declares an account column;
-    /// [`Error::Unavailable`] or [`Error::Backend`] when the query fails.
+    /// [`Error::Unavailable`] (the operation timeout included) or [`Error::Backend`]
+    /// when the query fails.
     pub async fn list_account_sessions(
         &self,
         account_id: i64,
     ) -> Result<Vec<(SessionKey, OffsetDateTime)>> {
         let sql = self.sql.list_account.as_deref().ok_or_else(no_account)?;
         let now = self.clock.now();
-        let rows: Vec<(String, OffsetDateTime)> = on_pool!(&self.pool, |pool, DB| {
-            let rows: Vec<(String, <DB as TimeRepr>::Time)> = sqlx::query_as(sql)
-                .bind(account_id)
-                .bind(<DB as TimeRepr>::to_db(now))
-                .fetch_all(pool)
-                .await
-                .map_err(db_error)?;
-            rows.into_iter()
-                .map(|(key, at)| Ok((key, <DB as TimeRepr>::from_db(at)?)))
-                .collect::<Result<_>>()?
-        });
+        let rows: Vec<(String, OffsetDateTime)> = self
+            .bounded(async {
+                on_pool!(&self.pool, |pool, DB| {
+                    let mut conn = Checkout::acquire(pool, self.timeout).await?;
+                    let rows: std::result::Result<Vec<(String, <DB as TimeRepr>::Time)>, _> =
+                        sqlx::query_as(sql)
+                            .bind(account_id)
+                            .bind(<DB as TimeRepr>::to_db(now))
+                            .fetch_all(conn.get()?)
+                            .await;
+                    conn.release();
+                    rows.map_err(db_error)?
+                        .into_iter()
+                        .map(|(key, at)| Ok((key, <DB as TimeRepr>::from_db(at)?)))
+                        .collect::<Result<_>>()
+                })
+            })
+            .await?;
         Ok(rows
             .into_iter()
             .filter_map(|(key, at)| SessionKey::parse(&key).ok().map(|key| (key, at)))
@@ -216,16 +245,19 @@ impl DbStore {
     /// # Errors
     ///
     /// [`Error::Configuration`] without an extension that declares an account column;
-    /// [`Error::Unavailable`] or [`Error::Backend`] when the statement fails.
+    /// [`Error::Unavailable`] (the operation timeout included) or [`Error::Backend`]
+    /// when the statement fails.
     pub async fn revoke_account_sessions(&self, account_id: i64) -> Result<u64> {
         let sql = self.sql.revoke_account.as_deref().ok_or_else(no_account)?;
-        let affected: u64 = on_pool!(&self.pool, |pool, DB| sqlx::query(sql)
-            .bind(account_id)
-            .execute(pool)
-            .await
-            .map_err(db_error)?
-            .rows_affected());
-        Ok(affected)
+        self.bounded(async {
+            on_pool!(&self.pool, |pool, DB| {
+                let mut conn = Checkout::acquire(pool, self.timeout).await?;
+                let done = sqlx::query(sql).bind(account_id).execute(conn.get()?).await;
+                conn.release();
+                Ok(done.map_err(db_error)?.rows_affected())
+            })
+        })
+        .await
     }
 
     /// Stores `session_data` as is under `key`, replacing any row, with `expire_date`
@@ -234,50 +266,67 @@ impl DbStore {
     ///
     /// # Errors
     ///
-    /// [`Error::Unavailable`] or [`Error::Backend`] when a statement fails.
+    /// [`Error::Unavailable`] (the operation timeout included) or [`Error::Backend`]
+    /// when a statement fails.
     pub async fn write_raw(
         &self,
         key: &SessionKey,
         session_data: &str,
         expire_date: OffsetDateTime,
     ) -> Result<()> {
-        on_pool!(&self.pool, |pool, DB| {
-            let mut tx = pool.begin().await.map_err(db_error)?;
-            sqlx::query(&self.sql.delete)
-                .bind(key.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            sqlx::query(&self.sql.insert_raw)
-                .bind(key.as_str())
-                .bind(session_data)
-                .bind(<DB as TimeRepr>::to_db(expire_date))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            tx.commit().await.map_err(db_error)?;
-        });
-        Ok(())
+        self.bounded(async {
+            on_pool!(&self.pool, |pool, DB| {
+                let mut conn = Checkout::acquire(pool, self.timeout).await?;
+                let done = async {
+                    let mut tx = sqlx::Connection::begin(conn.get()?)
+                        .await
+                        .map_err(db_error)?;
+                    sqlx::query(&self.sql.delete)
+                        .bind(key.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    sqlx::query(&self.sql.insert_raw)
+                        .bind(key.as_str())
+                        .bind(session_data)
+                        .bind(<DB as TimeRepr>::to_db(expire_date))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    tx.commit().await.map_err(db_error)
+                }
+                .await;
+                conn.release();
+                done
+            })
+        })
+        .await
     }
 
     /// The stored `session_data` and `expire_date` of `key`, expired or not.
     ///
     /// # Errors
     ///
-    /// [`Error::Unavailable`] or [`Error::Backend`] when the query fails;
-    /// [`Error::Serialization`] when the stored `expire_date` cannot be read.
+    /// [`Error::Unavailable`] (the operation timeout included) or [`Error::Backend`]
+    /// when the query fails; [`Error::Serialization`] when the stored `expire_date`
+    /// cannot be read.
     pub async fn read_raw(&self, key: &SessionKey) -> Result<Option<(String, OffsetDateTime)>> {
-        on_pool!(&self.pool, |pool, DB| {
-            let row: Option<(String, <DB as TimeRepr>::Time)> = sqlx::query_as(&self.sql.read_raw)
-                .bind(key.as_str())
-                .fetch_optional(pool)
-                .await
-                .map_err(db_error)?;
-            match row {
-                Some((data, at)) => Ok(Some((data, <DB as TimeRepr>::from_db(at)?))),
-                None => Ok(None),
-            }
+        self.bounded(async {
+            on_pool!(&self.pool, |pool, DB| {
+                let mut conn = Checkout::acquire(pool, self.timeout).await?;
+                let row: std::result::Result<Option<(String, <DB as TimeRepr>::Time)>, _> =
+                    sqlx::query_as(&self.sql.read_raw)
+                        .bind(key.as_str())
+                        .fetch_optional(conn.get()?)
+                        .await;
+                conn.release();
+                match row.map_err(db_error)? {
+                    Some((data, at)) => Ok(Some((data, <DB as TimeRepr>::from_db(at)?))),
+                    None => Ok(None),
+                }
+            })
         })
+        .await
     }
 
     /// `INSERT`; on a unique violation, frees the key if its row has expired and
@@ -296,10 +345,11 @@ impl DbStore {
                     .bind(key.as_str())
                     .bind(encoded)
                     .bind(<DB as TimeRepr>::to_db(expires_at));
-                bind_extras(query, self.columns(), extras.clone())?
-                    .execute(pool)
-                    .await
-                    .map(|_| ())
+                let query = bind_extras(query, self.columns(), extras.clone())?;
+                let mut conn = Checkout::acquire(pool, self.timeout).await?;
+                let done = query.execute(conn.get()?).await.map(|_| ());
+                conn.release();
+                done
             });
             match outcome {
                 Ok(()) => return Ok(()),
@@ -317,16 +367,45 @@ impl DbStore {
     /// Deletes the row of `key` only if it has expired; true when one went.
     async fn delete_if_expired(&self, key: &SessionKey) -> Result<bool> {
         let now = self.clock.now();
-        let affected: u64 = on_pool!(&self.pool, |pool, DB| sqlx::query(
-            &self.sql.delete_if_expired
-        )
-        .bind(key.as_str())
-        .bind(<DB as TimeRepr>::to_db(now))
-        .execute(pool)
-        .await
-        .map_err(db_error)?
-        .rows_affected());
+        let affected: u64 = on_pool!(&self.pool, |pool, DB| {
+            let mut conn = Checkout::acquire(pool, self.timeout).await?;
+            let done = sqlx::query(&self.sql.delete_if_expired)
+                .bind(key.as_str())
+                .bind(<DB as TimeRepr>::to_db(now))
+                .execute(conn.get()?)
+                .await;
+            conn.release();
+            done.map_err(db_error)?.rows_affected()
+        });
         Ok(affected > 0)
+    }
+
+    /// The statements of [`AsyncSessionStore::asave`] for an encoded record.
+    async fn save_encoded(
+        &self,
+        record: &Record,
+        mode: SaveMode,
+        encoded: &str,
+        extras: Vec<ExtraValue>,
+    ) -> Result<SessionKey> {
+        match mode {
+            SaveMode::Create => {
+                self.insert(&record.key, encoded, record.expires_at, extras)
+                    .await?
+            }
+            SaveMode::Update => {
+                if self
+                    .update(&record.key, encoded, record.expires_at, extras)
+                    .await?
+                    == 0
+                {
+                    // Rules D5, H7: the record vanished (logout, purge) or expired;
+                    // never re-create or revive it.
+                    return Err(Error::Update);
+                }
+            }
+        }
+        Ok(record.key.clone())
     }
 
     /// `UPDATE` of the live row of `key`; the number of rows matched.
@@ -343,13 +422,13 @@ impl DbStore {
             let query = sqlx::query(&self.sql.update)
                 .bind(encoded)
                 .bind(<DB as TimeRepr>::to_db(expires_at));
-            bind_extras(query, self.columns(), extras)?
+            let query = bind_extras(query, self.columns(), extras)?
                 .bind(key.as_str())
-                .bind(<DB as TimeRepr>::to_db(now))
-                .execute(pool)
-                .await
-                .map_err(db_error)?
-                .rows_affected()
+                .bind(<DB as TimeRepr>::to_db(now));
+            let mut conn = Checkout::acquire(pool, self.timeout).await?;
+            let done = query.execute(conn.get()?).await;
+            conn.release();
+            done.map_err(db_error)?.rows_affected()
         });
         Ok(affected)
     }
@@ -369,26 +448,35 @@ impl AsyncSessionStore for DbStore {
 
     async fn aexists(&self, key: &SessionKey) -> Result<bool> {
         let now = self.clock.now();
-        let row: bool = on_pool!(&self.pool, |pool, DB| sqlx::query(&self.sql.exists)
-            .bind(key.as_str())
-            .bind(<DB as TimeRepr>::to_db(now))
-            .fetch_optional(pool)
-            .await
-            .map_err(db_error)?
-            .is_some());
-        Ok(row)
+        self.bounded(async {
+            on_pool!(&self.pool, |pool, DB| {
+                let mut conn = Checkout::acquire(pool, self.timeout).await?;
+                let row = sqlx::query(&self.sql.exists)
+                    .bind(key.as_str())
+                    .bind(<DB as TimeRepr>::to_db(now))
+                    .fetch_optional(conn.get()?)
+                    .await;
+                conn.release();
+                Ok(row.map_err(db_error)?.is_some())
+            })
+        })
+        .await
     }
 
     async fn aload(&self, key: &SessionKey) -> Result<Option<Record>> {
         let now = self.clock.now();
-        let row: Option<(String, OffsetDateTime)> = on_pool!(&self.pool, |pool, DB| {
-            let row: Option<(String, <DB as TimeRepr>::Time)> = sqlx::query_as(&self.sql.load)
-                .bind(key.as_str())
-                .bind(<DB as TimeRepr>::to_db(now))
-                .fetch_optional(pool)
-                .await
-                .map_err(db_error)?;
-            match row {
+        let row: Option<(String, OffsetDateTime)> = self
+            .bounded(async {
+                on_pool!(&self.pool, |pool, DB| {
+                    let mut conn = Checkout::acquire(pool, self.timeout).await?;
+                    let row: std::result::Result<Option<(String, <DB as TimeRepr>::Time)>, _> =
+                        sqlx::query_as(&self.sql.load)
+                            .bind(key.as_str())
+                            .bind(<DB as TimeRepr>::to_db(now))
+                            .fetch_optional(conn.get()?)
+                            .await;
+                    conn.release();
+                    Ok(match row.map_err(db_error)? {
                 Some((text, at)) => match <DB as TimeRepr>::from_db(at) {
                     Ok(at) => Some((text, at)),
                     // An expire_date this store cannot read (hand-written SQLite text):
@@ -400,8 +488,10 @@ impl AsyncSessionStore for DbStore {
                     }
                 },
                 None => None,
-            }
-        });
+            })
+                })
+            })
+            .await?;
         let Some((text, expires_at)) = row else {
             return Ok(None);
         };
@@ -418,48 +508,46 @@ impl AsyncSessionStore for DbStore {
             .as_ref()
             .map(|ext| ext.values(&record.data))
             .unwrap_or_default();
-        match mode {
-            SaveMode::Create => {
-                self.insert(&record.key, &encoded, record.expires_at, extras)
-                    .await?
-            }
-            SaveMode::Update => {
-                if self
-                    .update(&record.key, &encoded, record.expires_at, extras)
-                    .await?
-                    == 0
-                {
-                    // Rules D5, H7: the record vanished (logout, purge) or expired;
-                    // never re-create or revive it.
-                    return Err(Error::Update);
-                }
-            }
-        }
-        Ok(record.key.clone())
+        // One operation timeout for the whole save, the retry of a create included.
+        self.bounded(self.save_encoded(record, mode, &encoded, extras))
+            .await
     }
 
     async fn adelete(&self, key: &SessionKey) -> Result<()> {
-        on_pool!(&self.pool, |pool, DB| {
-            sqlx::query(&self.sql.delete)
-                .bind(key.as_str())
-                .execute(pool)
-                .await
-                .map_err(db_error)?;
-        });
-        Ok(())
+        self.bounded(async {
+            on_pool!(&self.pool, |pool, DB| {
+                let mut conn = Checkout::acquire(pool, self.timeout).await?;
+                let done = sqlx::query(&self.sql.delete)
+                    .bind(key.as_str())
+                    .execute(conn.get()?)
+                    .await;
+                conn.release();
+                done.map_err(db_error)?;
+            });
+            Ok(())
+        })
+        .await
     }
 
     async fn aclear_expired(&self) -> Result<u64> {
         let now = self.clock.now();
         let mut total = 0;
         loop {
-            // One statement per batch, each its own transaction: locks stay short.
-            let removed: u64 = on_pool!(&self.pool, |pool, DB| sqlx::query(&self.sql.clear_batch)
-                .bind(<DB as TimeRepr>::to_db(now))
-                .execute(pool)
-                .await
-                .map_err(db_error)?
-                .rows_affected());
+            // One statement per batch, each its own transaction (locks stay short) and
+            // its own operation timeout.
+            let removed: u64 = self
+                .bounded(async {
+                    on_pool!(&self.pool, |pool, DB| {
+                        let mut conn = Checkout::acquire(pool, self.timeout).await?;
+                        let done = sqlx::query(&self.sql.clear_batch)
+                            .bind(<DB as TimeRepr>::to_db(now))
+                            .execute(conn.get()?)
+                            .await;
+                        conn.release();
+                        Ok(done.map_err(db_error)?.rows_affected())
+                    })
+                })
+                .await?;
             total += removed;
             if removed < u64::from(self.clear_batch) {
                 return Ok(total);

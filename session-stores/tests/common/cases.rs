@@ -9,7 +9,7 @@ use session_api::{
     AsyncSessionStore, Error, JsonSerializer, Record, SaveMode, Session, SessionBackend,
     SessionCodec, SessionConfig, SessionData, SessionKey,
 };
-use session_stores::db::{AccountIdColumn, DbOptions, DbStore};
+use session_stores::db::{AccountIdColumn, DbOptions, DbPool, DbStore};
 use time::Duration;
 
 use super::{open, open_with, options, Kind, SECRET, START};
@@ -274,6 +274,59 @@ pub async fn logout_not_resurrected(kind: Kind) {
     d.aset("x", &1).await.unwrap();
     assert!(matches!(d.asave().await, Err(Error::Update)));
     assert!(db.store.read_raw(&k).await.unwrap().is_none());
+    db.cleanup().await;
+}
+
+/// A6, D5: an update that waits on the row lock of a logout's uncommitted `DELETE`
+/// finds no row once the logout commits: `Error::Update`, and the row stays gone
+/// (the update is never an upsert). The deterministic interleaving of the kit's
+/// random logout/update race (`a6_logout_is_never_undone_by_a_concurrent_update`).
+pub async fn update_waiting_on_a_logout_finds_no_row(kind: Kind) {
+    let Some(db) = open(kind, "logoutlock").await else {
+        return;
+    };
+    let store = Arc::clone(&db.store);
+    let d = data(json!({"user": "bob"}));
+    let exp = START + Duration::hours(1);
+    let k = store.acreate(&d, exp).await.unwrap();
+    let delete = format!(
+        "DELETE FROM {} WHERE session_key = '{}'",
+        store.table(),
+        k.as_str()
+    );
+    // The logout's transaction, on a connection of its own: the row is deleted and
+    // locked, not committed yet. Then the update starts, and must wait for it.
+    macro_rules! race {
+        ($pool:expr) => {{
+            let mut tx = $pool.begin().await.unwrap();
+            sqlx::raw_sql(&delete).execute(&mut *tx).await.unwrap();
+            let (s, r) = (Arc::clone(&store), rec(&k, &d, exp + Duration::hours(1)));
+            let update = tokio::spawn(async move { s.asave(&r, SaveMode::Update).await });
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            assert!(!update.is_finished(), "{kind:?}: the update did not wait");
+            tx.commit().await.unwrap();
+            update.await.unwrap()
+        }};
+    }
+    let outcome = match store.pool() {
+        #[cfg(feature = "sqlite")]
+        DbPool::Sqlite(p) => race!(p),
+        #[cfg(feature = "postgres")]
+        DbPool::Postgres(p) => race!(p),
+        #[cfg(feature = "mysql")]
+        DbPool::MySql(p) => race!(p),
+        _ => unreachable!("all drivers are compiled in for these tests"),
+    };
+    assert!(
+        matches!(outcome, Err(Error::Update)),
+        "{kind:?}: {outcome:?}"
+    );
+    assert_eq!(
+        store.read_raw(&k).await.unwrap(),
+        None,
+        "{kind:?}: row absent"
+    );
+    assert_eq!(load(&*store, &k).await, None);
     db.cleanup().await;
 }
 

@@ -14,6 +14,7 @@
 )]
 
 pub mod cases;
+pub mod proxy;
 pub mod redis;
 pub mod schema;
 
@@ -280,6 +281,7 @@ macro_rules! db_cases {
         $crate::db_test! { async fn expired_rows() { common::cases::expired_rows($kind).await } }
         $crate::db_test! { async fn undecodable_rows_load_as_none() { common::cases::undecodable_rows($kind).await } }
         $crate::db_test! { async fn logout_is_not_resurrected() { common::cases::logout_not_resurrected($kind).await } }
+        $crate::db_test! { async fn update_waiting_on_a_logout_finds_no_row() { common::cases::update_waiting_on_a_logout_finds_no_row($kind).await } }
         $crate::db_test! { async fn session_data_is_djangos() { common::cases::django_session_data($kind).await } }
         $crate::db_test! { async fn account_listing_and_revoke() { common::cases::account_sessions($kind).await } }
         $crate::db_test! { async fn migrate_is_idempotent_and_names_are_validated() { common::cases::migrate_and_names($kind).await } }

@@ -123,6 +123,7 @@ pub struct RedisServer {
     port: u16,
     child: Option<Child>,
     dir: tempfile::TempDir,
+    persistent: bool,
 }
 
 impl RedisServer {
@@ -135,11 +136,23 @@ impl RedisServer {
 
     /// Starts a server on `port`.
     pub fn start_on(port: u16) -> Option<RedisServer> {
+        Self::launch(port, false)
+    }
+
+    /// Starts a server on a free port that writes every command to its append-only
+    /// file before answering (`appendfsync always`): killed and restarted, it comes
+    /// back with its data, as a persisted production Redis does.
+    pub fn start_persistent() -> Option<RedisServer> {
+        Self::launch(free_port(), true)
+    }
+
+    fn launch(port: u16, persistent: bool) -> Option<RedisServer> {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut server = RedisServer {
             port,
             child: None,
             dir,
+            persistent,
         };
         match server.spawn() {
             Ok(()) => Some(server),
@@ -155,7 +168,8 @@ impl RedisServer {
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", ""])
-            .args(["--appendonly", "no"])
+            .args(["--appendonly", if self.persistent { "yes" } else { "no" }])
+            .args(["--appendfsync", "always"])
             .args(["--daemonize", "no"])
             .arg("--dir")
             .arg(self.dir.path())
@@ -200,7 +214,13 @@ impl RedisServer {
         }
     }
 
-    /// Starts the server again on the same port (empty: nothing is persisted).
+    /// The server's address.
+    pub fn socket_addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// Starts the server again on the same port: empty, unless it was started
+    /// [persistent](Self::start_persistent).
     pub fn restart(&mut self) {
         self.stop();
         self.spawn().expect("restart redis-server on the same port");

@@ -35,4 +35,7 @@ impl Cache for Down {
     async fn delete(&self, _: &str) -> Result<()> {
         Err(outage())
     }
+    async fn compare_and_set(&self, _: &str, _: &str, _: &str, _: Duration) -> Result<bool> {
+        Err(outage())
+    }
 }

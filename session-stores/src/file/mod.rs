@@ -3,7 +3,8 @@
 //! One file per session in a directory: the file name is the cookie name followed by
 //! the key (`sessionid` + `abcd…`), the content is Django's `session_data` encoding
 //! ([`SessionCodec::encode`], rule F6), so a Django site sharing the directory and the
-//! secret reads the same files.
+//! secret reads the same files. Unix only: the guarantees below rest on `O_NOFOLLOW`,
+//! `O_NONBLOCK` and `flock`.
 //!
 //! # Guarantees
 //!
@@ -11,29 +12,57 @@
 //!   path builder ([`FileStore::path_for`]) checks again that the key is 8 to 40
 //!   characters of `[a-z0-9]` before a path is built ([`Error::InvalidKey`]
 //!   otherwise, rules E5, H1).
+//! - **Links are never followed, nothing blocks.** Session files are opened with
+//!   `O_NOFOLLOW | O_NONBLOCK` after an `lstat`, and `fstat` must say "regular file".
+//!   Anything else under a session's name (a symlink, a FIFO, a socket, a device, a
+//!   directory) is never read or written through: it loads as no session,
+//!   [`exists`](SessionStore::exists) is `false`, a save over it is [`Error::Create`]
+//!   or [`Error::Update`] (it is never replaced), `clear_expired` leaves it, and a
+//!   [`delete`](SessionStore::delete) unlinks it (the link itself, never its target;
+//!   a directory stays).
 //! - **No torn files.** Every write goes to a temporary file in the same directory
-//!   (named `.` + cookie name + random + `.tmp`, a name that can never be read as a
-//!   session), which is flushed to disk (`fsync`) and then renamed over the session
-//!   file. Readers see the old or the new content, never a mix; concurrent writers to
-//!   one key leave exactly one writer's complete content. No lock files.
+//!   (named `.` + cookie name + 6 random letters or digits + `.tmp`, a name that can
+//!   never be read as a session), which is flushed to disk (`fsync`) and then renamed
+//!   into place. Readers see the old or the new content, never a mix; concurrent
+//!   writers to one key leave exactly one writer's complete content.
+//! - **A logout is never undone.** An update locks the session file it replaces
+//!   (`flock`, exclusive), checks that it is still the file under the name and not
+//!   expired, and renames the new content over it before unlocking; a delete unlinks
+//!   under the same lock, and whoever waited for the lock of a file that was replaced
+//!   meanwhile starts again on its replacement. So once a delete has returned, no
+//!   update that overlapped it can bring the session back. `flock` works across
+//!   processes: this holds for any number of processes running this store on one
+//!   directory. Django's own processes take no lock, so a Django save can still
+//!   undo a logout made here (Django has that window itself), and on NFS Linux maps
+//!   `flock` to `fcntl` locks, which do not exclude threads of one process: use a
+//!   local file system. A lock not had within 10 s gives [`Error::Unavailable`].
 //! - **Durability.** The content and modification time are synced before the rename;
-//!   on Unix the directory is synced after it (a failure there is logged, not
-//!   returned). A save that returned `Ok` survives a power loss on file systems that
-//!   honour `fsync`.
-//! - **Create is exclusive.** A save with [`SaveMode::Create`] claims the name with
-//!   create-exclusive (`O_EXCL`), as Django does; an existing live file is
-//!   [`Error::Create`]. An *expired* file counts as absent: it is deleted and the name
-//!   claimed again.
-//! - **Update never re-creates.** A save with [`SaveMode::Update`] on a missing or expired
-//!   file is [`Error::Update`] (rule D5).
-//! - **Private files.** Session files are created with mode `0600` on Unix.
+//!   the directory is synced after it (a failure there is logged, not returned). A
+//!   save that returned `Ok` survives a power loss on file systems that honour
+//!   `fsync`.
+//! - **Create is exclusive.** A save with [`SaveMode::Create`] renames its complete
+//!   file into place only if the name is free (`renameat2(RENAME_NOREPLACE)`, or a
+//!   hard link where that is missing), so no empty placeholder is ever visible; an
+//!   existing live file is [`Error::Create`]. An *expired* file counts as absent: it
+//!   is deleted under its lock and the name claimed again, and of two creators racing
+//!   on it exactly one succeeds.
+//! - **Update never re-creates.** A save with [`SaveMode::Update`] on a missing or
+//!   expired file is [`Error::Update`] (rule D5).
+//! - **Private files.** Session files are created with mode `0600`.
 //!
 //! # Directory
 //!
-//! [`FileStore::from_config`] keeps the files in the system temp dir, Django's default
-//! for `SESSION_FILE_PATH`; [`FileStore::from_config_in`] and [`FileStore::new`] take
-//! the directory. It must exist (a [`Error::Configuration`] otherwise, rule E5); a
-//! directory writable by every user is logged as a warning.
+//! [`FileStore::from_config`] keeps the files in a private folder it creates,
+//! `<temp>/django-sessions-<uid>` (`std::env::temp_dir()`, which honours `TMPDIR`,
+//! and the effective user id), with mode `0700`. It refuses, with
+//! [`Error::Configuration`], a folder of that name that is a symlink, not a
+//! directory, not ours or open to the group or others, and a temp dir writable by
+//! every user without the sticky bit. **This departs from Django**, whose default
+//! `SESSION_FILE_PATH` is the temp dir itself, where any local user can plant or read
+//! session files; to share files with a Django site, give both the same directory.
+//! [`FileStore::from_config_in`] and [`FileStore::new`] take the directory (Django's
+//! `SESSION_FILE_PATH`). It must exist (a [`Error::Configuration`] otherwise, rule
+//! E5); a directory writable by every user is logged as a warning.
 //!
 //! # Expiry
 //!
@@ -53,17 +82,26 @@
 //! Unlike Django, an integer `_session_expiry` is enforced when loading (Django's file
 //! backend compares it with nothing and so never expires such a session on load).
 //!
+//! # Crash leftovers
+//!
+//! A process that dies in a save can leave its temporary file, and Django leaves an
+//! empty file when it dies between claiming a name and writing it. Neither is ever read
+//! as a session. [`FileStore::clear_expired`] removes this store's temporary files and
+//! empty session files once their status change time (`ctime`, which no save can set)
+//! is older than the grace period by the store's clock:
+//! [`DEFAULT_LEFTOVER_GRACE`](FileStore::DEFAULT_LEFTOVER_GRACE) (one hour), or
+//! [`with_leftover_grace`](FileStore::with_leftover_grace). A save holds the lock of
+//! its temporary file while it writes, so even a save slower than the grace period
+//! keeps its file. Django's own temporary files (`<name>_out_<random>`) are left alone.
+//!
 //! # Limits
 //!
 //! - Not an async store: it implements [`SessionStore`] only. Wrap it with
 //!   [`SessionBackend::from_sync`](session_api::SessionBackend::from_sync), which runs
 //!   it on tokio's blocking pool for the async side.
-//! - Between the expiry check and the rename of an update, a concurrent delete (a
-//!   logout in another request) can be undone by the rename; Django has the same
-//!   window. Two creators racing on the *same expired* key can both succeed; keys are
-//!   random (165 bits), so this needs a chosen key.
-//! - A process that dies between writing the temporary file and renaming it leaves the
-//!   `.tmp` file behind; it is never read as a session and can be removed at any time.
+//! - The directory is named by its path at every call: it must not be replaced
+//!   while the store runs (the private default directory cannot be, in a sticky temp
+//!   dir).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -73,7 +111,7 @@
 //!
 //! # fn main() -> session_api::Result<()> {
 //! let dir = tempfile::tempdir().map_err(session_api::Error::backend)?;
-//! let config = SessionConfig::builder(SecretKeys::new("s3cret")).build()?;
+//! let config = SessionConfig::builder(SecretKeys::new("file-store-example-secret")).build()?;
 //! let store = FileStore::from_config_in(&config, dir.path())?;
 //! let backend = SessionBackend::from_sync(Arc::new(store));
 //! let session = Session::new(backend, Arc::new(config), None);
@@ -85,8 +123,18 @@
 //! # }
 //! ```
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+#[cfg(not(unix))]
+compile_error!(
+    "the file store (feature `file`) needs a Unix target: it relies on O_NOFOLLOW, O_NONBLOCK and flock"
+);
+
+mod entry;
+mod private_dir;
+mod sweep;
+mod write;
+
+use std::fs::{self, File, Metadata};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, SystemTime};
@@ -99,9 +147,16 @@ use session_api::{
 };
 use time::{Duration, OffsetDateTime};
 
+use entry::{
+    changed_at, from_system_time, lock_entry, open_entry, remove_if_present, to_system_time, Entry,
+};
+
 /// Suffix of temporary files; `.` is outside the key alphabet, so a temporary file is
 /// never mistaken for a session whatever the cookie name.
 const TEMP_SUFFIX: &str = ".tmp";
+
+/// Random letters and digits in a temporary file's name.
+const TEMP_RANDOM_LEN: usize = 6;
 
 /// The file store (rule E5). See the [module documentation](self).
 #[derive(Debug)]
@@ -110,29 +165,25 @@ pub struct FileStore {
     prefix: String,
     temp_prefix: String,
     cookie_age: i64,
+    leftover_grace: StdDuration,
     codec: SessionCodec,
     clock: Arc<dyn Clock>,
 }
 
-/// What is on disk under a session's name.
-enum OnDisk {
-    /// Nothing.
-    Missing,
-    /// Something that is not a regular file (a directory, a device...): never read,
-    /// never deleted, but it occupies the name.
-    NotRegular,
-    /// A regular file.
-    File(Found),
-}
-
+/// A regular session file, read.
 struct Found {
-    /// The data; `None` when the file is empty (a create in progress) or undecodable.
+    /// The data; `None` when the file is empty (a claimed name) or undecodable.
     data: Option<SessionData>,
     /// When it expires (from the data's `_session_expiry`, else the file's mtime).
     expires_at: OffsetDateTime,
 }
 
 impl FileStore {
+    /// How old a crash leftover must be before
+    /// [`clear_expired`](SessionStore::clear_expired) removes it: one hour (see
+    /// [Crash leftovers](self#crash-leftovers)).
+    pub const DEFAULT_LEFTOVER_GRACE: StdDuration = StdDuration::from_secs(3600);
+
     /// A store keeping its files in `dir`, named `cookie_name + key`.
     ///
     /// `cookie_age` is `SESSION_COOKIE_AGE` in seconds; `codec` encodes the content
@@ -186,25 +237,36 @@ impl FileStore {
             prefix: cookie_name.to_owned(),
             temp_prefix: format!(".{cookie_name}"),
             cookie_age,
+            leftover_grace: Self::DEFAULT_LEFTOVER_GRACE,
             codec,
             clock,
         })
     }
 
-    /// A store from the settings in the system temp dir (`std::env::temp_dir()`,
-    /// Django's default for `SESSION_FILE_PATH`), with `SESSION_COOKIE_NAME`,
-    /// `SESSION_COOKIE_AGE`, the secret keys, serializer and clock of `config`.
-    ///
-    /// The temp dir is usually writable by every user of the machine, who could then
-    /// plant or read session files: give a private directory with
-    /// [`from_config_in`](Self::from_config_in) in production (the store logs a
-    /// warning for a world-writable directory).
+    /// A store from the settings in its private default directory,
+    /// `<temp>/django-sessions-<uid>` (see [Directory](self#directory); created with
+    /// mode `0700`, unlike Django's default, the temp dir itself), with
+    /// `SESSION_COOKIE_NAME`, `SESSION_COOKIE_AGE`, the secret keys, serializer and
+    /// clock of `config`.
     ///
     /// # Errors
     ///
-    /// As [`FileStore::new`].
+    /// [`Error::Configuration`] when that folder cannot be created, or exists but is a
+    /// symlink, not a directory, not owned by the effective user or accessible to its
+    /// group or others, or when the temp dir is writable by every user without the
+    /// sticky bit; otherwise as [`FileStore::new`].
     pub fn from_config(config: &SessionConfig) -> Result<Self> {
-        Self::from_config_in(config, std::env::temp_dir())
+        Self::from_config_in(config, Self::default_dir()?)
+    }
+
+    /// The directory [`from_config`](Self::from_config) uses, created (mode `0700`)
+    /// and checked as it says.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_config`](Self::from_config).
+    pub fn default_dir() -> Result<PathBuf> {
+        private_dir::private_dir_in(&std::env::temp_dir())
     }
 
     /// As [`from_config`](Self::from_config), keeping the files in `dir` (Django's
@@ -228,6 +290,17 @@ impl FileStore {
         )
     }
 
+    /// This store with crash leftovers removed by
+    /// [`clear_expired`](SessionStore::clear_expired) once older than `grace` (by the
+    /// store's clock) instead of [`DEFAULT_LEFTOVER_GRACE`](Self::DEFAULT_LEFTOVER_GRACE).
+    /// Keep it well above the longest save and any clock skew between the processes
+    /// sharing the directory.
+    #[must_use]
+    pub fn with_leftover_grace(mut self, grace: StdDuration) -> Self {
+        self.leftover_grace = grace;
+        self
+    }
+
     /// The directory holding the session files.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -236,6 +309,11 @@ impl FileStore {
     /// The file name prefix (the cookie name).
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// How old a crash leftover must be before `clear_expired` removes it.
+    pub fn leftover_grace(&self) -> StdDuration {
+        self.leftover_grace
     }
 
     /// The path of the session file of `key`: directory + prefix + key.
@@ -257,14 +335,15 @@ impl FileStore {
     }
 
     /// Stores `text` as the file of `key`, as is, live until `expires_at` when the text
-    /// carries no `_session_expiry` (its mtime is set to `expires_at - cookie_age`). For
-    /// tools and tests: importing Django's files, planting fixtures. Normal writes go
-    /// through the session API.
+    /// carries no `_session_expiry` (its mtime is set to `expires_at - cookie_age`),
+    /// replacing whatever is under the name (a regular file under its lock). For tools
+    /// and tests: importing Django's files, planting fixtures. Normal writes go through
+    /// the session API.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidKey`] for a key outside `[a-z0-9]{8,40}`; [`Error::Backend`] when
-    /// the file cannot be written.
+    /// the file cannot be written (a directory under the name, for one).
     pub fn write_raw(
         &self,
         key: &SessionKey,
@@ -276,34 +355,31 @@ impl FileStore {
             .checked_sub(Duration::seconds(self.cookie_age))
             .and_then(to_system_time)
             .unwrap_or_else(SystemTime::now);
-        self.write_atomically(&path, text.as_bytes(), mtime)
+        let temp = self.write_temp(text.as_bytes(), mtime)?;
+        let _lock = lock_entry(&path)?;
+        self.replace(temp, &path)
     }
 
-    /// The stored text of `key`, expired or not; `None` when there is no file.
+    /// The stored text of `key`, expired or not; `None` when there is no regular file
+    /// under its name.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidKey`] for a malformed key; [`Error::Backend`] when the file
-    /// cannot be read.
+    /// cannot be read or is not UTF-8.
     pub fn read_raw(&self, key: &SessionKey) -> Result<Option<String>> {
-        match fs::read_to_string(self.path_for(key.as_str())?) {
-            Ok(text) => Ok(Some(text)),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(Error::backend(err)),
+        match open_entry(&self.path_for(key.as_str())?)? {
+            Entry::Missing | Entry::NotRegular => Ok(None),
+            Entry::Regular(mut file, _) => {
+                let mut text = String::new();
+                file.read_to_string(&mut text).map_err(Error::backend)?;
+                Ok(Some(text))
+            }
         }
     }
 
-    /// Reads what is stored under `path` (bounded by the codec's decoding limit).
-    fn read_record(&self, path: &Path) -> Result<OnDisk> {
-        let file = match File::open(path) {
-            Ok(file) => file,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(OnDisk::Missing),
-            Err(err) => return Err(Error::backend(err)),
-        };
-        let meta = file.metadata().map_err(Error::backend)?;
-        if !meta.is_file() {
-            return Ok(OnDisk::NotRegular);
-        }
+    /// Reads an open session file (bounded by the codec's decoding limit).
+    fn read_found(&self, file: &File, meta: &Metadata) -> Result<Found> {
         let mtime = meta
             .modified()
             .ok()
@@ -326,15 +402,20 @@ impl FileStore {
             data.as_ref()
                 .and_then(|data| data.get_value(SESSION_EXPIRY_KEY)),
         );
-        Ok(OnDisk::File(Found {
+        Ok(Found {
             expires_at: expiry.date(mtime, self.cookie_age),
             data,
-        }))
+        })
     }
 
     /// Django's `get_expiry_age(expiry=...) <= 0` at `now`.
     fn is_expired(&self, found: &Found, now: OffsetDateTime) -> bool {
         ExpiryValue::At(found.expires_at).age(now, self.cookie_age) <= 0
+    }
+
+    /// Whether a file's status last changed more than the grace period before `now`.
+    fn is_past_grace(&self, meta: &Metadata, now: OffsetDateTime) -> bool {
+        changed_at(meta).is_some_and(|changed| now - changed > self.leftover_grace)
     }
 
     /// The modification time that makes a file holding `data` expire at `expires_at`.
@@ -354,49 +435,40 @@ impl FileStore {
             .unwrap_or(now)
     }
 
-    /// Claims `path` with create-exclusive; an expired file there is removed first.
-    fn claim(&self, path: &Path, mtime: SystemTime, now: OffsetDateTime) -> Result<()> {
-        for _ in 0..2 {
-            match open_exclusive(path) {
-                Ok(file) => {
-                    if let Err(err) = file.set_modified(mtime) {
-                        drop(file);
-                        remove_if_present(path)?;
-                        return Err(Error::backend(err));
-                    }
-                    return Ok(());
-                }
-                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
-                    match self.read_record(path)? {
-                        OnDisk::File(found) if self.is_expired(&found, now) => {
-                            remove_if_present(path)?;
-                        }
-                        // Removed in the meantime: try again.
-                        OnDisk::Missing => {}
-                        OnDisk::File(_) | OnDisk::NotRegular => return Err(Error::Create),
-                    }
-                }
-                Err(err) => return Err(Error::backend(err)),
-            }
+    /// What is under `path`, read, as `load` and `exists` see it: `None` for nothing,
+    /// something that is not a regular file, or an expired file (then deleted).
+    fn live(&self, path: &Path) -> Result<Option<Found>> {
+        let Entry::Regular(file, meta) = open_entry(path)? else {
+            return Ok(None);
+        };
+        let found = self.read_found(&file, &meta)?;
+        drop(file);
+        let now = self.clock.now();
+        if self.is_expired(&found, now) {
+            self.remove_locked_if(path, |found, _| self.is_expired(found, now))?;
+            Ok(None)
+        } else {
+            Ok(Some(found))
         }
-        Err(Error::Create)
     }
 
-    /// Temp file in the same directory, synced, then renamed over `path`.
-    fn write_atomically(&self, path: &Path, content: &[u8], mtime: SystemTime) -> Result<()> {
-        let mut temp = tempfile::Builder::new()
-            .prefix(&self.temp_prefix)
-            .suffix(TEMP_SUFFIX)
-            .tempfile_in(&self.dir)
-            .map_err(Error::backend)?;
-        temp.write_all(content).map_err(Error::backend)?;
-        temp.as_file().set_modified(mtime).map_err(Error::backend)?;
-        temp.as_file().sync_all().map_err(Error::backend)?;
-        // On failure the temp file is dropped, which deletes it.
-        temp.persist(path)
-            .map_err(|err| Error::backend(err.error))?;
-        sync_dir(&self.dir);
-        Ok(())
+    /// Removes the regular file under `path` if `doomed` holds for it once it is
+    /// locked (and so can no longer be replaced); whether it was removed.
+    fn remove_locked_if(
+        &self,
+        path: &Path,
+        doomed: impl Fn(&Found, &Metadata) -> bool,
+    ) -> Result<bool> {
+        let Entry::Regular(file, meta) = lock_entry(path)? else {
+            return Ok(false);
+        };
+        if !doomed(&self.read_found(&file, &meta)?, &meta) {
+            return Ok(false);
+        }
+        remove_if_present(path)?;
+        // Unlocked only now that the name is gone.
+        drop(file);
+        Ok(true)
     }
 }
 
@@ -406,37 +478,17 @@ impl SessionStore for FileStore {
     }
 
     fn exists(&self, key: &SessionKey) -> Result<bool> {
-        let path = self.path_for(key.as_str())?;
-        match self.read_record(&path)? {
-            OnDisk::Missing => Ok(false),
-            OnDisk::NotRegular => Ok(true),
-            OnDisk::File(found) => {
-                if self.is_expired(&found, self.clock.now()) {
-                    remove_if_present(&path)?;
-                    Ok(false)
-                } else {
-                    Ok(true)
-                }
-            }
-        }
+        Ok(self.live(&self.path_for(key.as_str())?)?.is_some())
     }
 
     fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
-        let path = self.path_for(key.as_str())?;
-        match self.read_record(&path)? {
-            OnDisk::Missing | OnDisk::NotRegular => Ok(None),
-            OnDisk::File(found) => {
-                if self.is_expired(&found, self.clock.now()) {
-                    remove_if_present(&path)?;
-                    Ok(None)
-                } else {
-                    let expires_at = found.expires_at;
-                    Ok(found
-                        .data
-                        .map(|data| Record::new(key.clone(), data, expires_at)))
-                }
-            }
-        }
+        let found = self.live(&self.path_for(key.as_str())?)?;
+        Ok(found.and_then(|found| {
+            let expires_at = found.expires_at;
+            found
+                .data
+                .map(|data| Record::new(key.clone(), data, expires_at))
+        }))
     }
 
     fn save(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
@@ -446,25 +498,20 @@ impl SessionStore for FileStore {
             .or_else(|| to_system_time(now))
             .unwrap_or_else(SystemTime::now);
         let content = self.codec.encode(&record.data)?;
+        let temp = self.write_temp(content.as_bytes(), mtime)?;
         match mode {
-            SaveMode::Create => {
-                self.claim(&path, mtime, now)?;
-                if let Err(err) = self.write_atomically(&path, content.as_bytes(), mtime) {
-                    // Release the name this save claimed (the rename did not happen).
-                    remove_if_present(&path)?;
-                    return Err(err);
-                }
-            }
+            SaveMode::Create => self.create(temp, &path, now)?,
             SaveMode::Update => {
-                match self.read_record(&path)? {
-                    OnDisk::Missing | OnDisk::NotRegular => return Err(Error::Update),
-                    OnDisk::File(found) if self.is_expired(&found, now) => {
-                        remove_if_present(&path)?;
-                        return Err(Error::Update);
-                    }
-                    OnDisk::File(_) => {}
+                let Entry::Regular(file, meta) = lock_entry(&path)? else {
+                    return Err(Error::Update);
+                };
+                if self.is_expired(&self.read_found(&file, &meta)?, now) {
+                    remove_if_present(&path)?;
+                    return Err(Error::Update);
                 }
-                self.write_atomically(&path, content.as_bytes(), mtime)?;
+                self.replace(temp, &path)?;
+                // Unlocked only once the new content is in place.
+                drop(file);
             }
         }
         Ok(record.key.clone())
@@ -472,41 +519,34 @@ impl SessionStore for FileStore {
 
     fn delete(&self, key: &SessionKey) -> Result<()> {
         let path = self.path_for(key.as_str())?;
-        remove_if_present(&path)
+        match lock_entry(&path)? {
+            Entry::Missing => Ok(()),
+            Entry::Regular(file, _) => {
+                remove_if_present(&path)?;
+                drop(file);
+                Ok(())
+            }
+            // A symlink, FIFO or socket is unlinked (never followed); a directory is
+            // no session and stays.
+            Entry::NotRegular => match fs::symlink_metadata(&path) {
+                Ok(meta) if meta.is_dir() => Ok(()),
+                Ok(_) => remove_if_present(&path),
+                Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(err) => Err(Error::backend(err)),
+            },
+        }
     }
 
-    /// Removes the expired session files of this store: regular files named prefix +
-    /// a valid key. Other files (other prefixes, temporary files, directories) are
-    /// never touched, and no file is created. A file that cannot be read is logged and
+    /// Removes the expired session files of this store (regular files named prefix +
+    /// a valid key) and its crash leftovers past the grace period: empty session files
+    /// and its temporary files that no save holds (see
+    /// [Crash leftovers](self#crash-leftovers)). Returns how many session files it
+    /// removed, expired or empty; temporary files are not counted. Other names (other
+    /// prefixes, Django's temporary files) and non-regular entries are never touched,
+    /// and no file is created. A file that cannot be read or removed is logged and
     /// skipped.
     fn clear_expired(&self) -> Result<u64> {
-        let now = self.clock.now();
-        let mut removed = 0;
-        for entry in fs::read_dir(&self.dir).map_err(Error::backend)? {
-            let entry = entry.map_err(Error::backend)?;
-            let name = entry.file_name();
-            let Some(key) = name.to_str().and_then(|n| n.strip_prefix(&self.prefix)) else {
-                continue;
-            };
-            if !is_valid_key(key) || !entry.file_type().is_ok_and(|t| t.is_file()) {
-                continue;
-            }
-            let path = self.path_for(key)?;
-            match self.read_record(&path) {
-                Ok(OnDisk::File(found)) if self.is_expired(&found, now) => {
-                    match fs::remove_file(&path) {
-                        Ok(()) => removed += 1,
-                        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-                        Err(err) => {
-                            tracing::warn!(error = %err, "could not remove an expired session file")
-                        }
-                    }
-                }
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "could not read a session file"),
-            }
-        }
-        Ok(removed)
+        self.sweep()
     }
 }
 
@@ -519,36 +559,6 @@ fn is_valid_key(key: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
-fn open_exclusive(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
-}
-
-fn remove_if_present(path: &Path) -> Result<()> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(err) => Err(Error::backend(err)),
-    }
-}
-
-/// Makes the rename durable (Unix). A failure is logged: the data itself is synced.
-fn sync_dir(dir: &Path) {
-    #[cfg(unix)]
-    if let Err(err) = File::open(dir).and_then(|d| d.sync_all()) {
-        tracing::debug!(error = %err, "could not sync the session directory");
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-}
-
-#[cfg(unix)]
 fn warn_if_world_writable(dir: &Path, meta: &fs::Metadata) {
     use std::os::unix::fs::PermissionsExt;
     if meta.permissions().mode() & 0o002 != 0 {
@@ -559,56 +569,9 @@ fn warn_if_world_writable(dir: &Path, meta: &fs::Metadata) {
     }
 }
 
-#[cfg(not(unix))]
-fn warn_if_world_writable(_dir: &Path, _meta: &fs::Metadata) {}
-
-/// `at` as a `SystemTime`, if representable.
-fn to_system_time(at: OffsetDateTime) -> Option<SystemTime> {
-    let secs = at.unix_timestamp();
-    let nanos = StdDuration::from_nanos(u64::from(at.nanosecond()));
-    let whole = if secs >= 0 {
-        SystemTime::UNIX_EPOCH.checked_add(StdDuration::from_secs(secs.unsigned_abs()))
-    } else {
-        SystemTime::UNIX_EPOCH.checked_sub(StdDuration::from_secs(secs.unsigned_abs()))
-    };
-    whole?.checked_add(nanos)
-}
-
-/// A file time as an `OffsetDateTime`, if representable (never panics on odd mtimes).
-fn from_system_time(at: SystemTime) -> Option<OffsetDateTime> {
-    match at.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(after) => OffsetDateTime::UNIX_EPOCH.checked_add(Duration::try_from(after).ok()?),
-        Err(before) => {
-            OffsetDateTime::UNIX_EPOCH.checked_sub(Duration::try_from(before.duration()).ok()?)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
-
-    #[test]
-    fn time_conversions_round_trip_and_never_panic() {
-        for at in [
-            datetime!(2026-01-01 0:00 UTC),
-            datetime!(2026-01-01 0:00:00.123456789 UTC),
-            datetime!(1969-12-31 23:59:59.5 UTC),
-            datetime!(1900-01-01 0:00 UTC),
-        ] {
-            let system = to_system_time(at).unwrap();
-            assert_eq!(from_system_time(system), Some(at));
-        }
-        let _ = to_system_time(OffsetDateTime::new_utc(
-            time::Date::MAX,
-            time::Time::MIDNIGHT,
-        ));
-        let _ = to_system_time(OffsetDateTime::new_utc(
-            time::Date::MIN,
-            time::Time::MIDNIGHT,
-        ));
-    }
 
     #[test]
     fn h1_key_check_is_independent_of_session_key() {
