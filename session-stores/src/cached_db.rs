@@ -8,18 +8,88 @@
 //! Below, "the database" means that layer. `CachedDbStore<DbStore>` also lists and
 //! revokes an account's sessions.
 //!
-//! * `load`: the cache; on a miss (or an entry that is expired by the store's clock, or
-//!   does not decode), the database, and then the cache is filled with the record's
-//!   data for the record's remaining age (its `expires_at`, as the database returned
-//!   it).
-//! * `save`: the database first, with the database's semantics (rules D4, D5, H7: an
-//!   [`Error::Create`] or [`Error::Update`] there is the result and the cache is left
-//!   alone); then the cache. A create stores the entry; an update replaces an entry
-//!   that is still cached and adds none (the next load fills it), so a logout that
-//!   raced the save is not undone in the cache. A failing cache write is logged as a
-//!   warning on target `django.contrib.sessions` and the save succeeds (Django 5.1+).
-//! * `exists`: a live cache entry, else the database.
-//! * `delete`: the database row, then the cache entry.
+//! # Guarantees
+//!
+//! * **A logout is never undone.** Once `delete` returns `Ok`, no load by any process
+//!   sharing the database and the cache returns the session, even if the cache was
+//!   partitioned, frozen or killed during the logout and comes back with its data.
+//! * **A stale cache entry never wins over a newer database write.** Once a `save`
+//!   returns `Ok`, every load started afterwards, in any process, returns that data or
+//!   newer; a read-modify-write never writes older data back.
+//! * Both hold under any interleaving of concurrent loads, saves and deletes.
+//!
+//! # How
+//!
+//! * **Leases.** Every cache write is a compare-and-set ([`Cache::compare_and_set`])
+//!   against a lease, a unique placeholder value that reads as a miss. A load that
+//!   misses puts its lease in the empty slot (or over the entry it rejected), reads
+//!   the database, and fills the cache only if its lease is still there. A save puts
+//!   its lease first (over whatever is cached), writes the database, then swaps its
+//!   lease for the new entry; if another save or delete took the slot meanwhile, it
+//!   removes the entry instead. A delete removes the row, then the entry. So a load
+//!   that read a row a concurrent write replaced or deleted finds its lease gone and
+//!   fills nothing, and the entry left after concurrent saves is the last one's or
+//!   none.
+//! * **Epochs**, for a cache that cannot be reached. A save or delete that could not
+//!   settle the slot (a save whose lease could not be placed, or whose swap and then
+//!   removal did not go through; a delete whose removal did not) cannot clear the
+//!   older entry, so it distrusts them all: it writes a new random *epoch* token to
+//!   the database, then waits 1.25 × the
+//!   [epoch interval](CachedDbStore::epoch_interval) (default
+//!   [`DEFAULT_EPOCH_INTERVAL`], 1 s) before it returns `Ok`. Every entry carries the
+//!   epoch it was written under, and a cache hit is served only if its epoch is the
+//!   current one; each process reads the current epoch from the database at most once
+//!   per interval (an entry is stamped with an epoch read before its data was), so by
+//!   the time the write returns every process rejects the older entries, and the next
+//!   load of each session reads the database and fills the cache again. Cache
+//!   commands that timed out and reach the cache late are harmless: a lease reads as
+//!   a miss, a swap only lands on its own lease, an entry carries its old epoch.
+//!
+//! The guarantees assume what the tests check: every process sharing the cache uses
+//! the same epoch interval, their monotonic clocks run at about the same rate (the
+//! quarter is the margin), and the durable store is linearizable for one record (a
+//! read started after a write returned sees it: not a lagging read replica).
+//!
+//! The epoch is a record of the durable store under the reserved key [`EPOCH_KEY`]
+//! (40 characters, so never a generated key): `load` and `exists` of that key find
+//! nothing, `save` fails ([`Error::Create`] or [`Error::Update`]) and `delete` does
+//! nothing, here. A Django site sharing the table sees it as one more session that
+//! never expires, holding `{"token": "..."}`.
+//!
+//! # Cost
+//!
+//! * A cache hit: one cache read, plus one database read per process per epoch
+//!   interval. A miss: a cache read, the lease (one command), the database read and
+//!   the fill (one `EVAL`). A save: the lease, the database write and the swap (one
+//!   `EVAL`): two cache commands where Django sends one. A delete: unchanged (the row,
+//!   then `DEL`).
+//! * With the cache failing, each save and delete also writes the epoch (concurrent
+//!   failures in one process share a write) and waits 1.25 × the interval; each epoch
+//!   change turns every cached entry into one miss. Keep the interval equal in every
+//!   process that shares the cache: a process reading the epoch less often than the
+//!   others wait could serve an entry they distrust.
+//! * Cache hits need the epoch: with the database unreachable, loads fail
+//!   ([`Error::Unavailable`]) once the process's last epoch read is older than the
+//!   interval, where Django's cached_db would serve its cache.
+//! * The epoch wait needs a Tokio runtime (as [`RedisCache`](crate::cache::RedisCache)
+//!   does).
+//!
+//! # Operations
+//!
+//! * `load`: a cache entry that is live by the store's clock, decodes and carries the
+//!   current epoch; else the database, and then the cache is filled (under a lease, as
+//!   above) with the record's data for the record's remaining age (its `expires_at`,
+//!   as the database returned it). A slot holding another operation's lease is read
+//!   from the database and not filled.
+//! * `save`: the database's semantics (rules D4, D5, H7: an [`Error::Create`] or
+//!   [`Error::Update`] there is the result and the lease is removed); the cache as
+//!   above. A failing cache step is logged as a warning on target
+//!   `django.contrib.sessions` and the save succeeds (Django 5.1+), after the epoch
+//!   change; only an epoch that cannot be written fails it.
+//! * `exists`: a cache entry as `load` would serve it, else the database.
+//! * `delete`: the database row, then the cache entry; when the entry cannot be
+//!   removed, the epoch changes (logged as a warning) and the delete succeeds. Django
+//!   raises the cache's error there instead.
 //! * `clear_expired`: the database's; cache entries expire on their own TTL.
 //!
 //! # Clock
@@ -28,57 +98,83 @@
 //! cache entries' time to live (`expires_at - now`) and decides whether a cached entry
 //! is still live. Give it the clock the durable store uses (the site's
 //! `SessionConfig::clock`), so both layers agree on when a session ends; a cached
-//! entry never outlives the `expires_at` the database gave, whatever the clock.
+//! entry never outlives the `expires_at` the database gave, whatever the clock. (The
+//! epoch interval is measured on the monotonic clock.)
+//!
+//! # Cache keys and values
 //!
 //! The cache key is [`DEFAULT_KEY_PREFIX`] (`django.contrib.sessions.cached_db`, not the
 //! cache store's prefix, so the two stores never read each other's entries in a shared
-//! cache) followed by the session key; the value is the format of the
-//! [cache store](crate::cache) (the dictionary as JSON and its expiry). The database
-//! holds Django's `session_data`, so a Django site sharing the table reads the sessions
-//! (it has its own cache).
+//! cache), a colon ([`KEY_SEPARATOR`]) and the session key. The value is the format of
+//! the [cache store](crate::cache) with the epoch added
+//! (`{"expires":"...","epoch":"...","data":{...}}`); a lease is `{"lease":"..."}`.
+//! The database holds Django's `session_data`, so a Django site sharing the table reads
+//! the sessions (it has its own cache).
 //!
 //! # When the cache fails
 //!
 //! Reads and writes go on from the database: a failing cache read is logged and the
-//! record is read from the database (and the cache is not filled); a failing cache
-//! write is logged. With
+//! record is read from the database (and the cache is not filled); failing cache
+//! writes are logged and handled by the epoch. With
 //! [`RedisCache`](crate::cache::RedisCache), commands fail at once while Redis is down
-//! and after the command timeout when it hangs, so each request pays at most that.
+//! and after the command timeout when it hangs, so each request pays at most that,
+//! plus the epoch wait for a save or delete.
 //!
-//! Two things are not hidden:
+//! # Limits
 //!
-//! * `delete` removes the record, then returns the cache's error
-//!   ([`Error::Unavailable`] or [`Error::Backend`]) if the cache entry could not be
-//!   removed: a cached copy may survive until its TTL, and a cache that comes
-//!   back with its data (a network partition, a persisted Redis) would serve it, so a
-//!   logout must not look complete. Django raises there too.
-//! * A save whose cache write failed leaves the previous cached copy in place: if the
-//!   cache still holds it when it comes back, loads return that older data until the
-//!   next successful save or the entry's TTL. A restarted, empty Redis has no such
-//!   copy.
-//!
-//! Like every cache-aside scheme, a load that read a record just before a concurrent save
-//! or delete can put that older row back in the cache; Django has the same window.
+//! * A database write that returns an error may still have been applied (a timeout
+//!   after the statement was sent); if the cache also failed, an older cached copy can
+//!   hide it until the next save or the entry's TTL.
+//! * Writing to the durable store directly ([`durable`](CachedDbStore::durable))
+//!   bypasses the cache: a cached copy stays loadable until its TTL.
+//! * Whoever can write to the cache can write sessions and epochs (nothing in the
+//!   cache is signed): keep it private.
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use serde_json::Value;
 use session_api::{
-    AsyncSessionStore, Capabilities, Clock, Error, Record, Result, SaveMode, SessionKey,
+    AsyncSessionStore, Capabilities, Clock, Error, Record, Result, SaveMode, SessionData,
+    SessionKey,
 };
-#[cfg(feature = "db")]
-use time::OffsetDateTime;
+use time::{OffsetDateTime, PrimitiveDateTime};
+use tokio::sync::Mutex;
 
-use crate::cache::{ttl_for, Cache, CacheValue};
+use crate::cache::{prefixed, ttl_for, Cache, CacheValue, MAX_TTL};
 #[cfg(feature = "db")]
 use crate::db::DbStore;
+
+pub use crate::cache::KEY_SEPARATOR;
 
 /// Django's cache key prefix of the cached_db backend.
 pub const DEFAULT_KEY_PREFIX: &str = "django.contrib.sessions.cached_db";
 
+/// How often each process reads the epoch at most, and (× 1.25) how long a write
+/// whose cache step failed waits before it returns (see the [module docs](self#how)).
+pub const DEFAULT_EPOCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The reserved key of the epoch record in the durable store (see the
+/// [module docs](self#how)): 40 characters, where generated keys have 32.
+pub const EPOCH_KEY: &str = "cacheddbepoch000000000000000000000000000";
+
+/// How long a lease holds a cache slot: longer than a database write takes. A lease
+/// left by a process that died reads as a miss and blocks fills until then.
+const LEASE_TTL: Duration = Duration::from_secs(5);
+
 /// Where cache failures are logged (Django's logger).
 const LOG_TARGET: &str = "django.contrib.sessions";
+
+/// The process's view of the epoch.
+#[derive(Default)]
+struct Epoch {
+    /// The last token read or written, and when that read (or write) started.
+    seen: Mutex<Option<(String, Instant)>>,
+    /// The last epoch change of this process: when its write started and ended.
+    changed: Mutex<Option<(Instant, Instant)>>,
+}
 
 /// The write-through store over a durable store `D` and a [`Cache`]. See the
 /// [module docs](self).
@@ -113,28 +209,44 @@ pub struct CachedDbStore<D: ?Sized = dyn AsyncSessionStore> {
     cache: Arc<dyn Cache>,
     prefix: String,
     clock: Arc<dyn Clock>,
+    interval: Duration,
+    epoch: Epoch,
 }
 
 impl<D: fmt::Debug + ?Sized> fmt::Debug for CachedDbStore<D> {
+    /// The layers, the prefix and the interval; never a key, an epoch or data.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CachedDbStore")
             .field("durable", &self.durable)
             .field("cache", &self.cache)
             .field("prefix", &self.prefix)
+            .field("epoch_interval", &self.interval)
             .finish_non_exhaustive()
     }
 }
 
+/// A fresh random token (a lease or an epoch).
+fn token() -> String {
+    SessionKey::generate().as_str().to_owned()
+}
+
+fn is_epoch_key(key: &SessionKey) -> bool {
+    key.as_str() == EPOCH_KEY
+}
+
 impl<D: AsyncSessionStore + ?Sized> CachedDbStore<D> {
-    /// A store over `durable` and `cache` with Django's prefix ([`DEFAULT_KEY_PREFIX`]),
-    /// reading "now" from `clock` for the cache's time to live and liveness: give it
-    /// the durable store's clock (see the [module docs](self#clock)).
+    /// A store over `durable` and `cache` with Django's prefix ([`DEFAULT_KEY_PREFIX`])
+    /// and the default epoch interval, reading "now" from `clock` for the cache's time
+    /// to live and liveness: give it the durable store's clock (see the
+    /// [module docs](self#clock)).
     pub fn new(durable: Arc<D>, cache: Arc<dyn Cache>, clock: Arc<dyn Clock>) -> Self {
         CachedDbStore {
             durable,
             cache,
             prefix: DEFAULT_KEY_PREFIX.to_owned(),
             clock,
+            interval: DEFAULT_EPOCH_INTERVAL,
+            epoch: Epoch::default(),
         }
     }
 
@@ -142,6 +254,16 @@ impl<D: AsyncSessionStore + ?Sized> CachedDbStore<D> {
     #[must_use]
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
+        self
+    }
+
+    /// Sets the epoch interval (at least 1 ms; default [`DEFAULT_EPOCH_INTERVAL`]):
+    /// how often the process reads the epoch at most, and (× 1.25) how long a save or
+    /// delete whose cache step failed waits. Give every process sharing the cache the
+    /// same interval (see the [module docs](self#cost)).
+    #[must_use]
+    pub fn epoch_interval(mut self, interval: Duration) -> Self {
+        self.interval = interval.max(Duration::from_millis(1));
         self
     }
 
@@ -162,13 +284,124 @@ impl<D: AsyncSessionStore + ?Sized> CachedDbStore<D> {
         &self.prefix
     }
 
-    /// The cache key of a session key: the prefix followed by the key.
+    /// The cache key of a session key: the prefix, [`KEY_SEPARATOR`] and the key.
     pub fn cache_key(&self, key: &SessionKey) -> String {
-        format!("{}{}", self.prefix, key.as_str())
+        prefixed(&self.prefix, key)
     }
 
     fn cache_failed(&self, what: &str, err: &Error) {
         tracing::warn!(target: LOG_TARGET, "Error {what} cache ({:?}): {err}", self.cache);
+    }
+
+    /// The current epoch: the one this process saw less than an interval ago, else
+    /// the database's (written first when there is none).
+    async fn epoch(&self) -> Result<String> {
+        let mut seen = self.epoch.seen.lock().await;
+        if let Some((token, at)) = seen.as_ref() {
+            if at.elapsed() < self.interval {
+                return Ok(token.clone());
+            }
+        }
+        let started = Instant::now();
+        let key = SessionKey::parse(EPOCH_KEY)?;
+        let stored = self.durable.aload(&key).await?.and_then(|record| {
+            record
+                .data
+                .get_value("token")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        let token = match stored {
+            Some(token) => token,
+            None => self.write_epoch().await?,
+        };
+        *seen = Some((token.clone(), started));
+        Ok(token)
+    }
+
+    /// Writes a new epoch to the database, whatever it held; returns it.
+    async fn write_epoch(&self) -> Result<String> {
+        let token = token();
+        let mut data = SessionData::new();
+        data.insert("token".to_owned(), Value::String(token.clone()));
+        let expires_at = time::Duration::try_from(MAX_TTL)
+            .ok()
+            .and_then(|age| self.clock.now().checked_add(age))
+            .unwrap_or(PrimitiveDateTime::MAX.assume_utc());
+        let record = Record::new(SessionKey::parse(EPOCH_KEY)?, data, expires_at);
+        match self.durable.asave(&record, SaveMode::Update).await {
+            Ok(_) => {}
+            Err(Error::Update) => match self.durable.asave(&record, SaveMode::Create).await {
+                Ok(_) => {}
+                // Created by another process in between: overwrite it.
+                Err(Error::Create) => {
+                    self.durable.asave(&record, SaveMode::Update).await?;
+                }
+                Err(err) => return Err(err),
+            },
+            Err(err) => return Err(err),
+        }
+        Ok(token)
+    }
+
+    /// Distrusts every cache entry written before `after` (a write whose cache step
+    /// failed): a new epoch whose write started after `after` (this one, or a
+    /// concurrent one of this process), then the wait that lets every process read
+    /// it.
+    async fn change_epoch(&self, after: Instant) -> Result<()> {
+        let done = {
+            let mut changed = self.epoch.changed.lock().await;
+            match *changed {
+                Some((started, done)) if started >= after => done,
+                _ => {
+                    let started = Instant::now();
+                    let token = self.write_epoch().await?;
+                    let done = Instant::now();
+                    *self.epoch.seen.lock().await = Some((token, started));
+                    *changed = Some((started, done));
+                    done
+                }
+            }
+        };
+        let wait = self.interval + self.interval / 4;
+        tokio::time::sleep_until(tokio::time::Instant::from_std(done + wait)).await;
+        Ok(())
+    }
+
+    /// Whether `text` is an entry to serve: not a lease, the current epoch, live.
+    async fn trusted(&self, text: &str) -> Result<Option<(SessionData, OffsetDateTime)>> {
+        let value = CacheValue::decode(text);
+        if value.lease || value.epoch.is_none() {
+            return Ok(None);
+        }
+        let epoch = self.epoch().await?;
+        if value.epoch.as_deref() != Some(epoch.as_str()) {
+            return Ok(None);
+        }
+        Ok(value.into_live(self.clock.now()))
+    }
+
+    /// A load's fill: the lease in the slot it found (`observed`), the database read,
+    /// the swap of the lease for the entry. `None` when the slot is not free to take.
+    async fn take_slot(&self, cache_key: &str, observed: Option<&str>) -> Option<String> {
+        let lease = format!("{{\"lease\":\"{}\"}}", token());
+        let taken = match observed {
+            None => self.cache.add(cache_key, &lease, LEASE_TTL).await,
+            Some(text) if CacheValue::decode(text).lease => return None,
+            Some(text) => {
+                self.cache
+                    .compare_and_set(cache_key, text, &lease, LEASE_TTL)
+                    .await
+            }
+        };
+        match taken {
+            Ok(true) => Some(lease),
+            Ok(false) => None,
+            Err(err) => {
+                self.cache_failed("saving to", &err);
+                None
+            }
+        }
     }
 }
 
@@ -214,10 +447,11 @@ impl<D: AsyncSessionStore + ?Sized> AsyncSessionStore for CachedDbStore<D> {
     }
 
     async fn aexists(&self, key: &SessionKey) -> Result<bool> {
+        if is_epoch_key(key) {
+            return Ok(false);
+        }
         match self.cache.get(&self.cache_key(key)).await {
-            Ok(Some(text)) if CacheValue::live(&text, self.clock.now()).is_some() => {
-                return Ok(true)
-            }
+            Ok(Some(text)) if self.trusted(&text).await?.is_some() => return Ok(true),
             Ok(_) => {}
             Err(err) => self.cache_failed("reading from", &err),
         }
@@ -225,29 +459,39 @@ impl<D: AsyncSessionStore + ?Sized> AsyncSessionStore for CachedDbStore<D> {
     }
 
     async fn aload(&self, key: &SessionKey) -> Result<Option<Record>> {
+        if is_epoch_key(key) {
+            return Ok(None);
+        }
         let cache_key = self.cache_key(key);
-        let cache_up = match self.cache.get(&cache_key).await {
-            Ok(Some(text)) => {
-                if let Some((data, expires_at)) = CacheValue::live(&text, self.clock.now()) {
-                    return Ok(Some(Record::new(key.clone(), data, expires_at)));
-                }
-                true
-            }
-            Ok(None) => true,
+        let observed = match self.cache.get(&cache_key).await {
+            Ok(observed) => observed,
             Err(err) => {
+                // No fill: the slot cannot be leased.
                 self.cache_failed("reading from", &err);
-                false
+                return self.durable.aload(key).await;
             }
         };
+        if let Some(text) = &observed {
+            if let Some((data, expires_at)) = self.trusted(text).await? {
+                return Ok(Some(Record::new(key.clone(), data, expires_at)));
+            }
+        }
+        // Read before the row, so the entry's stamp is never newer than its data.
+        let epoch = self.epoch().await?;
+        let lease = self.take_slot(&cache_key, observed.as_deref()).await;
         // Django's `cached_db` drops a session whose row is missing as it is.
         let Some(record) = self.durable.aload(key).await? else {
             return Ok(None);
         };
         let now = self.clock.now();
-        if cache_up && record.expires_at > now {
+        if let Some(lease) = lease.filter(|_| record.expires_at > now) {
             let ttl = ttl_for(record.expires_at, now);
-            let filled = match CacheValue::encode(&record.data, record.expires_at) {
-                Ok(value) => self.cache.set(&cache_key, &value, ttl).await,
+            let filled = match CacheValue::encode(&record.data, record.expires_at, Some(&epoch)) {
+                Ok(value) => {
+                    self.cache
+                        .compare_and_set(&cache_key, &lease, &value, ttl)
+                        .await
+                }
                 Err(err) => Err(err),
             };
             if let Err(err) = filled {
@@ -258,25 +502,79 @@ impl<D: AsyncSessionStore + ?Sized> AsyncSessionStore for CachedDbStore<D> {
     }
 
     async fn asave(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
-        let saved = self.durable.asave(record, mode).await?;
-        let cache_key = self.cache_key(&saved);
+        if is_epoch_key(&record.key) {
+            return Err(match mode {
+                SaveMode::Create => Error::Create,
+                SaveMode::Update => Error::Update,
+            });
+        }
+        // Read before the write, so the entry's stamp is never newer than its data.
+        let epoch = self.epoch().await?;
+        let cache_key = self.cache_key(&record.key);
+        let lease = format!("{{\"lease\":\"{}\"}}", token());
+        let leased = match self.cache.set(&cache_key, &lease, LEASE_TTL).await {
+            Ok(()) => true,
+            Err(err) => {
+                // Logged once; the epoch settles this save (no second timeout).
+                self.cache_failed("saving to", &err);
+                false
+            }
+        };
+        let saved = match self.durable.asave(record, mode).await {
+            Ok(saved) => saved,
+            Err(err) => {
+                if leased {
+                    // Frees the slot for the next fill; a lease left reads as a miss.
+                    let _ = self.cache.delete(&cache_key).await;
+                }
+                return Err(err);
+            }
+        };
+        let after = Instant::now();
+        if !leased {
+            self.change_epoch(after).await?;
+            return Ok(saved);
+        }
         let ttl = ttl_for(record.expires_at, self.clock.now());
-        let written = match CacheValue::encode(&record.data, record.expires_at) {
-            Ok(value) => match mode {
-                SaveMode::Create => self.cache.set(&cache_key, &value, ttl).await,
-                SaveMode::Update => self.cache.replace(&cache_key, &value, ttl).await.map(drop),
-            },
+        let swapped = match CacheValue::encode(&record.data, record.expires_at, Some(&epoch)) {
+            Ok(value) => {
+                self.cache
+                    .compare_and_set(&cache_key, &lease, &value, ttl)
+                    .await
+            }
             Err(err) => Err(err),
         };
-        if let Err(err) = written {
-            self.cache_failed("saving to", &err);
+        let failure = match swapped {
+            Ok(true) => return Ok(saved),
+            // Another save or delete took the slot: remove whatever is there.
+            Ok(false) => None,
+            Err(err) => Some(err),
+        };
+        match self.cache.delete(&cache_key).await {
+            Ok(()) => {
+                if let Some(err) = failure {
+                    self.cache_failed("saving to", &err);
+                }
+            }
+            Err(err) => {
+                self.cache_failed("saving to", &err);
+                self.change_epoch(after).await?;
+            }
         }
         Ok(saved)
     }
 
     async fn adelete(&self, key: &SessionKey) -> Result<()> {
+        if is_epoch_key(key) {
+            return Ok(());
+        }
         self.durable.adelete(key).await?;
-        self.cache.delete(&self.cache_key(key)).await
+        let after = Instant::now();
+        if let Err(err) = self.cache.delete(&self.cache_key(key)).await {
+            self.cache_failed("deleting from", &err);
+            self.change_epoch(after).await?;
+        }
+        Ok(())
     }
 
     async fn aclear_expired(&self) -> Result<u64> {

@@ -72,9 +72,9 @@ async fn the_value_is_the_dict_and_its_expiry_under_the_prefixed_key() {
     );
 
     let other = CacheStore::new(s.cache.clone())
-        .key_prefix("site2:")
+        .key_prefix("site2")
         .clock(Arc::new(s.store_clock.clone()));
-    assert_eq!(other.prefix(), "site2:");
+    assert_eq!(other.prefix(), "site2");
     assert!(
         !other.aexists(&key).await.unwrap(),
         "prefixes are namespaces"

@@ -1,5 +1,6 @@
 //! The in-process cache: Django's local-memory cache (`LocMemCache`).
 
+use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -38,7 +39,6 @@ const PURGE_PER_WRITE: usize = 64;
 /// assert_eq!(cache.get("k").await?.as_deref(), Some("v"));
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct MemoryCache {
     inner: Mutex<ExpiringMap<String, String>>,
     clock: Arc<dyn Clock>,
@@ -116,6 +116,17 @@ impl MemoryCache {
     }
 }
 
+impl fmt::Debug for MemoryCache {
+    /// The bound and the number of entries: never a key or a value (they are
+    /// session keys and session data).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryCache")
+            .field("entries", &self.len())
+            .field("max_entries", &self.max_entries)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for MemoryCache {
     fn default() -> Self {
         Self::new()
@@ -157,6 +168,22 @@ impl Cache for MemoryCache {
         self.lock().remove(key);
         Ok(())
     }
+
+    async fn compare_and_set(
+        &self,
+        key: &str,
+        expected: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool> {
+        Ok(self.with_write(|inner, now| {
+            if inner.live(key, now).map(String::as_str) != Some(expected) {
+                return false;
+            }
+            self.write(inner, key, value, ttl, now);
+            true
+        }))
+    }
 }
 
 #[cfg(test)]
@@ -188,6 +215,10 @@ mod tests {
         assert_eq!(c.get("other").await.unwrap(), None);
         c.set("other", "y", MINUTE).await.unwrap();
         assert_eq!(c.get("other").await.unwrap().as_deref(), Some("y"));
+        assert!(!c.compare_and_set("k", "1", "4", MINUTE).await.unwrap());
+        assert!(c.compare_and_set("k", "3", "4", MINUTE).await.unwrap());
+        assert_eq!(c.get("k").await.unwrap().as_deref(), Some("4"));
+        assert!(!c.compare_and_set("absent", "", "x", MINUTE).await.unwrap());
         c.delete("k").await.unwrap();
         c.delete("k").await.unwrap();
         assert_eq!(c.get("k").await.unwrap(), None);

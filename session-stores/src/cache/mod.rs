@@ -8,9 +8,14 @@
 //!
 //! # Keys and values
 //!
-//! The cache key is the prefix ([`DEFAULT_KEY_PREFIX`], configurable) followed by the
-//! session key: `django.contrib.sessions.cache` + `abcd...`. Only validated keys
-//! (`[a-z0-9]{8,40}`, rule H1) reach the cache.
+//! The cache key is the prefix ([`DEFAULT_KEY_PREFIX`], configurable), a colon
+//! ([`KEY_SEPARATOR`]) and the session key: `django.contrib.sessions.cache:abcd...`.
+//! Only validated keys (`[a-z0-9]{8,40}`, rule H1) reach the cache; a session key
+//! holds no colon, so the last colon ends the prefix and two prefixes can never name
+//! the same entry (without it, `site:sess` + `ionabc...` and `site:session` + `abc...`
+//! were one key). Django's layout (`KEY_PREFIX:VERSION:` + the prefix + the key,
+//! without a separator) is not followed: Django's cache values are pickles, which this
+//! crate neither reads nor writes, so no entry could be shared anyway.
 //!
 //! The value is JSON text holding the session dictionary itself (Django's cache holds
 //! the dict, not the signed `session_data` string; rule E3) and the instant the session
@@ -92,6 +97,14 @@ pub use fred;
 
 /// Django's cache key prefix of the cache backend.
 pub const DEFAULT_KEY_PREFIX: &str = "django.contrib.sessions.cache";
+/// What separates the prefix from the session key in a cache key (see the
+/// [module docs](self#keys-and-values)).
+pub const KEY_SEPARATOR: char = ':';
+
+/// The cache key of `key` under `prefix`: the prefix, [`KEY_SEPARATOR`], the key.
+pub(crate) fn prefixed(prefix: &str, key: &SessionKey) -> String {
+    format!("{prefix}{KEY_SEPARATOR}{}", key.as_str())
+}
 /// The shortest time to live given to a cache entry (rule E3: at least one second).
 pub const MIN_TTL: Duration = Duration::from_secs(1);
 /// The longest time to live given to a cache entry (100 years); the expiry stored in
@@ -125,6 +138,18 @@ pub trait Cache: Send + Sync + fmt::Debug {
 
     /// Removes the entry under `key`; a missing entry is not an error.
     async fn delete(&self, key: &str) -> Result<()>;
+
+    /// Stores `value` under `key` for `ttl` only if the key holds exactly `expected`
+    /// (a compare-and-set; Redis runs it as one Lua script). True when it was stored.
+    /// Must be atomic: [`cached_db`](crate::cached_db) relies on it so that a load
+    /// never refills the cache with a row a concurrent write replaced or deleted.
+    async fn compare_and_set(
+        &self,
+        key: &str,
+        expected: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool>;
 }
 
 /// The time to live of an entry that expires at `expires_at`, seen at `now`: the
@@ -149,35 +174,52 @@ pub fn ttl_for(expires_at: OffsetDateTime, now: OffsetDateTime) -> Duration {
     Duration::from_millis(ms).clamp(MIN_TTL, MAX_TTL)
 }
 
-/// A decoded cache value: the expiry, when readable, and the data, when it is an
-/// object.
-#[derive(Debug)]
+/// A decoded cache value: the expiry, when readable, the data, when it is an object,
+/// the cached_db epoch it was written under, and whether it is a cached_db lease.
+/// (No `Debug`: it holds session data.)
 pub(crate) struct CacheValue {
     pub(crate) expires_at: Option<OffsetDateTime>,
     pub(crate) data: Option<SessionData>,
+    pub(crate) epoch: Option<String>,
+    pub(crate) lease: bool,
 }
 
 impl CacheValue {
-    /// The text of a value (see the module docs for the format).
-    pub(crate) fn encode(data: &SessionData, expires_at: OffsetDateTime) -> Result<String> {
+    /// The text of a value (see the module docs for the format); `epoch` is
+    /// cached_db's stamp, which the cache store does not write.
+    pub(crate) fn encode(
+        data: &SessionData,
+        expires_at: OffsetDateTime,
+        epoch: Option<&str>,
+    ) -> Result<String> {
         let expires = expires_at
             .format(&Rfc3339)
             .map_err(|e| Error::serialization(format!("cannot format the expiry: {e}")))?;
         let data = serde_json::to_string(data).map_err(Error::serialization)?;
-        Ok(format!("{{\"expires\":\"{expires}\",\"data\":{data}}}"))
+        Ok(match epoch {
+            Some(epoch) => {
+                let epoch = serde_json::to_string(epoch).map_err(Error::serialization)?;
+                format!("{{\"expires\":\"{expires}\",\"epoch\":{epoch},\"data\":{data}}}")
+            }
+            None => format!("{{\"expires\":\"{expires}\",\"data\":{data}}}"),
+        })
     }
 
-    /// Reads a value; anything but a JSON object gives neither part.
+    /// Reads a value; anything but a JSON object gives no part.
     pub(crate) fn decode(text: &str) -> CacheValue {
         let mut value = CacheValue {
             expires_at: None,
             data: None,
+            epoch: None,
+            lease: false,
         };
         if let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(text) {
             value.expires_at = map
                 .get("expires")
                 .and_then(Value::as_str)
                 .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok());
+            value.epoch = map.get("epoch").and_then(Value::as_str).map(str::to_owned);
+            value.lease = map.contains_key("lease");
             value.data = map.remove("data").and_then(SessionData::from_value);
         }
         value
@@ -186,8 +228,12 @@ impl CacheValue {
     /// The data and expiry of a live, whole value: `None` when expired at `now`, or
     /// when either part does not decode (rule D7).
     pub(crate) fn live(text: &str, now: OffsetDateTime) -> Option<(SessionData, OffsetDateTime)> {
-        let value = Self::decode(text);
-        match (value.expires_at, value.data) {
+        Self::decode(text).into_live(now)
+    }
+
+    /// As [`live`](Self::live), on a decoded value.
+    pub(crate) fn into_live(self, now: OffsetDateTime) -> Option<(SessionData, OffsetDateTime)> {
+        match (self.expires_at, self.data) {
             (Some(at), Some(data)) if at > now => Some((data, at)),
             _ => None,
         }
@@ -256,9 +302,9 @@ impl CacheStore {
         &self.cache
     }
 
-    /// The cache key of a session key: the prefix followed by the key.
+    /// The cache key of a session key: the prefix, [`KEY_SEPARATOR`] and the key.
     pub fn cache_key(&self, key: &SessionKey) -> String {
-        format!("{}{}", self.prefix, key.as_str())
+        prefixed(&self.prefix, key)
     }
 
     /// Stores `text` as is under `key`'s cache key, live for the remaining age up to
@@ -352,7 +398,7 @@ impl AsyncSessionStore for CacheStore {
     async fn asave(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
         let key = &record.key;
         let now = self.clock.now();
-        let value = CacheValue::encode(&record.data, record.expires_at)?;
+        let value = CacheValue::encode(&record.data, record.expires_at, None)?;
         let ttl = ttl_for(record.expires_at, now);
         let cache_key = self.cache_key(key);
         if mode == SaveMode::Create {
@@ -395,7 +441,7 @@ mod tests {
     fn value_format_round_trips() {
         let data = SessionData::from_value(json!({"b": 1, "a": "é"})).unwrap();
         let at = datetime!(2026-01-15 0:00 UTC);
-        let text = CacheValue::encode(&data, at).unwrap();
+        let text = CacheValue::encode(&data, at, None).unwrap();
         assert_eq!(
             text,
             r#"{"expires":"2026-01-15T00:00:00Z","data":{"b":1,"a":"é"}}"#
@@ -403,6 +449,16 @@ mod tests {
         let back = CacheValue::decode(&text);
         assert_eq!(back.expires_at, Some(at));
         assert_eq!(back.data, Some(data.clone()));
+        assert_eq!((back.epoch, back.lease), (None, false));
+        let stamped = CacheValue::encode(&data, at, Some("e\"1")).unwrap();
+        assert_eq!(
+            stamped,
+            r#"{"expires":"2026-01-15T00:00:00Z","epoch":"e\"1","data":{"b":1,"a":"é"}}"#
+        );
+        let back = CacheValue::decode(&stamped);
+        assert_eq!(back.epoch.as_deref(), Some("e\"1"));
+        assert_eq!(back.data, Some(data.clone()));
+        assert!(CacheValue::decode(r#"{"lease":"x"}"#).lease);
         assert_eq!(
             CacheValue::live(&text, at - time::Duration::nanoseconds(1)),
             Some((data, at))
@@ -417,7 +473,7 @@ mod tests {
     #[test]
     fn sub_second_expiries_are_exact() {
         let at = datetime!(2026-01-15 0:00:00.123456789 UTC);
-        let text = CacheValue::encode(&SessionData::new(), at).unwrap();
+        let text = CacheValue::encode(&SessionData::new(), at, None).unwrap();
         assert_eq!(CacheValue::decode(&text).expires_at, Some(at));
     }
 

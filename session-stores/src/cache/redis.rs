@@ -10,7 +10,7 @@ use fred::prelude::{
     Builder, Client, ClientLike, Config, Expiration, KeysInterface, Options, ReconnectPolicy,
     ServerConfig, SetOptions, Value,
 };
-use fred::types::ConnectHandle;
+use fred::types::{ClusterHash, ConnectHandle, CustomCommand};
 use session_api::{Error, Result};
 
 use super::Cache;
@@ -89,10 +89,11 @@ impl RedisOptions {
 /// A Redis cache (feature `redis`): one multiplexed `fred` client.
 ///
 /// Commands: `SET NX PX` (add), `SET XX GET PX` (replace; Redis 6.2 or later), `SET
-/// PX`, `GET`, `DEL`. Each command is sent with `fail_fast` (while the connection is
-/// down it fails at once instead of waiting for a reconnection) and the configured
-/// timeout; a connection that stops answering is closed and opened again; lost
-/// connections are re-established in the background for as long as it takes.
+/// PX`, `GET`, `DEL`, and `EVAL` of a `GET`-then-`SET` script (compare-and-set).
+/// Each command is sent with `fail_fast` (while the connection is down it fails at
+/// once instead of waiting for a reconnection) and the configured timeout; a
+/// connection that stops answering is closed and opened again; lost connections are
+/// re-established in the background for as long as it takes.
 ///
 /// A server URL is `redis://[[user:]password@]host[:port][/db]`; `fred`'s other forms
 /// (`redis-sentinel://...?sentinelServiceName=...`, `redis-cluster://...`) are
@@ -268,8 +269,17 @@ impl RedisCache {
     }
 }
 
+/// `compare_and_set` as one script: `SET` with `PX` only when `GET` gives the
+/// expected value.
+const COMPARE_AND_SET: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+     redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 else return 0 end";
+
+fn px_millis(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
+}
+
 fn px(ttl: Duration) -> Expiration {
-    Expiration::PX(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1))
+    Expiration::PX(px_millis(ttl))
 }
 
 #[async_trait]
@@ -322,6 +332,25 @@ impl Cache for RedisCache {
             .await
             .map_err(classify)?;
         Ok(())
+    }
+
+    async fn compare_and_set(
+        &self,
+        key: &str,
+        expected: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool> {
+        // EVAL script numkeys key args...: the key is the third argument (for Cluster).
+        let eval = CustomCommand::new("EVAL", ClusterHash::Offset(2), false);
+        let ttl = px_millis(ttl).to_string();
+        let stored: i64 = self
+            .client
+            .with_options(&self.per_command)
+            .custom(eval, vec![COMPARE_AND_SET, "1", key, expected, value, &ttl])
+            .await
+            .map_err(classify)?;
+        Ok(stored == 1)
     }
 }
 
