@@ -86,7 +86,7 @@ pub enum Error {
     BlockingNotAllowed(&'static str),
     /// The session was deleted while the request was running (rule G5); adapters
     /// answer 400 Bad Request.
-    #[error("the session was deleted before the request completed (for example by a logout in a concurrent request)")]
+    #[error("The request's session was deleted before the request completed. The user may have logged out in a concurrent request, for example.")]
     SessionInterrupted,
     /// The backend could not be reached in time (connection refused or lost, pool
     /// exhausted, timed out); adapters answer 503 Service Unavailable. Carries the

@@ -98,10 +98,14 @@ impl SessionKey {
     /// Wraps the value of a client-side store whose key carries the data itself
     /// (signed cookies, rule E6). Such keys are never used to build a path or query;
     /// only printable ASCII without `;`, `,`, space, `"` or `\` is accepted, so the
-    /// value is always a valid cookie value.
+    /// value is always a valid cookie value, and at least 8 characters (rule A2).
     pub fn signed_payload(value: &str) -> Result<Self> {
-        if value.is_empty() {
-            return Err(Error::InvalidKey { reason: "empty" });
+        // Django's `_validate_session_key`: a key needs at least 8 characters, on every
+        // backend (rule A2), so a shorter cookie is dropped before any read.
+        if value.len() < MIN_KEY_LEN {
+            return Err(Error::InvalidKey {
+                reason: "shorter than 8 characters",
+            });
         }
         if !value
             .bytes()

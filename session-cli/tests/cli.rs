@@ -199,3 +199,85 @@ fn decode_reads_the_directory_of_a_file_store_url() {
         "error: no live, decodable session under that key"
     );
 }
+
+/// Django's `clearsessions` on a file store (rules G7, E5): `clear-expired --store
+/// file:///dir` removes the expired session files of that directory and keeps the
+/// live ones.
+#[test]
+fn clear_expired_on_a_file_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let codec = SessionCodec::new(
+        &SecretKeys::new(SECRET),
+        Arc::new(SystemClock),
+        Arc::new(JsonSerializer),
+    );
+    let store = FileStore::new(
+        dir.path(),
+        "sessionid",
+        1_209_600,
+        codec,
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let data: SessionData = [("cart", json!([1]))].into_iter().collect();
+    let live = store
+        .save(
+            &Record::new(
+                SessionKey::generate(),
+                data.clone(),
+                now + time::Duration::hours(1),
+            ),
+            SaveMode::Create,
+        )
+        .unwrap();
+    let expired = store
+        .save(
+            &Record::new(SessionKey::generate(), data, now - time::Duration::hours(1)),
+            SaveMode::Create,
+        )
+        .unwrap();
+    let url = format!("file://{}", dir.path().display());
+
+    let (code, out, err) = sessions(&["clear-expired", "--store", &url]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "removed 1 expired sessions");
+    assert!(store.exists(&live).unwrap());
+    assert!(!store.exists(&expired).unwrap());
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "only the live session's file: {left:?}");
+
+    let (code, out, err) = sessions(&["clear-expired", "--store", &url]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "removed 0 expired sessions");
+}
+
+/// A store that cannot clear (rules G7, D8): signed cookies keep nothing server-side, so
+/// `clear-expired` answers that there is nothing to clear, and succeeds.
+#[test]
+fn clear_expired_on_signed_cookies_has_nothing_to_clear() {
+    let (code, out, err) = sessions(&["clear-expired", "--store", "signed-cookies:"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.trim(),
+        "this store expires sessions itself; nothing to clear"
+    );
+}
+
+/// A cache store with the backend's own TTL (rules G7, D8, E3): Redis expires the sessions,
+/// so `clear-expired` has nothing to clear. Needs the local Redis (feature `redis`).
+#[cfg(feature = "redis")]
+#[test]
+fn clear_expired_on_a_redis_cache_has_nothing_to_clear() {
+    let url = std::env::var("SESSIONS_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let (code, out, err) = sessions(&["clear-expired", "--store", &url]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.trim(),
+        "this store expires sessions itself; nothing to clear"
+    );
+}

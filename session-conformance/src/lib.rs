@@ -99,6 +99,8 @@ cases! {
     dict::b9_is_empty, "B9", Always;
     dict::b10_sync_and_async_twins_agree, "B10 D9", Always;
     dict::f1_data_round_trips_exactly, "F1", Always;
+    dict::b3_async_methods_one_by_one_set_the_flags, "B2 B3 B10", Always;
+    dict::b11_sync_return_values, "B11 B6", Always;
     expiry::c5_default_lifetime_is_cookie_age, "C4 C5 E6", Always;
     expiry::c1_integer_expiry_sets_the_lifetime, "C1 C8", ServerSide;
     expiry::c2_datetime_expiry_is_absolute, "C2 C8", ServerSide;
@@ -110,6 +112,11 @@ cases! {
     expiry::c9_reading_does_not_extend, "C9", ServerSide;
     expiry::c9_expired_record_loads_empty_and_drops_key, "C9 A3", Always;
     expiry::c5_malformed_stored_expiry_is_ignored, "C5 D7", Always;
+    expiry::c10_custom_cookie_age_is_read_back, "C10 C3 C4 C5", Always;
+    expiry::c10_custom_cookie_age_bounds_the_record, "C10 C8", ServerSide;
+    expiry::c6_async_age_and_date_read_back, "C5 C6 B10", Always;
+    expiry::c7_site_wide_browser_close_with_per_session_expiry, "C7 G6", Always;
+    expiry::c11_expiry_past_at_save_loads_empty, "C11 C9 E6", ServerSide;
     contract::d1_exists_follows_the_record, "D1 D6", ServerSide;
     contract::d1_expired_record_does_not_exist, "D1 C9", ServerSide;
     contract::d2_create_saves_and_sets_modified, "D2", ServerSide;
@@ -123,11 +130,13 @@ cases! {
     contract::d7_missing_record_loads_none, "D7", ServerSide;
     contract::d7_load_returns_the_record_with_its_expiry, "D7 E1", ServerSide;
     contract::d9_sync_and_async_sides_agree, "D9", ServerSide;
+    contract::g6_default_serializer_is_json, "G6 F1", Always;
     lifecycle::a5_cycle_key_keeps_data_under_new_key, "A5", Always;
     lifecycle::a5_cycle_key_old_key_loads_empty, "A5", ServerSide;
     lifecycle::a5_cycle_key_writes_before_deleting, "A5", ServerSide;
     lifecycle::a6_flush_deletes_the_record, "A6", ServerSide;
     lifecycle::a6_flush_empties_and_drops_key, "A6 B9", Always;
+    lifecycle::a7_flush_leaves_modified_and_accessed, "A7 B4", Always;
     clear::d8_clear_expired_removes_only_expired, "D8 G7", ClearExpired;
     clear::d8_cleared_record_is_not_resurrected_by_update, "D8 D5", ClearExpired;
     clear::d8_clear_expired_noop_is_harmless, "D8 G7", NoClearExpired;
@@ -137,6 +146,12 @@ cases! {
     middleware::g4_no_save_on_500, "G4", Always;
     middleware::g2_flushed_session_deletes_cookie, "G2", Always;
     middleware::g5_concurrent_logout_is_not_resurrected, "G5 D5", ServerSide;
+    middleware::g6_cookie_without_httponly, "G6 G4", Always;
+    middleware::g2_logout_without_a_cookie_sends_none_but_varies, "G2 G3 A6", Always;
+    middleware::g3_save_every_request_renewal_varies_on_cookie, "G3 G4", Always;
+    middleware::g4_no_save_on_503, "G4", Always;
+    middleware::g4_cleared_session_is_saved_and_its_cookie_resent, "B4 G4", ServerSide;
+    middleware::g5_concurrent_logout_error_message, "G5", ServerSide;
     encoding::d7_undecodable_record_loads_empty, "D7 F7", Raw;
     encoding::f7_tampered_record_loads_empty, "F5 F7", DjangoSessionData;
     encoding::f5_record_signed_with_other_secret_loads_empty, "F5 F7", DjangoSessionData;
@@ -146,6 +161,8 @@ cases! {
     encoding::e6_signed_cookie_is_djangos, "E6 F6", SignedPayload;
     encoding::e6_tampered_cookie_loads_empty, "E6 F5", SignedPayload;
     encoding::h4_oversized_cookie_is_an_error, "H4", SignedPayload;
+    encoding::e6_short_cookie_value_is_dropped_and_deleted, "E6 A2", SignedPayload;
+    encoding::b1_data_stays_loaded_after_save, "B1 D3", Always;
     encoding::g4_set_cookie_header_wire_format, "G4 G2", Always;
     concurrency::concurrent_saves_leave_a_whole_record, "D5", ServerSide;
     concurrency::concurrent_creates_get_distinct_keys, "A4", ServerSide;

@@ -86,6 +86,8 @@ async fn store_ignoring_expiry_fails_the_expiry_rules() {
             "c9_reading_does_not_extend",
             "c9_expired_record_loads_empty_and_drops_key",
             "d1_expired_record_does_not_exist",
+            "c10_custom_cookie_age_bounds_the_record",
+            "c11_expiry_past_at_save_loads_empty",
         ],
     )
     .await;

@@ -212,7 +212,8 @@ pub(crate) fn is_id_key(text: &str) -> bool {
 }
 
 pub(crate) fn is_cookie_safe(text: &str) -> bool {
-    !text.is_empty()
+    // Rule A2: Django's `_validate_session_key` wants at least 8 characters.
+    text.len() >= 8
         && text
             .bytes()
             .all(|b| (0x21..=0x7e).contains(&b) && !matches!(b, b';' | b',' | b'"' | b'\\'))

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use session_api::{Error, Result, SessionBackend};
 use session_conformance::{unavailable, Harness, KitEnv};
-use session_stores::db::{DbOptions, DbPool, DbPoolOptions, DbStore, Dialect};
+use session_stores::db::{
+    AccountIdColumn, DbOptions, DbPool, DbPoolOptions, DbStore, Dialect, RecordExtension,
+};
 
 use crate::{redact, Raw};
 
@@ -119,6 +121,20 @@ fn drop_table(url: &str, dialect: Dialect, sql: &str) -> std::result::Result<(),
 /// [`session_conformance::unavailable`] when the server cannot be reached;
 /// otherwise as [`DbPool::connect`], [`DbStore::new`] and [`DbStore::migrate`].
 pub async fn store(database: &Database, env: &KitEnv) -> Result<(Arc<DbStore>, TableGuard)> {
+    store_with(database, env, None).await
+}
+
+/// As [`store`], with `extension`'s extra columns (custom records, rule E2) on the
+/// case's table when there is one.
+///
+/// # Errors
+///
+/// As [`store`].
+pub async fn store_with(
+    database: &Database,
+    env: &KitEnv,
+    extension: Option<Arc<dyn RecordExtension>>,
+) -> Result<(Arc<DbStore>, TableGuard)> {
     let (url, dir) = match database {
         #[cfg(feature = "sqlite")]
         Database::ScratchSqlite => {
@@ -144,9 +160,12 @@ pub async fn store(database: &Database, env: &KitEnv) -> Result<(Arc<DbStore>, T
         }
         Err(err) => return Err(err),
     };
-    let options = DbOptions::new(env.secret_keys())
+    let mut options = DbOptions::new(env.secret_keys())
         .clock(env.clock())
         .table(env.unique_name());
+    if let Some(extension) = extension {
+        options = options.extension(extension);
+    }
     let store = Arc::new(DbStore::new(pool, options)?);
     let guard = TableGuard {
         server: dir.is_none().then(|| (url, store.dialect())),
@@ -159,7 +178,23 @@ pub async fn store(database: &Database, env: &KitEnv) -> Result<(Arc<DbStore>, T
 
 /// The kit factory of the database store on `database`.
 pub async fn db(database: Database, env: KitEnv) -> Result<Harness> {
-    let (store, guard) = store(&database, &env).await?;
+    harness(database, env, None).await
+}
+
+/// The kit factory of the database store on `database` with extra columns (custom
+/// records, rule E2): Django's "Extending database-backed session engines", here the
+/// indexed `account_id` column of [`AccountIdColumn`], filled on every save. The
+/// whole kit runs on it, as on the plain table.
+pub async fn db_account_id(database: Database, env: KitEnv) -> Result<Harness> {
+    harness(database, env, Some(Arc::new(AccountIdColumn::new()))).await
+}
+
+async fn harness(
+    database: Database,
+    env: KitEnv,
+    extension: Option<Arc<dyn RecordExtension>>,
+) -> Result<Harness> {
+    let (store, guard) = store_with(&database, &env, extension).await?;
     Ok(Harness::new(SessionBackend::from_async(store.clone()))
         .with_raw(Raw::of(&store), true)
         .keep_alive(guard))

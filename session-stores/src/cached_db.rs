@@ -83,12 +83,12 @@
 //!   from the database and not filled.
 //! * `save`: the database's semantics (rules D4, D5, H7: an [`Error::Create`] or
 //!   [`Error::Update`] there is the result and the lease is removed); the cache as
-//!   above. A failing cache step is logged as a warning on target
+//!   above. A failing cache step is logged at ERROR level on target
 //!   `django.contrib.sessions` and the save succeeds (Django 5.1+), after the epoch
 //!   change; only an epoch that cannot be written fails it.
 //! * `exists`: a cache entry as `load` would serve it, else the database.
 //! * `delete`: the database row, then the cache entry; when the entry cannot be
-//!   removed, the epoch changes (logged as a warning) and the delete succeeds. Django
+//!   removed, the epoch changes (logged at ERROR level) and the delete succeeds. Django
 //!   raises the cache's error there instead.
 //! * `clear_expired`: the database's; cache entries expire on their own TTL.
 //!
@@ -289,8 +289,10 @@ impl<D: AsyncSessionStore + ?Sized> CachedDbStore<D> {
         prefixed(&self.prefix, key)
     }
 
+    /// Rule E4: Django 5.1+ logs a failed cache write with `logger.exception`, i.e. at
+    /// ERROR level, on `django.contrib.sessions`.
     fn cache_failed(&self, what: &str, err: &Error) {
-        tracing::warn!(target: LOG_TARGET, "Error {what} cache ({:?}): {err}", self.cache);
+        tracing::error!(target: LOG_TARGET, "Error {what} cache ({:?}): {err}", self.cache);
     }
 
     /// The current epoch: the one this process saw less than an interval ago, else

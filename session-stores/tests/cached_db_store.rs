@@ -15,11 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::{open, open_with, options, Kind, TestDb, START};
+use common::{exec, open, open_with, options, Kind, TestDb, START};
 use serde_json::json;
 use session_api::{
-    AsyncSessionStore, Error, InlineAsync, ManualClock, Record, Result, SaveMode, SessionData,
-    SessionKey,
+    AsyncSessionStore, Error, InlineAsync, ManualClock, Record, Result, SaveMode, SessionBackend,
+    SessionData, SessionKey,
 };
 use session_stores::cache::{Cache, CacheStore, MemoryCache};
 use session_stores::cached_db::{CachedDbStore, DEFAULT_KEY_PREFIX, EPOCH_KEY};
@@ -614,12 +614,14 @@ async fn revoking_an_account_removes_the_cached_copies() {
 struct Logs(Arc<Mutex<Vec<(tracing::Level, String, String)>>>);
 
 impl Logs {
-    fn warnings(&self, target: &str) -> Vec<String> {
+    /// The ERROR-level messages on `target` (rule E4: Django logs a failed cache write
+    /// with `logger.exception`).
+    fn errors(&self, target: &str) -> Vec<String> {
         self.0
             .lock()
             .unwrap()
             .iter()
-            .filter(|(level, t, _)| *level == tracing::Level::WARN && t == target)
+            .filter(|(level, t, _)| *level == tracing::Level::ERROR && t == target)
             .map(|(_, _, message)| message.clone())
             .collect()
     }
@@ -680,7 +682,7 @@ async fn a_failing_cache_never_fails_a_save_and_is_logged() {
         )
         .await
         .expect("update despite the cache");
-    let saving = logs.warnings("django.contrib.sessions");
+    let saving = logs.errors("django.contrib.sessions");
     assert_eq!(saving.len(), 2, "one warning a save: {saving:?}");
     // Each save changed the epoch: whatever the cache holds is distrusted.
     let changed = epoch_of(&db.store).await;
@@ -702,7 +704,7 @@ async fn a_failing_cache_never_fails_a_save_and_is_logged() {
     );
     assert!(store.aexists(&key).await.unwrap());
     assert!(logs
-        .warnings("django.contrib.sessions")
+        .errors("django.contrib.sessions")
         .iter()
         .any(|m| m.starts_with("Error reading from cache")));
 
@@ -711,10 +713,100 @@ async fn a_failing_cache_never_fails_a_save_and_is_logged() {
     assert_eq!(db.store.read_raw(&key).await.unwrap(), None);
     assert_ne!(epoch_of(&db.store).await, changed);
     assert!(logs
-        .warnings("django.contrib.sessions")
+        .errors("django.contrib.sessions")
         .iter()
         .any(|m| m.starts_with("Error deleting from cache")));
     db.cleanup().await;
+}
+
+/// E4 with D9: the sync side of a cached_db backend (`SessionBackend::sync`, the
+/// async store behind the blocking bridge, as Django's sync `save()`) saves, loads and
+/// deletes through a cache that refuses every call; each failed cache call is logged.
+// A multi-thread runtime, so the bridge may block; the test body and the futures it
+// blocks on run on this thread, where the subscriber is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sync_save_path_survives_a_failing_cache() {
+    let logs = Logs::default();
+    let _guard = tracing::subscriber::set_default(logs.clone());
+    let db = open(Kind::Sqlite, "cdb_down_sync").await.expect("SQLite");
+    let store = CachedDbStore::new(db.store.clone(), Arc::new(Down), Arc::new(db.clock.clone()));
+    let backend = SessionBackend::from_async(Arc::new(store));
+    let sync = backend.sync();
+
+    let key = sync
+        .create(&data(json!({"a": 1})), hour())
+        .expect("a sync create despite the cache");
+    sync.save(
+        &Record::new(key.clone(), data(json!({"a": 2})), hour()),
+        SaveMode::Update,
+    )
+    .expect("a sync update despite the cache");
+    let saving: Vec<_> = logs
+        .errors("django.contrib.sessions")
+        .into_iter()
+        .filter(|m| m.starts_with("Error saving to cache"))
+        .collect();
+    assert_eq!(saving.len(), 2, "one log line a sync save: {saving:?}");
+    // The database has the update.
+    assert_eq!(
+        db.store.aload(&key).await.unwrap().map(|r| r.data),
+        Some(data(json!({"a": 2})))
+    );
+    assert_eq!(
+        sync.load(&key).unwrap().map(|r| r.data),
+        Some(data(json!({"a": 2})))
+    );
+    assert!(sync.exists(&key).unwrap());
+    sync.delete(&key).expect("a sync logout despite the cache");
+    assert_eq!(db.store.read_raw(&key).await.unwrap(), None);
+    assert!(!sync.exists(&key).unwrap());
+    db.cleanup().await;
+}
+
+/// E4: Django's `exists` is `cache_key in self._cache or
+/// super().exists(...)`: a live cache entry answers without asking the database. The
+/// row is deleted behind the store's back with raw SQL; the cached store still says
+/// yes, from the cache, while the database and a cached_db whose cache is down say no.
+#[tokio::test]
+async fn a_cached_entry_answers_exists_without_the_database() {
+    let s = setup("cdb_exists").await;
+    let key = s
+        .store
+        .acreate(&data(json!({"a": 1})), hour())
+        .await
+        .unwrap();
+    assert!(s
+        .cache
+        .inner
+        .get(&s.store.cache_key(&key))
+        .await
+        .unwrap()
+        .is_some());
+
+    exec(
+        &s.db.store,
+        &format!(
+            "DELETE FROM {} WHERE session_key = '{}'",
+            s.db.store.table(),
+            key.as_str()
+        ),
+    )
+    .await;
+    assert!(!s.db.store.aexists(&key).await.unwrap(), "the row is gone");
+    let uncached = CachedDbStore::new(
+        s.db.store.clone(),
+        Arc::new(Down),
+        Arc::new(s.db.clock.clone()),
+    );
+    assert!(
+        !uncached.aexists(&key).await.unwrap(),
+        "without the cache, the database answers"
+    );
+    assert!(
+        s.store.aexists(&key).await.unwrap(),
+        "the cache entry answers, the database is not asked"
+    );
+    s.db.cleanup().await;
 }
 
 /// E4 over a durable store that is not the database: any `AsyncSessionStore` works,

@@ -108,7 +108,7 @@ fn e6_signing_reproduces_django_byte_for_byte() {
     let f = fixture();
     let clock = f.clock();
     let store = f.store(SecretKeys::new(f.secret.as_str()), &clock);
-    let any_key = payload("ignored");
+    let any_key = payload("ignored-key");
     for (obj, signed) in &f.cookies {
         let d = data(obj.clone());
         let saved = store
@@ -268,7 +268,7 @@ fn h4_a_cookie_over_4096_bytes_is_an_error() {
     let big = data(json!({"noise": noise(4096)}));
     let err = store
         .save(
-            &Record::new(payload("ignored"), big.clone(), clock.now()),
+            &Record::new(payload("ignored-key"), big.clone(), clock.now()),
             SaveMode::Update,
         )
         .unwrap_err();
@@ -287,7 +287,7 @@ fn h4_a_cookie_over_4096_bytes_is_an_error() {
     let repetitive = data(json!({"repeat": "ab".repeat(2048)}));
     let key = store
         .save(
-            &Record::new(payload("ignored"), repetitive.clone(), clock.now()),
+            &Record::new(payload("ignored-key"), repetitive.clone(), clock.now()),
             SaveMode::Update,
         )
         .unwrap();
@@ -308,7 +308,7 @@ fn h4_the_limit_counts_the_cookie_name_and_is_exact() {
     let signed_len = |len| {
         unbounded
             .save(
-                &Record::new(payload("x"), probe(len).clone(), clock.now()),
+                &Record::new(payload("any-signed-value"), probe(len).clone(), clock.now()),
                 SaveMode::Update,
             )
             .unwrap()
@@ -322,13 +322,17 @@ fn h4_the_limit_counts_the_cookie_name_and_is_exact() {
         .with_max_value_len(exact);
     store
         .save(
-            &Record::new(payload("x"), probe(len).clone(), clock.now()),
+            &Record::new(payload("any-signed-value"), probe(len).clone(), clock.now()),
             SaveMode::Update,
         )
         .unwrap();
     assert!(matches!(
         store.save(
-            &Record::new(payload("x"), probe(len + 1).clone(), clock.now()),
+            &Record::new(
+                payload("any-signed-value"),
+                probe(len + 1).clone(),
+                clock.now()
+            ),
             SaveMode::Update
         ),
         Err(Error::CookieTooLarge { .. })

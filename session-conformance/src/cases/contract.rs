@@ -255,3 +255,40 @@ pub async fn d9_sync_and_async_sides_agree(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+/// G6, F1: the default serializer is JSON: a default config's serializer writes
+/// Django's JSON, and what the store keeps (signed cookie, or raw `session_data`)
+/// decodes as JSON.
+pub async fn g6_default_serializer_is_json(ctx: Ctx) -> CaseResult {
+    use session_api::signing::{loads, SESSION_SALT, SIGNED_COOKIES_SALT};
+    use session_api::{JsonSerializer, KeyKind, Serializer, SessionConfig};
+
+    let config = SessionConfig::builder(ctx.env.secret_keys()).build()?;
+    let value = json!({"a": "café", "n": [1, 2.5]});
+    let bytes = config.serializer.dumps(&value)?;
+    ensure!(
+        bytes == JsonSerializer.dumps(&value)?,
+        "the default serializer wrote {:?}",
+        String::from_utf8_lossy(&bytes)
+    );
+    let key = ctx.saved(&[("a", json!(1))]).await?;
+    let stored = if ctx.caps().key_kind == KeyKind::SignedPayload {
+        Some((key.as_str().to_owned(), SIGNED_COOKIES_SALT))
+    } else if ctx.harness.django_session_data {
+        match &ctx.harness.raw {
+            Some(raw) => raw.read_raw(&key).await?.map(|text| (text, SESSION_SALT)),
+            None => None,
+        }
+    } else {
+        None
+    };
+    if let Some((text, salt)) = stored {
+        let keys = ctx.env.secret_keys();
+        let decoded = loads(&text, &keys, salt, &JsonSerializer, None, ctx.env.clock())?;
+        ensure!(
+            decoded == json!({"a": 1}),
+            "stored data decoded as {decoded}"
+        );
+    }
+    Ok(())
+}

@@ -281,3 +281,70 @@ pub async fn f1_data_round_trips_exactly(ctx: Ctx) -> CaseResult {
     ensure!(items == want, "stored {want:?}, loaded {items:?}");
     Ok(())
 }
+
+/// B2, B3, B10: each async method on its own sets `accessed`, and `modified` only
+/// when it changes the data.
+pub async fn b3_async_methods_one_by_one_set_the_flags(ctx: Ctx) -> CaseResult {
+    let key = ctx.saved(&[("a", json!(1))]).await?;
+    for (op, modifies) in [
+        ("ahas_key", false),
+        ("akeys", false),
+        ("avalues", false),
+        ("aitems", false),
+        ("apop_or missing", false),
+        ("apop_or present", true),
+        ("asetdefault present", false),
+        ("asetdefault missing", true),
+        ("aupdate empty", true),
+        ("aupdate", true),
+    ] {
+        let s = ctx.session(Some(key.as_str()));
+        match op {
+            "ahas_key" => drop(s.ahas_key("a").await?),
+            "akeys" => drop(s.akeys().await?),
+            "avalues" => drop(s.avalues().await?),
+            "aitems" => drop(s.aitems().await?),
+            "apop_or missing" => drop(s.apop_or("nope", json!(0)).await?),
+            "apop_or present" => drop(s.apop_or("a", json!(0)).await?),
+            "asetdefault present" => drop(s.asetdefault("a", json!(0)).await?),
+            "asetdefault missing" => drop(s.asetdefault("b", json!(0)).await?),
+            "aupdate empty" => s.aupdate(Vec::new()).await?,
+            _ => s.aupdate(vec![("b".to_owned(), json!(2))]).await?,
+        }
+        ensure!(s.accessed(), "{op} did not set accessed");
+        ensure!(
+            s.modified() == modifies,
+            "{op}: modified {}, expected {modifies}",
+            s.modified()
+        );
+    }
+    Ok(())
+}
+
+/// B11: the sync methods return what Django's do: pop the removed value (or the
+/// default), setdefault the kept or inserted value, has_key, keys and values in
+/// insertion order.
+pub async fn b11_sync_return_values(ctx: Ctx) -> CaseResult {
+    let key = ctx.saved(&[("a", json!(1)), ("b", json!("x"))]).await?;
+    let s = ctx.session(Some(key.as_str()));
+    let checks = tokio::task::spawn_blocking(move || -> Result<Vec<_>, Error> {
+        Ok(vec![
+            ("has_key present", json!(s.has_key("a")?), json!(true)),
+            ("has_key missing", json!(s.has_key("z")?), json!(false)),
+            ("keys", json!(s.keys()?), json!(["a", "b"])),
+            ("values", json!(s.values()?), json!([1, "x"])),
+            ("setdefault present", s.setdefault("a", json!(9))?, json!(1)),
+            ("setdefault missing", s.setdefault("c", json!(9))?, json!(9)),
+            ("pop", s.pop("b")?, json!("x")),
+            ("pop_or missing", s.pop_or("b", json!(5))?, json!(5)),
+            ("keys after", json!(s.keys()?), json!(["a", "c"])),
+            ("values after", json!(s.values()?), json!([1, 9])),
+        ])
+    })
+    .await
+    .map_err(|e| crate::Failure(format!("sync side panicked: {e}")))??;
+    for (what, got, want) in checks {
+        ensure!(got == want, "{what} returned {got}, expected {want}");
+    }
+    Ok(())
+}

@@ -244,3 +244,41 @@ pub async fn g4_set_cookie_header_wire_format(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+/// E6, A2: a signed-cookie value under 8 characters is no key at all (Django's
+/// `_validate_session_key`): dropped at once, and the middleware deletes the cookie.
+pub async fn e6_short_cookie_value_is_dropped_and_deleted(ctx: Ctx) -> CaseResult {
+    let mw =
+        session_api::middleware::SessionMiddleware::new(ctx.backend.clone(), ctx.config().clone());
+    let req = mw.request_session(Some(&format!("{}=abc1234", ctx.config().cookie_name)));
+    ensure!(
+        req.session.session_key().is_none(),
+        "a 7-character value was kept as the key before any read"
+    );
+    let out = mw.aprocess_response(&req, 200).await?;
+    let cookie = out.set_cookie.unwrap_or_default();
+    ensure!(
+        cookie.contains("Max-Age=0"),
+        "the short cookie was not deleted: {cookie:?}"
+    );
+    Ok(())
+}
+
+/// B1, D3: after a save the data stays loaded in the handle: reading it again needs
+/// no load, and gives what was saved (Django's `test_save_doesnt_clear_data`).
+pub async fn b1_data_stays_loaded_after_save(ctx: Ctx) -> CaseResult {
+    let s = ctx.session(None);
+    s.aset("a", &1).await?;
+    s.asave().await?;
+    ctx.spy.reset();
+    ensure!(
+        s.aget::<i64>("a").await? == Some(1),
+        "data lost by the save"
+    );
+    ensure!(
+        ctx.spy.calls().is_empty(),
+        "reading after a save went to the store: {:?}",
+        ctx.spy.calls()
+    );
+    Ok(())
+}

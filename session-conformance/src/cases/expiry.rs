@@ -195,3 +195,145 @@ pub async fn c5_malformed_stored_expiry_is_ignored(ctx: Ctx) -> CaseResult {
     );
     Ok(())
 }
+
+/// A `SESSION_COOKIE_AGE` other than Django's default (rule C10).
+const CUSTOM_AGE: i64 = 3_600;
+
+/// A handle on the store with the kit's settings but `SESSION_COOKIE_AGE` =
+/// [`CUSTOM_AGE`] and `SESSION_EXPIRE_AT_BROWSER_CLOSE` = `browser_close`.
+fn custom_session(
+    ctx: &Ctx,
+    key: Option<&str>,
+    browser_close: bool,
+) -> Result<session_api::Session, crate::Failure> {
+    let config = session_api::SessionConfig::builder(ctx.env.secret_keys())
+        .clock(ctx.env.clock())
+        .cookie_age(CUSTOM_AGE)
+        .expire_at_browser_close(browser_close)
+        .build()?;
+    Ok(session_api::Session::new(
+        ctx.backend.clone(),
+        std::sync::Arc::new(config),
+        key,
+    ))
+}
+
+/// C10: a non-default cookie age is the age read back by default, after
+/// browser-close expiry and after resetting the expiry.
+pub async fn c10_custom_cookie_age_is_read_back(ctx: Ctx) -> CaseResult {
+    let s = custom_session(&ctx, None, false)?;
+    s.aset("a", &1).await?;
+    s.asave().await?;
+    let key = s.session_key();
+    let s = custom_session(&ctx, key.as_ref().map(|k| k.as_str()), false)?;
+    let now = ctx.env.now();
+    for (step, expiry) in [
+        ("by default", None),
+        ("at browser close", Some(Expiry::BrowserClose)),
+        ("after Expiry::Default", Some(Expiry::Default)),
+    ] {
+        if let Some(expiry) = expiry {
+            s.aset_expiry(expiry).await?;
+        }
+        let age = s.aget_expiry_age(ExpiryArgs::default()).await?;
+        ensure!(age == CUSTOM_AGE, "{step}: age {age}, not {CUSTOM_AGE}");
+        let date = s.aget_expiry_date(ExpiryArgs::default()).await?;
+        ensure!(
+            date == now + Duration::seconds(CUSTOM_AGE),
+            "{step}: date {date}"
+        );
+    }
+    Ok(())
+}
+
+/// C10: a record saved under a non-default cookie age lives exactly that long, by
+/// default, at browser close and after resetting the expiry. Server-side only: a
+/// signed cookie's lifetime is the store's own `max_age` (E6), not the session's.
+pub async fn c10_custom_cookie_age_bounds_the_record(ctx: Ctx) -> CaseResult {
+    for (step, expiry) in [
+        ("by default", None),
+        ("at browser close", Some(Expiry::BrowserClose)),
+        ("after Expiry::Default", Some(Expiry::Default)),
+    ] {
+        let s = custom_session(&ctx, None, false)?;
+        s.aset("a", &1).await?;
+        if let Some(expiry) = expiry {
+            s.aset_expiry(Expiry::Seconds(60)).await?;
+            s.aset_expiry(expiry).await?;
+        }
+        s.asave().await?;
+        let key = s
+            .session_key()
+            .ok_or_else(|| crate::Failure("no key after save".into()))?;
+        ctx.advance(CUSTOM_AGE - 1);
+        ensure!(loads(&ctx, &key).await?, "{step}: expired before the age");
+        ctx.advance(2);
+        ensure!(!loads(&ctx, &key).await?, "{step}: loads after the age");
+    }
+    Ok(())
+}
+
+/// C5, C6, B10: the async age and date read back an absolute expiry and a duration,
+/// before and after a save.
+pub async fn c6_async_age_and_date_read_back(ctx: Ctx) -> CaseResult {
+    let now = ctx.env.now();
+    for (what, expiry, age) in [
+        ("datetime", Expiry::At(now + Duration::seconds(100)), 100),
+        ("duration", Expiry::In(Duration::seconds(30)), 30),
+    ] {
+        let key = saved_with(&ctx, expiry).await?;
+        let s = ctx.session(Some(key.as_str()));
+        let got = s.aget_expiry_age(ExpiryArgs::default()).await?;
+        ensure!(got == age, "{what}: age {got}, not {age}");
+        let date = s.aget_expiry_date(ExpiryArgs::default()).await?;
+        ensure!(date == now + Duration::seconds(age), "{what}: date {date}");
+    }
+    Ok(())
+}
+
+/// C7: with SESSION_EXPIRE_AT_BROWSER_CLOSE on, a per-session expiry of 0 is browser
+/// close, a non-zero one overrides the setting, and `Expiry::Default` falls back to it.
+pub async fn c7_site_wide_browser_close_with_per_session_expiry(ctx: Ctx) -> CaseResult {
+    let at = ctx.env.now() + Duration::seconds(100);
+    for (site, expiry, want) in [
+        (true, None, true),
+        (true, Some(Expiry::BrowserClose), true),
+        (true, Some(Expiry::Seconds(60)), false),
+        (true, Some(Expiry::At(at)), false),
+        (true, Some(Expiry::Default), true),
+        (false, None, false),
+        (false, Some(Expiry::BrowserClose), true),
+    ] {
+        let s = custom_session(&ctx, None, site)?;
+        s.aset("a", &1).await?;
+        if let Some(expiry) = expiry {
+            s.aset_expiry(Expiry::Seconds(60)).await?;
+            s.aset_expiry(expiry).await?;
+        }
+        s.asave().await?;
+        let key = s.session_key();
+        let again = custom_session(&ctx, key.as_ref().map(|k| k.as_str()), site)?;
+        let got = again.aget_expire_at_browser_close().await?;
+        ensure!(
+            got == want,
+            "setting {site}, expiry {expiry:?}: browser close {got}, not {want}"
+        );
+    }
+    Ok(())
+}
+
+/// C11: an expiry already past at save time (a past datetime, a negative duration)
+/// is saved, and the record then loads as empty. Server-side only: a signed cookie
+/// is checked against `SESSION_COOKIE_AGE` alone (E6, Django ticket #19201), so a
+/// cookie saved with a past expiry still loads, in Django as here.
+pub async fn c11_expiry_past_at_save_loads_empty(ctx: Ctx) -> CaseResult {
+    let past = ctx.env.now() - Duration::seconds(10);
+    for (what, expiry) in [
+        ("past datetime", Expiry::At(past)),
+        ("negative duration", Expiry::In(Duration::seconds(-10))),
+    ] {
+        let key = saved_with(&ctx, expiry).await?;
+        ensure!(!loads(&ctx, &key).await?, "{what}: the record still loads");
+    }
+    Ok(())
+}

@@ -85,3 +85,26 @@ pub async fn a6_flush_empties_and_drops_key(ctx: Ctx) -> CaseResult {
     ensure!(s.akeys().await?.is_empty(), "flush kept data");
     Ok(())
 }
+
+/// A7: after flush (sync and async) `modified` and `accessed` are both set, as
+/// Django's flush leaves them (it calls clear).
+pub async fn a7_flush_leaves_modified_and_accessed(ctx: Ctx) -> CaseResult {
+    let key = ctx.saved(&[("a", json!(1))]).await?;
+    let s = ctx.session(Some(key.as_str()));
+    s.aflush().await?;
+    ensure!(s.modified(), "aflush left modified unset");
+    ensure!(s.accessed(), "aflush left accessed unset");
+    let key = ctx.saved(&[("a", json!(1))]).await?;
+    let s = ctx.session(Some(key.as_str()));
+    let flags = tokio::task::spawn_blocking(move || -> session_api::Result<_> {
+        s.flush()?;
+        Ok((s.modified(), s.accessed()))
+    })
+    .await
+    .map_err(|e| Failure(format!("sync side panicked: {e}")))??;
+    ensure!(
+        flags == (true, true),
+        "flush left (modified, accessed) = {flags:?}"
+    );
+    Ok(())
+}
