@@ -11,8 +11,10 @@
 //! - `SameSite=None` without `Secure` is a build error. Before the fix 16 of the 208
 //!   valid combinations below sent `SameSite=None` without `Secure`.
 
-use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+#[path = "support/logs.rs"]
+mod logs;
 
 use session_api::config::{SessionConfigBuilder, MIN_SECRET_LEN};
 use session_api::middleware::SessionMiddleware;
@@ -27,38 +29,12 @@ fn builder(keys: SecretKeys) -> SessionConfigBuilder {
     SessionConfig::builder(keys)
 }
 
-/// Every `(level, message)` logged while `f` runs.
+/// Every `(level, "target fields")` logged while `f` runs.
 fn logged(f: impl FnOnce()) -> Vec<(tracing::Level, String)> {
-    #[derive(Default, Clone)]
-    struct Capture(Arc<Mutex<Vec<(tracing::Level, String)>>>);
-    struct Fields(String);
-    impl tracing::field::Visit for Fields {
-        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-            self.0.push_str(&format!("{}={value:?} ", field.name()));
-        }
-    }
-    impl tracing::Subscriber for Capture {
-        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-            true
-        }
-        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-            tracing::span::Id::from_u64(1)
-        }
-        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-        fn event(&self, event: &tracing::Event<'_>) {
-            let mut fields = Fields(String::new());
-            event.record(&mut fields);
-            let level = *event.metadata().level();
-            self.0.lock().unwrap().push((level, fields.0));
-        }
-        fn enter(&self, _: &tracing::span::Id) {}
-        fn exit(&self, _: &tracing::span::Id) {}
-    }
-    let capture = Capture::default();
-    tracing::subscriber::with_default(capture.clone(), f);
-    let events = capture.0.lock().unwrap().clone();
-    events
+    logs::logged(f)
+        .into_iter()
+        .map(|event| (event.level, format!("{} {}", event.target, event.fields)))
+        .collect()
 }
 
 fn warnings(keys: SecretKeys) -> Vec<String> {

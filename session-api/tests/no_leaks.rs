@@ -9,7 +9,10 @@
 //! error's message and so in the log.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+#[path = "support/logs.rs"]
+mod logs;
 
 use serde_json::json;
 use session_api::middleware::{log_session_error, SessionMiddleware};
@@ -153,38 +156,12 @@ fn h5_data_records_and_stores_print_no_data() {
     assert_debug("RequestSession", &request);
 }
 
-/// Every `(target, fields)` logged while `f` runs.
+/// Every `level target fields` line logged while `f` runs.
 fn logged(f: impl FnOnce()) -> Vec<String> {
-    #[derive(Default, Clone)]
-    struct Capture(Arc<Mutex<Vec<String>>>);
-    struct Fields(String);
-    impl tracing::field::Visit for Fields {
-        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-            self.0.push_str(&format!("{}={value:?} ", field.name()));
-        }
-    }
-    impl tracing::Subscriber for Capture {
-        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-            true
-        }
-        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-            tracing::span::Id::from_u64(1)
-        }
-        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-        fn event(&self, event: &tracing::Event<'_>) {
-            let mut fields = Fields(String::new());
-            event.record(&mut fields);
-            let line = format!("{} {}", event.metadata().target(), fields.0);
-            self.0.lock().unwrap().push(line);
-        }
-        fn enter(&self, _: &tracing::span::Id) {}
-        fn exit(&self, _: &tracing::span::Id) {}
-    }
-    let capture = Capture::default();
-    tracing::subscriber::with_default(capture.clone(), f);
-    let events = capture.0.lock().unwrap().clone();
-    events
+    logs::logged(f)
+        .into_iter()
+        .map(|event| format!("{} {} {}", event.level, event.target, event.fields))
+        .collect()
 }
 
 #[test]
