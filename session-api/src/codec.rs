@@ -114,11 +114,14 @@ impl SessionCodec {
     }
 }
 
+/// The integration tests' log capture, shared with the unit tests below.
+#[cfg(test)]
+#[path = "../tests/support/logs.rs"]
+mod test_logs;
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-
-    use std::fmt;
 
     use serde_json::json;
 
@@ -161,44 +164,12 @@ mod tests {
         assert!(codec.decode(&other).is_empty());
     }
 
-    /// Records the target and message of every event.
-    #[derive(Default, Clone)]
-    struct Capture(Arc<std::sync::Mutex<Vec<(String, String)>>>);
-
-    struct MessageVisitor(String);
-
-    impl tracing::field::Visit for MessageVisitor {
-        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-            if field.name() == "message" {
-                self.0 = format!("{value:?}");
-            }
-        }
-    }
-
-    impl tracing::Subscriber for Capture {
-        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-            true
-        }
-        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-            tracing::span::Id::from_u64(1)
-        }
-        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-        fn event(&self, event: &tracing::Event<'_>) {
-            let mut visitor = MessageVisitor(String::new());
-            event.record(&mut visitor);
-            let target = event.metadata().target().to_owned();
-            self.0.lock().unwrap().push((target, visitor.0));
-        }
-        fn enter(&self, _: &tracing::span::Id) {}
-        fn exit(&self, _: &tracing::span::Id) {}
-    }
-
-    fn logged(f: impl FnOnce()) -> Vec<(String, String)> {
-        let capture = Capture::default();
-        tracing::subscriber::with_default(capture.clone(), f);
-        let events = capture.0.lock().unwrap().clone();
-        events
+    /// Every `(level, target, fields)` logged while `f` runs.
+    fn logged(f: impl FnOnce()) -> Vec<(tracing::Level, String, String)> {
+        super::test_logs::logged(f)
+            .into_iter()
+            .map(|e| (e.level, e.target, e.fields.trim_end().to_owned()))
+            .collect()
     }
 
     #[test]
@@ -210,8 +181,9 @@ mod tests {
         assert_eq!(
             events,
             [(
+                tracing::Level::WARN,
                 "django.security.SuspiciousSession".to_owned(),
-                "Session data corrupted".to_owned()
+                "message=Session data corrupted".to_owned()
             )]
         );
         let not_json = TimestampSigner::new(&keys(), SESSION_SALT, clock()).sign("bm90IGpzb24");
