@@ -302,6 +302,23 @@ def main():
     for name in ("a1", "expiry-past", "expiry-int", "auth"):
         write(t, f"sign-{name}-old", text(0x06, sign_mode_payloads()[name]))
 
+    # encrypted_cookie_load: bit0 mode (raw / a mutation script over the token the
+    # target seals itself, so the script is all a seed can hold).
+    t = "encrypted_cookie_load"
+    write(t, "mutate-identity", bytes([1]))
+    for name, op in (("overwrite-id", [0, 0, 0, ord("x")]), ("flip-body", [4, 0, 10, 3]),
+                     ("truncate-half", [3, 0, 40, 0]), ("delete-dot", [2, 0, 2, 0]),
+                     ("append", [5, 0, 0, ord("A")]), ("insert", [1, 0, 30, ord("Q")]),
+                     ("flip-tag", [4, 0, 99, 1])):
+        write(t, f"mutate-{name}", bytes([1] + op))
+    for name, value in (("empty-body", "k2."), ("unknown-id", "zz." + "A" * 64),
+                        ("no-dot", "k2" + "A" * 64), ("short", "k2.AAAAAAAA"),
+                        ("bad-b64", "k2.!!!!" + "A" * 60), ("signed-cookie", DJANGO["cookie-a1"][0]),
+                        ("oversized", "k2." + "A" * 5000)):
+        write(t, f"raw-{name}", text(0, value))
+    for i, g in enumerate(GARBAGE):
+        write(t, f"garbage-{i}", text(0, g))
+
     # signed_cookie_load: bit0 mode, bit1 late clock, bit2 200-byte limit.
     t = "signed_cookie_load"
     write(t, "django-a1", text(0, DJANGO["cookie-a1"][0]))

@@ -1,10 +1,12 @@
 //! Middleware for actix-web 4 (feature `actix`).
 //!
 //! Like the tower layer it only wires the [`middleware`](crate::middleware) core to the
-//! framework: `Cookie` headers in, `Set-Cookie` and `Vary: Cookie` out. [`Session`] is
+//! framework: `Cookie` headers (and the id header, when the settings name one: rule
+//! S6) in, `Set-Cookie`, the id header and `Vary` out. [`Session`] is
 //! an extractor (`FromRequest`) and [`Error`] a `ResponseError`, so handlers take
-//! `session: Session` and use `?`. When the session cannot be saved the middleware
-//! answers with [`ErrorReply::for_error`], or with the application's handler
+//! `session: Session` and use `?`. When the session cannot be saved, and when a
+//! handler's `?` returned a session error, the middleware answers with
+//! [`ErrorReply::for_error`], or with the application's handler
 //! ([`Sessions::on_error`]).
 //!
 //! ```
@@ -37,18 +39,18 @@ use std::sync::Arc;
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::http::header::{HeaderValue, COOKIE, SET_COOKIE, VARY};
+use actix_web::http::header::{HeaderName, HeaderValue, COOKIE, SET_COOKIE, VARY};
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
 use crate::error::Error;
 use crate::middleware::{
-    join_cookie_headers, log_session_error, vary_lists_cookie, ErrorReply, MissingSessionLayer,
+    join_cookie_headers, log_session_error, vary_lists, ErrorReply, MissingSessionLayer,
     ResponseDirectives, SessionMiddleware,
 };
 use crate::session::Session;
 
-/// The answer sent when the session cannot be saved; see [`Sessions::on_error`].
+/// The answer sent for a session error; see [`Sessions::on_error`].
 pub type ErrorHandler = Arc<dyn Fn(&Error) -> HttpResponse + Send + Sync>;
 
 /// The middleware factory: `App::new().wrap(Sessions::new(middleware))`.
@@ -75,7 +77,8 @@ impl Sessions {
         }
     }
 
-    /// Replaces the handler that answers when the session cannot be saved.
+    /// Replaces the handler that answers session errors: a failed save, and a
+    /// handler's `?` on a session call, such as a load during a store outage.
     pub fn on_error(
         mut self,
         handler: impl Fn(&Error) -> HttpResponse + Send + Sync + 'static,
@@ -141,8 +144,15 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let header = join_cookie_headers(request.headers().get_all(COOKIE).map(|v| v.as_bytes()));
-        let request_session = self.middleware.request_session(header.as_deref());
+        let headers = request.headers();
+        let cookie = join_cookie_headers(headers.get_all(COOKIE).map(|v| v.as_bytes()));
+        let id_values: Vec<&[u8]> = match self.middleware.config().id_transport.header() {
+            Some(name) => headers.get_all(name).map(|v| v.as_bytes()).collect(),
+            None => Vec::new(),
+        };
+        let request_session = self
+            .middleware
+            .request_session_from(cookie.as_deref(), &id_values);
         request
             .extensions_mut()
             .insert(request_session.session.clone());
@@ -150,14 +160,27 @@ where
         let middleware = Arc::clone(&self.middleware);
         let on_error = Arc::clone(&self.on_error);
         Box::pin(async move {
-            let mut response = service.call(request).await?;
+            let response = service.call(request).await?;
+            // A handler's `?` on a session error: the application's page answers it too.
+            let page = response
+                .response()
+                .error()
+                .and_then(|err| err.as_error::<Error>())
+                .map(|err| on_error(err));
+            let mut response = match page {
+                Some(page) => {
+                    let (request, _) = response.into_parts();
+                    ServiceResponse::new(request, page.map_into_right_body())
+                }
+                None => response.map_into_left_body(),
+            };
             let status = response.status().as_u16();
             let outcome = middleware
                 .aprocess_response(&request_session, status)
                 .await
                 .and_then(|directives| apply(&mut response, directives));
             Ok(match outcome {
-                Ok(()) => response.map_into_left_body(),
+                Ok(()) => response,
                 Err(err) => {
                     log_session_error(&err);
                     let (request, _) = response.into_parts();
@@ -177,16 +200,32 @@ fn apply<B>(
         let value = HeaderValue::from_str(&cookie).map_err(Error::configuration)?;
         response.headers_mut().append(SET_COOKIE, value);
     }
-    let listed = vary_lists_cookie(
+    if let Some(id) = directives.set_header {
+        let name = HeaderName::from_bytes(id.name.as_bytes()).map_err(Error::configuration)?;
+        let value = HeaderValue::from_str(&id.value).map_err(Error::configuration)?;
+        response.headers_mut().insert(name, value);
+    }
+    if directives.vary_cookie {
+        patch_vary(response, "Cookie")?;
+    }
+    if let Some(name) = directives.vary_header {
+        patch_vary(response, &name)?;
+    }
+    Ok(())
+}
+
+/// Django's `patch_vary_headers(response, (name,))`: add `name` unless present.
+fn patch_vary<B>(response: &mut ServiceResponse<B>, name: &str) -> crate::Result<()> {
+    let listed = vary_lists(
         response
             .headers()
             .get_all(VARY)
             .filter_map(|v| v.to_str().ok()),
+        name,
     );
-    if directives.vary_cookie && !listed {
-        response
-            .headers_mut()
-            .append(VARY, HeaderValue::from_static("Cookie"));
+    if !listed {
+        let value = HeaderValue::from_str(name).map_err(Error::configuration)?;
+        response.headers_mut().append(VARY, value);
     }
     Ok(())
 }
@@ -219,7 +258,8 @@ impl ResponseError for MissingSessionLayer {
 
 /// A handler's `?` on a session call answers like the middleware does: 400 for a
 /// concurrent logout, 503 for an unreachable store, 500 otherwise; details go to the
-/// log.
+/// log. Behind [`Sessions`], its error handler ([`Sessions::on_error`]) answers
+/// instead.
 impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(ErrorReply::for_error(self).status)

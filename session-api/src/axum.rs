@@ -16,6 +16,8 @@
 //! # let _ = visits;
 //! ```
 
+use std::sync::Arc;
+
 use axum_core::extract::FromRequestParts;
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
@@ -24,6 +26,11 @@ use crate::error::Error;
 use crate::middleware::{log_session_error, ErrorReply, MissingSessionLayer};
 use crate::session::Session;
 use crate::tower::reply_response;
+
+/// The session error a handler's `?` answered with, carried on its response so that
+/// the layer's [`ErrorHandler`](crate::tower::ErrorHandler) answers it.
+#[derive(Debug, Clone)]
+pub(crate) struct HandlerError(pub(crate) Arc<Error>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = MissingSessionLayer;
@@ -46,10 +53,17 @@ impl IntoResponse for MissingSessionLayer {
 
 /// A handler's `?` on a session call answers like the layer does: 400 for a
 /// concurrent logout, 503 for an unreachable store, 500 otherwise, with a short
-/// `text/plain` body; the details go to the log.
+/// `text/plain` body; the details go to the log. Behind a
+/// [`SessionLayer`](crate::tower::SessionLayer) with
+/// [`on_error`](crate::tower::SessionLayer::on_error), the application's handler
+/// answers instead.
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         log_session_error(&self);
-        reply_response(&ErrorReply::for_error(&self))
+        let mut response = reply_response(&ErrorReply::for_error(&self));
+        response
+            .extensions_mut()
+            .insert(HandlerError(Arc::new(self)));
+        response
     }
 }

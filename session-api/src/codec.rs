@@ -65,7 +65,7 @@ impl SessionCodec {
     pub fn encode(&self, data: &SessionData) -> Result<String> {
         let encoded = self
             .signer
-            .sign_object_bounded(data, &*self.serializer, true)?;
+            .sign_session_bounded(data, &*self.serializer, true)?;
         let limit = self.signer.limits().max_signed_len;
         if encoded.len() > limit {
             return Err(Error::SessionTooLarge {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::key::{KeyGenerator, RandomKeys};
+use crate::renewal::KeyRenewal;
 use crate::serializer::{JsonSerializer, Serializer};
 use crate::signing::SecretKeys;
 pub use crate::signing::MIN_SECRET_LEN;
@@ -52,6 +53,55 @@ impl FromStr for SameSite {
                 "SESSION_COOKIE_SAMESITE must be \"Lax\", \"Strict\", \"None\" or unset, not {s:?}"
             ))),
         }
+    }
+}
+
+/// Where the session id travels (rule S6). Django's is [`IdTransport::Cookie`]; API
+/// clients that keep no cookies can send it in a header instead.
+///
+/// A request is answered through the carrier it used: one that came with the session
+/// cookie gets `Set-Cookie` (never the header); one that came with the header gets the
+/// header (never `Set-Cookie`), carrying the key only when it changes (a new session,
+/// `cycle_key`, a renewal, a signed cookie's new value) and set empty when the session
+/// ended (a logout, a key that loads nothing). A header value that is not a key of the
+/// store (malformed, non-UTF-8, repeated, oversized) is treated as any bad key (H1):
+/// a fresh session, never an error.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum IdTransport {
+    /// Only the session cookie (Django's behaviour, the default).
+    #[default]
+    Cookie,
+    /// The cookie, and the header `header` for clients that send no session cookie:
+    /// the cookie wins when both arrive (a browser's own credential is never replaced
+    /// by a header a page could set). A client opts in by sending the header, empty on
+    /// its first request; a request with neither is a cookie request. Responses vary
+    /// on both.
+    CookieAndHeader {
+        /// The header's name, e.g. `X-Session-Token`.
+        header: String,
+    },
+    /// Only the header `header`: cookies are neither read nor set, and responses vary
+    /// on the header, not on `Cookie`.
+    Header {
+        /// The header's name, e.g. `X-Session-Token`.
+        header: String,
+    },
+}
+
+impl IdTransport {
+    /// The header the id may travel in, if any.
+    pub fn header(&self) -> Option<&str> {
+        match self {
+            IdTransport::Cookie => None,
+            IdTransport::CookieAndHeader { header } | IdTransport::Header { header } => {
+                Some(header)
+            }
+        }
+    }
+
+    /// Whether the session cookie is read and set.
+    pub fn uses_cookie(&self) -> bool {
+        !matches!(self, IdTransport::Header { .. })
     }
 }
 
@@ -108,6 +158,17 @@ pub struct SessionConfig {
     pub clock: Arc<dyn Clock>,
     /// Where new keys come from (the CSPRNG by default).
     pub key_generator: Arc<dyn KeyGenerator>,
+    /// The absolute timeout in seconds (rule S1): a session ends this long after it
+    /// was created, however active it is. `None` (the default, Django's behaviour):
+    /// only the idle expiry applies.
+    pub absolute_timeout: Option<i64>,
+    /// Key renewal with grace (rule S2): a new key every so often, the superseded key
+    /// working for a short grace, then revoking the session if presented again.
+    /// `None` (the default, Django's behaviour): the key changes only on `cycle_key`.
+    /// Server-side stores only; on signed or encrypted cookies it does nothing.
+    pub key_renewal: Option<KeyRenewal>,
+    /// Where the session id travels (rule S6); default [`IdTransport::Cookie`].
+    pub id_transport: IdTransport,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -126,6 +187,9 @@ impl fmt::Debug for SessionConfig {
             .field("secret_keys", &self.secret_keys)
             .field("clock", &self.clock)
             .field("key_generator", &self.key_generator)
+            .field("absolute_timeout", &self.absolute_timeout)
+            .field("key_renewal", &self.key_renewal)
+            .field("id_transport", &self.id_transport)
             .finish()
     }
 }
@@ -147,6 +211,9 @@ impl SessionConfig {
             secret_keys,
             clock: Arc::new(SystemClock),
             key_generator: Arc::new(RandomKeys),
+            absolute_timeout: None,
+            key_renewal: None,
+            id_transport: IdTransport::Cookie,
         })
     }
 
@@ -162,6 +229,22 @@ impl SessionConfig {
                 "SESSION_COOKIE_NAME {:?} is not a valid cookie name",
                 self.cookie_name
             ));
+        }
+        if let Some(timeout) = self.absolute_timeout.filter(|&t| t <= 0) {
+            return bad(format!(
+                "the absolute timeout must be positive, not {timeout}"
+            ));
+        }
+        if let Some(problem) = self.key_renewal.and_then(|r| r.problem()) {
+            return bad(problem);
+        }
+        if let Some(header) = self.id_transport.header() {
+            if !is_id_header_name(header) {
+                return bad(format!(
+                    "the session id header {header:?} must be a header name (letters, digits \
+                     and !#$%&'*+-.^_`|~) other than Cookie and Set-Cookie"
+                ));
+            }
         }
         if self.cookie_age <= 0 {
             return bad(format!(
@@ -209,6 +292,16 @@ impl SessionConfig {
         }
         self.secret_keys.validate()
     }
+}
+
+/// An RFC 9110 field name (a token) that is not one of the cookie headers.
+fn is_id_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && !name.eq_ignore_ascii_case("cookie")
+        && !name.eq_ignore_ascii_case("set-cookie")
 }
 
 /// A `Domain` attribute browsers accept and a header can carry: an optional leading
@@ -268,6 +361,12 @@ impl SessionConfigBuilder {
         clock: Arc<dyn Clock>,
         /// The key generator.
         key_generator: Arc<dyn KeyGenerator>,
+        /// The absolute timeout in seconds (rule S1; `None`: none).
+        absolute_timeout: Option<i64>,
+        /// Key renewal with grace (rule S2; `None`: none).
+        key_renewal: Option<KeyRenewal>,
+        /// Where the session id travels (rule S6).
+        id_transport: IdTransport,
     }
 
     /// `SESSION_COOKIE_SAMESITE` from Django's string form (`"Lax"`, `"Strict"`,
@@ -304,6 +403,8 @@ mod tests {
         assert_eq!(c.cookie_samesite, Some(SameSite::Lax));
         assert!(!c.save_every_request);
         assert!(!c.expire_at_browser_close);
+        assert_eq!(c.key_renewal, None);
+        assert_eq!(c.id_transport, IdTransport::Cookie);
     }
 
     #[test]
@@ -334,6 +435,14 @@ mod tests {
             builder().cookie_name("__Secure-id"),
             SessionConfig::builder(SecretKeys::new("")),
             builder().cookie_samesite(Some(SameSite::None)),
+            builder().key_renewal(Some(KeyRenewal::every(60).with_grace(60))),
+            builder().id_transport(IdTransport::Header {
+                header: "X Token".into(),
+            }),
+            builder().id_transport(IdTransport::CookieAndHeader {
+                header: "cookie".into(),
+            }),
+            builder().id_transport(IdTransport::Header { header: "".into() }),
         ];
         for b in cases {
             assert!(matches!(b.build(), Err(Error::Configuration(_))));

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::serializer;
 
 /// Reserved key holding a custom expiry (rules C1..C4).
 pub const SESSION_EXPIRY_KEY: &str = "_session_expiry";
@@ -46,9 +47,41 @@ pub fn is_reserved_key(key: &str) -> bool {
 /// data.set("token", "s3cr3t").unwrap();
 /// assert_eq!(format!("{data:?}"), "SessionData { keys: 1, .. }");
 /// ```
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+///
+/// Values that only Python's JSON can hold (NaN and the infinities, integers beyond
+/// 64 bits, strings with lone surrogates) are kept exactly, as the reserved tags of
+/// [`serializer::python`](crate::serializer::python): a Django-written session holding
+/// them loads, and saves back byte for byte. [`get`](Self::get) reads a tag as the
+/// value it stands for and [`set`](Self::set) writes one:
+///
+/// ```
+/// # use session_api::SessionData;
+/// # use serde_json::json;
+/// let mut data = SessionData::new();
+/// data.set("ratio", &f64::NAN).unwrap();
+/// data.set("id", &u128::MAX).unwrap();
+/// assert_eq!(data.get_value("ratio"), Some(&json!({"\u{0}py:float": "NaN"})));
+/// assert!(data.get::<f64>("ratio").unwrap().unwrap().is_nan());
+/// assert_eq!(data.get::<u128>("id").unwrap(), Some(u128::MAX));
+/// ```
+#[derive(Clone, Default, PartialEq, Deserialize)]
 #[serde(transparent)]
 pub struct SessionData(Map<String, Value>);
+
+/// The name under which [`SessionData`] serializes as a newtype around its map:
+/// serializers treat newtypes as their content, and
+/// [`JsonSerializer`](crate::JsonSerializer) knows from it that the map is the session
+/// dict, never a tag standing for a Python value.
+pub(crate) const SESSION_DATA_NEWTYPE: &str = "$session_api::SessionData";
+
+impl Serialize for SessionData {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_newtype_struct(SESSION_DATA_NEWTYPE, &self.0)
+    }
+}
 
 impl fmt::Debug for SessionData {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -88,6 +121,8 @@ impl SessionData {
     }
 
     /// Typed read: `Ok(None)` when absent, an error when present with another type.
+    /// A Python-only value reads as what it stands for: NaN or an infinity as an
+    /// `f64`, a big integer as an `i128` or `u128` when it fits.
     ///
     /// # Errors
     ///
@@ -97,7 +132,7 @@ impl SessionData {
         self.0
             .get(key)
             .map(|v| {
-                T::deserialize(v).map_err(|_| {
+                serializer::from_value::<T>(v).map_err(|_| {
                     Error::serialization(format!(
                         "session value {key:?} is not a {}",
                         std::any::type_name::<T>()
@@ -112,9 +147,25 @@ impl SessionData {
         self.0.get(key)
     }
 
-    /// Typed write (replaces an existing value in place, keeping its position).
+    /// Typed write (replaces an existing value in place, keeping its position). The
+    /// value is stored as [`JsonSerializer`](crate::JsonSerializer) reads it back
+    /// after writing it, so NaN, the infinities and integers beyond 64 bits are kept
+    /// (as tags), never turned into `null` or a float.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Serialization`] when the value cannot be written as Python's JSON
+    /// (nested deeper than [`MAX_WRITE_DEPTH`](crate::serializer::MAX_WRITE_DEPTH)
+    /// counting the session dict, a map with non-scalar keys, a malformed reserved tag) or `key` is a malformed
+    /// reserved key (see [`python_key`](crate::serializer::python_key)); nothing is
+    /// stored then.
     pub fn set<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<()> {
-        let value = serde_json::to_value(value).map_err(Error::serialization)?;
+        if serializer::python_key(key).is_none() {
+            return Err(Error::serialization(
+                "session keys beginning with \\0py: are reserved (see session_api::serializer::python)",
+            ));
+        }
+        let value = serializer::to_python_value(value)?;
         self.insert(key.to_owned(), value);
         Ok(())
     }
@@ -205,5 +256,26 @@ mod tests {
         assert_eq!(d.get::<i64>("n").unwrap(), Some(5));
         assert!(d.get::<String>("n").is_err());
         assert_eq!(d.get::<i64>("missing").unwrap(), None);
+    }
+
+    #[test]
+    fn set_keeps_python_only_values_and_refuses_what_python_cannot_read() {
+        let mut d = SessionData::new();
+        d.set("inf", &[f64::INFINITY, f64::NEG_INFINITY]).unwrap();
+        assert_eq!(
+            d.get_value("inf"),
+            Some(&json!([{"\u{0}py:float": "Infinity"}, {"\u{0}py:float": "-Infinity"}]))
+        );
+        d.set("neg", &i128::MIN).unwrap();
+        assert_eq!(d.get::<i128>("neg").unwrap(), Some(i128::MIN));
+        let mut deep = json!(1);
+        for _ in 0..=crate::serializer::MAX_WRITE_DEPTH {
+            deep = json!([deep]);
+        }
+        assert!(d.set("deep", &deep).is_err());
+        assert!(d.set("\u{0}py:x", &1).is_err());
+        assert!(d.set("bad", &json!({"\u{0}py:float": "nan"})).is_err());
+        assert!(!d.contains_key("deep") && !d.contains_key("bad"));
+        d.set("\u{0}py:esc:\u{0}py:x", &1).unwrap();
     }
 }

@@ -25,20 +25,23 @@ pub mod error;
 pub mod expiry;
 pub mod key;
 pub mod middleware;
+pub mod renewal;
 pub mod serializer;
 pub mod session;
 pub mod signing;
 pub mod store;
+pub mod timeout;
 #[cfg(feature = "tower")]
 pub mod tower;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::SessionCodec;
-pub use config::{SameSite, SessionConfig};
+pub use config::{IdTransport, SameSite, SessionConfig};
 pub use data::SessionData;
 pub use error::{BoxError, Error, Result};
 pub use expiry::{Expiry, ExpiryValue};
 pub use key::{KeyGenerator, RandomKeys, SessionKey};
+pub use renewal::KeyRenewal;
 pub use serializer::{JsonSerializer, Serializer};
 pub use session::{ExpiryArgs, Session, SessionGuard};
 pub use signing::{DecodeLimits, SecretKeys, Signer, TimestampSigner};
@@ -56,3 +59,8 @@ pub struct ReadmeDoctests;
 #[cfg(all(doctest, feature = "axum", feature = "actix"))]
 #[doc = include_str!("../../docs/users.md")]
 pub struct UsersGuideDoctests;
+
+/// docs/integrators.md's Rust blocks, compiled as doctests.
+#[cfg(all(doctest, feature = "axum", feature = "actix"))]
+#[doc = include_str!("../../docs/integrators.md")]
+pub struct IntegratorsGuideDoctests;

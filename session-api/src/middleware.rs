@@ -1,11 +1,14 @@
 //! The framework-agnostic middleware core (section G).
 //!
 //! An adapter (tower, actix-web, ...) does three things and nothing else:
-//! 1. [`SessionMiddleware::request_session`] with the request's `Cookie` header;
+//! 1. [`SessionMiddleware::request_session`] with the request's `Cookie` header (or
+//!    [`SessionMiddleware::request_session_from`] with the id header's values too, when
+//!    the settings name one: rule S6);
 //! 2. hands a clone of its [`Session`] to the application;
 //! 3. [`SessionMiddleware::process_response`] (or its async twin) with the response
-//!    status, then appends the returned `Set-Cookie` and `Vary: Cookie`, and on an
-//!    error answers with [`ErrorReply::for_error`] or the application's own handler.
+//!    status, then appends the returned `Set-Cookie`, sets the id header, patches
+//!    `Vary`, and on an error answers with [`ErrorReply::for_error`] or the
+//!    application's own handler.
 //!
 //! ```
 //! # use std::sync::Arc;
@@ -25,8 +28,9 @@ use std::sync::Arc;
 use time::macros::format_description;
 use time::{Duration, OffsetDateTime};
 
-use crate::config::{SameSite, SessionConfig};
+use crate::config::{IdTransport, SameSite, SessionConfig};
 use crate::error::{Error, Result};
+use crate::key::SessionKey;
 use crate::session::{ExpiryArgs, Session, SessionGuard};
 use crate::store::SessionBackend;
 
@@ -35,8 +39,14 @@ use crate::store::SessionBackend;
 pub struct ResponseDirectives {
     /// A complete `Set-Cookie` header value (set or delete the session cookie).
     pub set_cookie: Option<String>,
+    /// The id header to set (rule S6): the new key, or an empty value when the
+    /// session ended. Only for requests answered through the header.
+    pub set_header: Option<IdHeader>,
     /// Whether to add `Cookie` to the `Vary` header.
     pub vary_cookie: bool,
+    /// A header name to add to `Vary` as well: the id header, whenever the settings
+    /// read one and the response depends on the session (rule S6).
+    pub vary_header: Option<String>,
 }
 
 /// The `Set-Cookie` value carries the full session key (or, for signed cookies, the
@@ -50,9 +60,45 @@ impl fmt::Debug for ResponseDirectives {
         });
         f.debug_struct("ResponseDirectives")
             .field("set_cookie", &redacted)
+            .field("set_header", &self.set_header)
             .field("vary_cookie", &self.vary_cookie)
+            .field("vary_header", &self.vary_header)
             .finish()
     }
+}
+
+/// A response header carrying the session id (rule S6).
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdHeader {
+    /// The header's name, as configured ([`IdTransport`]).
+    pub name: String,
+    /// The key, or empty: the client drops its token.
+    pub value: String,
+}
+
+/// `Debug` shows whether a value is set, never the key (rule H5).
+impl fmt::Debug for IdHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = if self.value.is_empty() {
+            ""
+        } else {
+            "<redacted>"
+        };
+        f.debug_struct("IdHeader")
+            .field("name", &self.name)
+            .field("value", &value)
+            .finish()
+    }
+}
+
+/// Which carrier a request's session id came in, and the response answers through
+/// (rule S6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carrier {
+    /// The session cookie: `Set-Cookie` answers (Django's way).
+    Cookie,
+    /// The id header: the same header answers.
+    Header,
 }
 
 /// Django's `SessionMiddleware`, without any framework types.
@@ -62,14 +108,22 @@ pub struct SessionMiddleware {
     config: Arc<SessionConfig>,
 }
 
-/// A request's session plus whether the request carried the session cookie (rule G2
-/// needs both). The adapters keep it; handlers get a clone of [`session`](Self::session).
+/// A request's session plus how its id arrived (rule G2 needs both). The adapters
+/// keep it; handlers get a clone of [`session`](Self::session).
 #[derive(Debug, Clone)]
 pub struct RequestSession {
     /// The session handle the application uses (cheap to clone).
     pub session: Session,
-    /// The request had a cookie named `SESSION_COOKIE_NAME` (valid or not).
+    /// The request had a cookie named `SESSION_COOKIE_NAME` (valid or not), and the
+    /// settings read cookies.
     pub cookie_present: bool,
+    /// The request is answered through the id header and carried a non-empty value in
+    /// it (valid or not; rule S6).
+    pub header_present: bool,
+    /// The carrier the response answers through.
+    pub carrier: Carrier,
+    /// The key the request presented, when it was one of the store's.
+    presented: Option<SessionKey>,
 }
 
 /// The answer for a session error: what an adapter sends instead of the
@@ -156,12 +210,47 @@ impl SessionMiddleware {
     }
 
     /// G1: the session of a request, from its `Cookie` header (if any). Built lazily:
-    /// nothing is loaded here.
+    /// nothing is loaded here. With an id header configured (rule S6), use
+    /// [`request_session_from`](Self::request_session_from).
     pub fn request_session(&self, cookie_header: Option<&str>) -> RequestSession {
-        let value = cookie_header.and_then(|h| cookie_value(h, &self.config.cookie_name));
+        self.request_session_from(cookie_header, &[])
+    }
+
+    /// G1 and S6: the session of a request from its `Cookie` header and every value of
+    /// the id header ([`IdTransport::header`]; pass none when it is not configured).
+    ///
+    /// Under [`IdTransport::CookieAndHeader`] the session cookie wins; the header is
+    /// used only without one. A header sent more than once, or not UTF-8, is a bad
+    /// key (a fresh session, H1); an empty one is a client asking for the header
+    /// transport without a key yet.
+    pub fn request_session_from(
+        &self,
+        cookie_header: Option<&str>,
+        header_values: &[&[u8]],
+    ) -> RequestSession {
+        let transport = &self.config.id_transport;
+        let cookie = cookie_header
+            .filter(|_| transport.uses_cookie())
+            .and_then(|h| cookie_value(h, &self.config.cookie_name));
+        let header = transport.header().and_then(|_| header_token(header_values));
+        let (carrier, value) = match (transport, cookie, header) {
+            (IdTransport::Header { .. }, _, header) => (Carrier::Header, header),
+            (_, Some(cookie), _) => (Carrier::Cookie, Some(cookie)),
+            (IdTransport::CookieAndHeader { .. }, None, Some(header)) => {
+                (Carrier::Header, Some(header))
+            }
+            (_, None, _) => (Carrier::Cookie, None),
+        };
+        let value = value.filter(|v| carrier == Carrier::Cookie || !v.is_empty());
+        let presented = value
+            .as_deref()
+            .and_then(|v| self.backend.capabilities().parse_key(v).ok());
         RequestSession {
             session: Session::new(self.backend.clone(), self.config.clone(), value.as_deref()),
-            cookie_present: value.is_some(),
+            cookie_present: carrier == Carrier::Cookie && value.is_some(),
+            header_present: carrier == Carrier::Header && value.is_some(),
+            carrier,
+            presented,
         }
     }
 
@@ -172,17 +261,14 @@ impl SessionMiddleware {
         status: u16,
     ) -> Result<ResponseDirectives> {
         let mut session = request.session.lock_sync()?;
-        match self.plan(request.cookie_present, &mut session)? {
+        match self.plan(request, &mut session)? {
             Plan::Done(directives) => Ok(directives),
             Plan::Save { vary, max_age } => {
                 if status >= 500 {
-                    return Ok(ResponseDirectives {
-                        set_cookie: None,
-                        vary_cookie: vary,
-                    });
+                    return Ok(self.vary(vary));
                 }
                 session.save().map_err(interrupted)?;
-                Ok(self.saved(&session, max_age))
+                Ok(self.saved(request, &session, max_age))
             }
         }
     }
@@ -194,43 +280,44 @@ impl SessionMiddleware {
         status: u16,
     ) -> Result<ResponseDirectives> {
         let mut session = request.session.lock().await;
-        match self.aplan(request.cookie_present, &mut session).await? {
+        match self.aplan(request, &mut session).await? {
             Plan::Done(directives) => Ok(directives),
             Plan::Save { vary, max_age } => {
                 if status >= 500 {
-                    return Ok(ResponseDirectives {
-                        set_cookie: None,
-                        vary_cookie: vary,
-                    });
+                    return Ok(self.vary(vary));
                 }
                 session.asave().await.map_err(interrupted)?;
-                Ok(self.saved(&session, max_age))
+                Ok(self.saved(request, &session, max_age))
             }
         }
     }
 
-    fn plan_start(&self, cookie_present: bool, session: &SessionGuard<'_>) -> Option<Plan> {
+    fn plan_start(&self, request: &RequestSession, session: &SessionGuard<'_>) -> Option<Plan> {
         let empty = session.is_empty();
-        if cookie_present && empty {
+        if empty && request.cookie_present {
             // G2: the session was emptied; delete the cookie.
             return Some(Plan::Done(ResponseDirectives {
                 set_cookie: Some(self.delete_cookie_header()),
-                vary_cookie: true,
+                ..self.vary(true)
+            }));
+        }
+        if empty && request.header_present {
+            // S6, as G2: the client drops its token.
+            return Some(Plan::Done(ResponseDirectives {
+                set_header: self.id_header(""),
+                ..self.vary(true)
             }));
         }
         let wants_save = session.modified() || self.config.save_every_request;
         if !wants_save || empty {
             // G3: vary only when accessed.
-            return Some(Plan::Done(ResponseDirectives {
-                set_cookie: None,
-                vary_cookie: session.accessed(),
-            }));
+            return Some(Plan::Done(self.vary(session.accessed())));
         }
         None
     }
 
-    fn plan(&self, cookie_present: bool, session: &mut SessionGuard<'_>) -> Result<Plan> {
-        if let Some(done) = self.plan_start(cookie_present, session) {
+    fn plan(&self, request: &RequestSession, session: &mut SessionGuard<'_>) -> Result<Plan> {
+        if let Some(done) = self.plan_start(request, session) {
             return Ok(done);
         }
         let vary = session.accessed();
@@ -242,8 +329,12 @@ impl SessionMiddleware {
         Ok(Plan::Save { vary, max_age })
     }
 
-    async fn aplan(&self, cookie_present: bool, session: &mut SessionGuard<'_>) -> Result<Plan> {
-        if let Some(done) = self.plan_start(cookie_present, session) {
+    async fn aplan(
+        &self,
+        request: &RequestSession,
+        session: &mut SessionGuard<'_>,
+    ) -> Result<Plan> {
+        if let Some(done) = self.plan_start(request, session) {
             return Ok(done);
         }
         let vary = session.accessed();
@@ -255,13 +346,47 @@ impl SessionMiddleware {
         Ok(Plan::Save { vary, max_age })
     }
 
-    fn saved(&self, session: &SessionGuard<'_>, max_age: Option<i64>) -> ResponseDirectives {
+    fn saved(
+        &self,
+        request: &RequestSession,
+        session: &SessionGuard<'_>,
+        max_age: Option<i64>,
+    ) -> ResponseDirectives {
         let key = session.session_key();
         let value = key.as_ref().map_or("", |k| k.as_str());
-        ResponseDirectives {
-            set_cookie: Some(self.set_cookie_header(value, max_age)),
-            vary_cookie: true,
+        match request.carrier {
+            Carrier::Cookie => ResponseDirectives {
+                set_cookie: Some(self.set_cookie_header(value, max_age)),
+                ..self.vary(true)
+            },
+            // S6: the header answers only when the key changed; it has no lifetime
+            // to refresh.
+            Carrier::Header => ResponseDirectives {
+                set_header: (key != request.presented)
+                    .then(|| self.id_header(value))
+                    .flatten(),
+                ..self.vary(true)
+            },
         }
+    }
+
+    /// Directives that only vary (when `vary`): on `Cookie` when cookies are read, on
+    /// the id header when one is (G3, S6).
+    fn vary(&self, vary: bool) -> ResponseDirectives {
+        let transport = &self.config.id_transport;
+        ResponseDirectives {
+            set_cookie: None,
+            set_header: None,
+            vary_cookie: vary && transport.uses_cookie(),
+            vary_header: transport.header().filter(|_| vary).map(str::to_owned),
+        }
+    }
+
+    fn id_header(&self, value: &str) -> Option<IdHeader> {
+        self.config.id_transport.header().map(|name| IdHeader {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        })
     }
 
     /// The `Set-Cookie` value Django writes for a session cookie (rule G4), attributes
@@ -367,9 +492,27 @@ pub fn join_cookie_headers<'a>(headers: impl Iterator<Item = &'a [u8]>) -> Optio
 /// Whether `Vary` headers already list `Cookie` (or `*`), as Django's
 /// `patch_vary_headers` checks before adding it.
 pub fn vary_lists_cookie<'a>(headers: impl Iterator<Item = &'a str>) -> bool {
+    vary_lists(headers, "cookie")
+}
+
+/// Whether `Vary` headers already list the header `name` (or `*`), compared without
+/// regard to case.
+pub fn vary_lists<'a>(headers: impl Iterator<Item = &'a str>, name: &str) -> bool {
     headers
         .flat_map(|v| v.split(','))
-        .any(|v| v.trim().eq_ignore_ascii_case("cookie") || v.trim() == "*")
+        .any(|v| v.trim().eq_ignore_ascii_case(name) || v.trim() == "*")
+}
+
+/// The id header's value (rule S6), trimmed (possibly empty); `None` when absent.
+/// Several values are joined with `", "` (as a proxy would fold them) and bytes that
+/// are not UTF-8 replaced: either way no store's key parses from it, so it is treated
+/// as any bad key (H1), never as one of the values.
+fn header_token(values: &[&[u8]]) -> Option<String> {
+    if values.is_empty() {
+        return None;
+    }
+    let values: Vec<_> = values.iter().map(|v| String::from_utf8_lossy(v)).collect();
+    Some(values.join(", ").trim_matches([' ', '\t']).to_owned())
 }
 
 /// An HTTP date as Django's `http_date` writes it: `Wed, 09 Dec 2026 09:52:36 GMT`.
@@ -419,13 +562,34 @@ mod tests {
     fn h5_directives_debug_hides_the_cookie_value() {
         let directives = ResponseDirectives {
             set_cookie: Some("sessionid=abcdefghijklmnopqrstuvwxyz012345; HttpOnly; Path=/".into()),
+            set_header: Some(IdHeader {
+                name: "X-Session-Token".into(),
+                value: "zyxwvutsrqponmlkjihgfedcba543210".into(),
+            }),
             vary_cookie: true,
+            vary_header: Some("X-Session-Token".into()),
         };
         let shown = format!("{directives:?}");
         assert!(!shown.contains("abcdefghijklmnop"), "{shown}");
+        assert!(!shown.contains("zyxwvutsrqponmlk"), "{shown}");
         assert!(
             shown.contains("sessionid=<redacted>; HttpOnly; Path=/"),
             "{shown}"
         );
+        assert!(shown.contains("value: \"<redacted>\""), "{shown}");
+    }
+
+    #[test]
+    fn s6_id_header_values_are_one_trimmed_value_or_no_key() {
+        assert_eq!(header_token(&[]), None);
+        assert_eq!(
+            header_token(&[b"  abc12345\t"]).as_deref(),
+            Some("abc12345")
+        );
+        assert_eq!(header_token(&[b""]).as_deref(), Some(""));
+        let twice = header_token(&[b"abc12345", b"abc12345"]).unwrap_or_default();
+        assert!(SessionKey::parse(&twice).is_err() && SessionKey::signed_payload(&twice).is_err());
+        let bytes = header_token(&[b"abc\xff12345"]).unwrap_or_default();
+        assert!(SessionKey::parse(&bytes).is_err() && SessionKey::signed_payload(&bytes).is_err());
     }
 }

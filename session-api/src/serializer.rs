@@ -1,11 +1,57 @@
 //! Serializers: Django's `dumps`/`loads` pair, JSON by default (rule F1).
+//!
+//! # Python's JSON in a `serde_json::Value`
+//!
+//! Django's `JSONSerializer` is Python's `json` module, which reads and writes more
+//! than JSON: `NaN`, `Infinity` and `-Infinity`, integers of any size (up to
+//! [`MAX_INT_DIGITS`] digits), strings with lone surrogates (`"\ud800"`), and nesting
+//! as deep as Python's recursion limit. [`JsonSerializer`] reads and writes all of it,
+//! byte for byte, with a reader and writer of its own (serde_json's refuse `NaN` or
+//! write it as `null`, read big integers as floats and stop at 128 levels).
+//!
+//! Session data stays a `serde_json::Value`, so every API and store keeps working on
+//! it; what a `Value` cannot hold is kept in it as a reserved one-entry object (a
+//! "tag", such as `{"\0py:float": "NaN"}`) or key form, described in [`python`]. A tag
+//! is visible (never a stand-in that looks like another value), is read by
+//! [`SessionData::get`](crate::SessionData::get) as the value it stands for (an `f64`
+//! NaN, a `u128`), is built by [`SessionData::set`](crate::SessionData::set) from such
+//! values, and survives any store that keeps `Value`s as they are. The alternatives
+//! were worse: serde_json's `arbitrary_precision` feature holds big integers but not
+//! NaN or lone surrogates, and, being a Cargo feature, changes how `serde_json` parses
+//! numbers for every crate in an application's build; a value type of our own would
+//! change every API that hands out a `Value`.
+//!
+//! Nothing changes silently: a value [`JsonSerializer::dumps`] cannot write as Python
+//! would read it back (a malformed tag or reserved key, nesting deeper than
+//! [`MAX_WRITE_DEPTH`]) is refused with
+//! [`Error::Serialization`](crate::Error::Serialization), and `loads(dumps(v)) == v`
+//! for every value it writes.
 
 use std::fmt;
-use std::io;
 
+use serde::Serialize;
 use serde_json::Value;
 
+use crate::data::SessionData;
 use crate::error::{Error, Result};
+
+pub mod python;
+mod read;
+mod typed;
+mod write;
+
+pub use python::{python_key, PythonOnly, PythonStr, MAX_INT_DIGITS, RESERVED_PREFIX};
+pub(crate) use typed::from_value;
+
+/// The deepest nesting of arrays and objects [`JsonSerializer::loads`] reads: the
+/// default recursion limit of CPython, which bounds what its `json.dumps` can write
+/// (993 levels from a script's top level on CPython 3.11).
+pub const MAX_READ_DEPTH: usize = 1000;
+/// The deepest nesting [`JsonSerializer::dumps`] writes: Python reads at most its
+/// recursion limit minus the frames already on its stack (a Django view decoding a
+/// session has about 35), so deeper values are refused rather than written for a
+/// Django that would read them as an empty session.
+pub const MAX_WRITE_DEPTH: usize = 900;
 
 /// Turns values into bytes and back, as Django's `SESSION_SERIALIZER` does.
 ///
@@ -23,114 +69,59 @@ pub trait Serializer: Send + Sync + fmt::Debug {
     fn dumps(&self, value: &dyn erased_serde::Serialize) -> Result<Vec<u8>>;
     /// Parses bytes into a JSON-compatible value.
     fn loads(&self, bytes: &[u8]) -> Result<Value>;
+
+    /// Serializes the session dict (what the codec and the signed-cookie store
+    /// write). The default is [`dumps`](Self::dumps); [`JsonSerializer`] writes it
+    /// without the type-erased indirection.
+    fn dumps_session(&self, data: &SessionData) -> Result<Vec<u8>> {
+        self.dumps(data)
+    }
 }
 
 /// Django's `JSONSerializer`: `json.dumps(obj, separators=(",", ":")).encode("latin-1")`
 /// with Python's defaults (ASCII only, `\uXXXX` escapes, surrogate pairs above U+FFFF,
-/// Python's float `repr`), and `json.loads(data.decode("latin-1"))` (rule F1).
+/// Python's float `repr`, `NaN` and `Infinity`), and
+/// `json.loads(data.decode("latin-1"))` (rule F1), with the Python-only values as
+/// described in the [module documentation](self).
+///
+/// ```
+/// use serde_json::json;
+/// use session_api::{JsonSerializer, Serializer};
+/// let text = br#"{"nan":NaN,"big":18446744073709551616,"s":"\ud800"}"#;
+/// let value = JsonSerializer.loads(text).unwrap();
+/// assert_eq!(value["nan"], json!({"\u{0}py:float": "NaN"}));
+/// assert_eq!(value["big"], json!({"\u{0}py:int": "18446744073709551616"}));
+/// assert_eq!(JsonSerializer.dumps(&value).unwrap(), text);
+/// assert_eq!(JsonSerializer.dumps(&f64::NAN).unwrap(), b"NaN");
+/// ```
 #[derive(Debug, Default, Clone, Copy)]
 pub struct JsonSerializer;
 
 impl Serializer for JsonSerializer {
     fn dumps(&self, value: &dyn erased_serde::Serialize) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(128);
-        let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonJsonFormatter);
-        let mut erased = <dyn erased_serde::Serializer>::erase(&mut ser);
-        value
-            .erased_serialize(&mut erased)
-            .map_err(Error::serialization)?;
+        write::write(value, 0, &mut out).map_err(Error::serialization)?;
         Ok(out)
     }
 
     fn loads(&self, bytes: &[u8]) -> Result<Value> {
-        // Django decodes as Latin-1: every byte is one code point. ASCII (all that
-        // this encoder writes) needs no copy.
-        let parsed = if bytes.is_ascii() {
-            serde_json::from_slice(bytes)
-        } else {
-            let text: String = bytes.iter().map(|&b| char::from(b)).collect();
-            serde_json::from_str(&text)
-        };
-        parsed.map_err(Error::serialization)
+        read::read(bytes)
+    }
+
+    fn dumps_session(&self, data: &SessionData) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(256);
+        write::write(data, 0, &mut out).map_err(Error::serialization)?;
+        Ok(out)
     }
 }
 
-/// A `serde_json` formatter that writes what Python's `json.dumps` writes with
-/// `ensure_ascii=True` and compact separators.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct PythonJsonFormatter;
-
-impl serde_json::ser::Formatter for PythonJsonFormatter {
-    fn write_string_fragment<W: ?Sized + io::Write>(
-        &mut self,
-        writer: &mut W,
-        fragment: &str,
-    ) -> io::Result<()> {
-        let bytes = fragment.as_bytes();
-        let mut start = 0;
-        for (i, ch) in fragment.char_indices() {
-            // Python escapes everything outside ' '..='~'; serde_json already escaped
-            // the control characters, quotes and backslashes before us.
-            if ch.is_ascii() && ch != '\u{7f}' {
-                continue;
-            }
-            writer.write_all(&bytes[start..i])?;
-            let mut units = [0u16; 2];
-            for unit in ch.encode_utf16(&mut units) {
-                write!(writer, "\\u{unit:04x}")?;
-            }
-            start = i + ch.len_utf8();
-        }
-        writer.write_all(&bytes[start..])
-    }
-
-    fn write_f64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
-        writer.write_all(python_float_repr(value).as_bytes())
-    }
-
-    fn write_f32<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f32) -> io::Result<()> {
-        self.write_f64(writer, f64::from(value))
-    }
-}
-
-/// Python's `repr(float)`: shortest round-trip digits, positional notation when the
-/// decimal exponent is in -4..16, otherwise `d.ddde+XX`.
-fn python_float_repr(value: f64) -> String {
-    if value.is_nan() {
-        return "NaN".to_owned();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
-    }
-    // `{:e}` gives the shortest round-trip digits as `d.ddde<exp>`.
-    let sci = format!("{value:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let sign = if negative { "-" } else { "" };
-    if (-4..16).contains(&exp) {
-        let point = exp + 1; // digits before the decimal point
-        if point <= 0 {
-            let zeros = "0".repeat(point.unsigned_abs() as usize);
-            format!("{sign}0.{zeros}{digits}")
-        } else if point as usize >= digits.len() {
-            let zeros = "0".repeat(point as usize - digits.len());
-            format!("{sign}{digits}{zeros}.0")
-        } else {
-            let (int, frac) = digits.split_at(point as usize);
-            format!("{sign}{int}.{frac}")
-        }
-    } else {
-        let (first, rest) = digits.split_at(1);
-        let frac = if rest.is_empty() {
-            String::new()
-        } else {
-            format!(".{rest}")
-        };
-        let exp_sign = if exp < 0 { '-' } else { '+' };
-        format!("{sign}{first}{frac}e{exp_sign}{:02}", exp.unsigned_abs())
-    }
+/// `value` as the `Value` [`JsonSerializer`] would read back after writing it inside
+/// the session dict (one level deep): non-finite floats and big integers become tags
+/// (what [`SessionData::set`](crate::SessionData::set) stores).
+pub(crate) fn to_python_value<T: Serialize + ?Sized>(value: &T) -> Result<Value> {
+    let mut out = Vec::with_capacity(64);
+    write::write(value, 1, &mut out).map_err(Error::serialization)?;
+    read::read(&out)
 }
 
 #[cfg(test)]
@@ -158,27 +149,6 @@ mod tests {
             dumps(&v),
             r#"{"text":"caf\u00e9 \u4e2d\u6587 \ud83d\ude00","del":"\u007f","ctl":"\u0001\n\"\\/"}"#
         );
-    }
-
-    #[test]
-    fn f1_floats_use_python_repr() {
-        let cases = [
-            (3.25, "3.25"),
-            (1.0, "1.0"),
-            (-0.5, "-0.5"),
-            (1e16, "1e+16"),
-            (1.5e16, "1.5e+16"),
-            (123456789012345.6, "123456789012345.6"),
-            (0.0001, "0.0001"),
-            (0.00001, "1e-05"),
-            (1.5e-7, "1.5e-07"),
-            (1e100, "1e+100"),
-            (0.1, "0.1"),
-            (0.0, "0.0"),
-        ];
-        for (f, want) in cases {
-            assert_eq!(python_float_repr(f), want, "{f}");
-        }
     }
 
     #[test]

@@ -21,7 +21,9 @@ use crate::data::{SessionData, SESSION_EXPIRY_KEY, TEST_COOKIE_NAME, TEST_COOKIE
 use crate::error::{Error, Result};
 use crate::expiry::{isoformat, Expiry, ExpiryValue};
 use crate::key::SessionKey;
+use crate::renewal::{self, KeyRenewal, Loaded};
 use crate::store::{Record, SaveMode, SessionBackend};
+use crate::timeout;
 
 /// Optional arguments of `get_expiry_age`/`get_expiry_date` (rules C5, C6): the
 /// modification time (default now) and the expiry (default the stored one; passing it
@@ -76,6 +78,9 @@ struct Shared {
     /// The task holding `cache`, so a sync call from that task fails instead of
     /// blocking on itself.
     holder: StdMutex<Option<tokio::task::Id>>,
+    /// The superseded key this session was reached through or renewed from in this
+    /// request (rule S2), deleted by `flush` and `cycle_key` with the session.
+    predecessor: StdMutex<Option<SessionKey>>,
 }
 
 /// Exclusive access to a [`Session`] for a multi-step sequence (read, decide, write)
@@ -142,6 +147,7 @@ impl Session {
                 modified: AtomicBool::new(false),
                 accessed: AtomicBool::new(false),
                 holder: StdMutex::new(None),
+                predecessor: StdMutex::new(None),
             }),
         }
     }
@@ -589,6 +595,11 @@ impl SessionGuard<'_> {
     }
 
     fn adopt_loaded(&mut self, loaded: Option<Record>) -> &mut SessionData {
+        let config = &self.shared.config;
+        // S1: a record past its absolute timeout is no session, on every backend
+        // (signed cookies enforce no custom expiry of their own).
+        let loaded =
+            loaded.filter(|record| !timeout::has_ended(config, &record.data, config.clock.now()));
         let data = match loaded {
             Some(record) => record.data,
             None => {
@@ -607,7 +618,9 @@ impl SessionGuard<'_> {
             let Some(key) = self.key() else {
                 return Ok(self.cache.insert(SessionData::new()));
             };
-            let loaded = self.shared.backend.sync().load(&key)?;
+            let shared = self.shared;
+            let loaded = renewal::load(&shared.config, shared.backend.sync(), &key)?;
+            let loaded = self.continue_on(&key, loaded);
             return Ok(self.adopt_loaded(loaded));
         }
         Ok(self.cache.get_or_insert_with(SessionData::new))
@@ -620,10 +633,62 @@ impl SessionGuard<'_> {
             let Some(key) = self.key() else {
                 return Ok(self.cache.insert(SessionData::new()));
             };
-            let loaded = self.shared.backend.nonblocking().aload(&key).await?;
+            let shared = self.shared;
+            let loaded = renewal::aload(&shared.config, shared.backend.nonblocking(), &key).await?;
+            let loaded = self.continue_on(&key, loaded);
             return Ok(self.adopt_loaded(loaded));
         }
         Ok(self.cache.get_or_insert_with(SessionData::new))
+    }
+
+    /// S2: a session reached through a forwarder continues under its successor's key,
+    /// modified so that the response carries that key.
+    fn continue_on(&self, presented: &SessionKey, loaded: Loaded) -> Option<Record> {
+        match loaded {
+            Loaded::Own(record) => record,
+            Loaded::Successor(record) => {
+                self.set_key(Some(record.key.clone()));
+                *lock_std(&self.shared.predecessor) = Some(presented.clone());
+                self.mark_modified();
+                Some(record)
+            }
+        }
+    }
+
+    /// Key renewal, when configured and the store keeps records under ids (S2).
+    fn renewal(&self) -> Option<KeyRenewal> {
+        renewal::applies(&self.shared.config, self.shared.backend.capabilities())
+    }
+
+    /// S2: a new key's issue time goes into the data it is created with.
+    fn stamp_new_key(&mut self) {
+        if self.renewal().is_some() {
+            let now = self.shared.config.clock.now();
+            renewal::stamp(self.data_no_load(), now);
+        }
+    }
+
+    /// S2: the renewal due on this save of `key`'s data, if any; the data is stamped
+    /// with the rotation time.
+    fn due_renewal(&mut self) -> Option<KeyRenewal> {
+        let renewal = self.renewal()?;
+        let now = self.shared.config.clock.now();
+        let data = self.data_no_load();
+        if !renewal::is_due(renewal, data, now) {
+            return None;
+        }
+        renewal::stamp(data, now);
+        Some(renewal)
+    }
+
+    /// S2: the session now lives under `successor`, renewed from `old`.
+    fn renewed(&self, old: SessionKey, successor: SessionKey) {
+        self.set_key(Some(successor));
+        *lock_std(&self.shared.predecessor) = Some(old);
+    }
+
+    fn take_predecessor(&self) -> Option<SessionKey> {
+        lock_std(&self.shared.predecessor).take()
     }
 
     /// The data without loading it (Django's `_get_session(no_load=True)`).
@@ -883,7 +948,11 @@ impl SessionGuard<'_> {
             Some(e) => e,
             None => self.stored_expiry()?,
         };
-        Ok(expiry.age(self.modification(args), self.shared.config.cookie_age))
+        let age = expiry.age(self.modification(args), self.shared.config.cookie_age);
+        if self.shared.config.absolute_timeout.is_some() {
+            self.data()?;
+        }
+        Ok(self.bound_age(args, age))
     }
     /// See [`Session::aget_expiry_age`].
     pub async fn aget_expiry_age(&mut self, args: ExpiryArgs) -> Result<i64> {
@@ -891,7 +960,11 @@ impl SessionGuard<'_> {
             Some(e) => e,
             None => self.astored_expiry().await?,
         };
-        Ok(expiry.age(self.modification(args), self.shared.config.cookie_age))
+        let age = expiry.age(self.modification(args), self.shared.config.cookie_age);
+        if self.shared.config.absolute_timeout.is_some() {
+            self.adata().await?;
+        }
+        Ok(self.bound_age(args, age))
     }
 
     /// See [`Session::get_expiry_date`].
@@ -900,7 +973,11 @@ impl SessionGuard<'_> {
             Some(e) => e,
             None => self.stored_expiry()?,
         };
-        Ok(expiry.date(self.modification(args), self.shared.config.cookie_age))
+        let date = expiry.date(self.modification(args), self.shared.config.cookie_age);
+        if self.shared.config.absolute_timeout.is_some() {
+            self.data()?;
+        }
+        Ok(self.bound_date(date))
     }
     /// See [`Session::aget_expiry_date`].
     pub async fn aget_expiry_date(&mut self, args: ExpiryArgs) -> Result<OffsetDateTime> {
@@ -908,7 +985,11 @@ impl SessionGuard<'_> {
             Some(e) => e,
             None => self.astored_expiry().await?,
         };
-        Ok(expiry.date(self.modification(args), self.shared.config.cookie_age))
+        let date = expiry.date(self.modification(args), self.shared.config.cookie_age);
+        if self.shared.config.absolute_timeout.is_some() {
+            self.adata().await?;
+        }
+        Ok(self.bound_date(date))
     }
 
     /// See [`Session::get_expire_at_browser_close`].
@@ -925,6 +1006,29 @@ impl SessionGuard<'_> {
             .expires_at_browser_close(self.shared.config.expire_at_browser_close))
     }
 
+    /// S1: the absolute timeout cuts the expiry date (callers load the data first
+    /// when a timeout is configured; with none, nothing is read).
+    fn bound_date(&self, date: OffsetDateTime) -> OffsetDateTime {
+        let config = &self.shared.config;
+        match self.cache.as_ref() {
+            Some(data) => timeout::bound(config, data, config.clock.now(), date),
+            None => date,
+        }
+    }
+
+    /// S1: the absolute timeout cuts the expiry age, counted from the modification.
+    fn bound_age(&self, args: ExpiryArgs, age: i64) -> i64 {
+        let config = &self.shared.config;
+        let deadline = self
+            .cache
+            .as_ref()
+            .and_then(|data| timeout::deadline(config, data, config.clock.now()));
+        match deadline {
+            Some(end) => age.min((end - self.modification(args)).whole_seconds()),
+            None => age,
+        }
+    }
+
     fn modification(&self, args: ExpiryArgs) -> OffsetDateTime {
         args.modification
             .unwrap_or_else(|| self.shared.config.clock.now())
@@ -933,15 +1037,27 @@ impl SessionGuard<'_> {
     /// `get_expiry_date()` of the data about to be written (E1: the record's expiry).
     fn record_expiry(&self, data: &SessionData) -> OffsetDateTime {
         let config = &self.shared.config;
-        ExpiryValue::from_stored(data.get_value(SESSION_EXPIRY_KEY))
-            .date(config.clock.now(), config.cookie_age)
+        let now = config.clock.now();
+        let idle = ExpiryValue::from_stored(data.get_value(SESSION_EXPIRY_KEY))
+            .date(now, config.cookie_age);
+        timeout::bound(config, data, now, idle)
+    }
+
+    /// The data about to be written, with its creation stamp when the absolute
+    /// timeout is configured (S1).
+    fn data_to_write(&mut self) -> SessionData {
+        let config = Arc::clone(&self.shared.config);
+        let data = self.data_no_load();
+        timeout::stamp(&config, data, config.clock.now());
+        data.clone()
     }
 
     // ---- store lifecycle (section A, D) --------------------------------------------
 
     /// See [`Session::create`].
     pub fn create(&mut self) -> Result<()> {
-        let data = self.data_no_load().clone();
+        self.stamp_new_key();
+        let data = self.data_to_write();
         let expires_at = self.record_expiry(&data);
         let keys = Arc::clone(&self.shared.config.key_generator);
         let key = self
@@ -955,7 +1071,8 @@ impl SessionGuard<'_> {
     }
     /// See [`Session::acreate`].
     pub async fn acreate(&mut self) -> Result<()> {
-        let data = self.data_no_load().clone();
+        self.stamp_new_key();
+        let data = self.data_to_write();
         let expires_at = self.record_expiry(&data);
         let keys = Arc::clone(&self.shared.config.key_generator);
         let key = self
@@ -990,9 +1107,23 @@ impl SessionGuard<'_> {
         let Some(key) = self.key() else {
             return self.create();
         };
-        let record = self.record(key);
-        let new_key = self.shared.backend.sync().save(&record, mode)?;
-        self.set_key(Some(new_key));
+        let renewal = match mode {
+            SaveMode::Update => self.due_renewal(),
+            SaveMode::Create => None,
+        };
+        let record = self.record(key.clone());
+        let shared = self.shared;
+        match renewal {
+            Some(renewal) => {
+                let successor =
+                    renewal::rotate(&shared.config, renewal, shared.backend.sync(), record)?;
+                self.renewed(key, successor);
+            }
+            None => {
+                let new_key = shared.backend.sync().save(&record, mode)?;
+                self.set_key(Some(new_key));
+            }
+        }
         Ok(())
     }
     /// See [`Session::asave_with`].
@@ -1006,19 +1137,28 @@ impl SessionGuard<'_> {
         let Some(key) = self.key() else {
             return self.acreate().await;
         };
-        let record = self.record(key);
-        let new_key = self
-            .shared
-            .backend
-            .nonblocking()
-            .asave(&record, mode)
-            .await?;
-        self.set_key(Some(new_key));
+        let renewal = match mode {
+            SaveMode::Update => self.due_renewal(),
+            SaveMode::Create => None,
+        };
+        let record = self.record(key.clone());
+        let shared = self.shared;
+        match renewal {
+            Some(renewal) => {
+                let store = shared.backend.nonblocking();
+                let successor = renewal::arotate(&shared.config, renewal, store, record).await?;
+                self.renewed(key, successor);
+            }
+            None => {
+                let new_key = shared.backend.nonblocking().asave(&record, mode).await?;
+                self.set_key(Some(new_key));
+            }
+        }
         Ok(())
     }
 
     fn record(&mut self, key: SessionKey) -> Record {
-        let data = self.data_no_load().clone();
+        let data = self.data_to_write();
         let expires_at = self.record_expiry(&data);
         Record::new(key, data, expires_at)
     }
@@ -1040,39 +1180,60 @@ impl SessionGuard<'_> {
 
     /// See [`Session::flush`].
     pub fn flush(&mut self) -> Result<()> {
+        if self.renewal().is_some() {
+            // S2: a superseded key is followed first, so its successor goes too.
+            self.data()?;
+        }
         self.clear();
         self.delete_record(None)?;
+        // S2: the superseded key goes with the session.
+        renewal::forget(self.shared.backend.sync(), self.take_predecessor())?;
         self.set_key(None);
         Ok(())
     }
     /// See [`Session::aflush`].
     pub async fn aflush(&mut self) -> Result<()> {
+        if self.renewal().is_some() {
+            self.adata().await?;
+        }
         self.clear();
         self.adelete_record(None).await?;
+        let predecessor = self.take_predecessor();
+        renewal::aforget(self.shared.backend.nonblocking(), predecessor).await?;
         self.set_key(None);
         Ok(())
     }
 
     /// See [`Session::cycle_key`].
     pub fn cycle_key(&mut self) -> Result<()> {
-        let data = self.data()?.clone();
+        self.data()?;
+        // Stamped before the copy, so the creation time survives the new key (S1) and
+        // the new key's issue time is the renewal's (S2).
+        self.stamp_new_key();
+        let data = self.data_to_write();
         let old = lock_std(&self.shared.key).take();
         self.create()?;
         *self.cache = Some(data);
         if let Some(old) = old {
             self.shared.backend.sync().delete(&old)?;
         }
+        // S2: a privilege change leaves no grace: the superseded key dies too.
+        renewal::forget(self.shared.backend.sync(), self.take_predecessor())?;
         Ok(())
     }
     /// See [`Session::acycle_key`].
     pub async fn acycle_key(&mut self) -> Result<()> {
-        let data = self.adata().await?.clone();
+        self.adata().await?;
+        self.stamp_new_key();
+        let data = self.data_to_write();
         let old = lock_std(&self.shared.key).take();
         self.acreate().await?;
         *self.cache = Some(data);
         if let Some(old) = old {
             self.shared.backend.nonblocking().adelete(&old).await?;
         }
+        let predecessor = self.take_predecessor();
+        renewal::aforget(self.shared.backend.nonblocking(), predecessor).await?;
         Ok(())
     }
 }

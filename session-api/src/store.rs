@@ -60,6 +60,10 @@ pub enum KeyKind {
     /// The key carries the data itself (signed cookies, rule E6); parsed with
     /// [`SessionKey::signed_payload`]; every save returns a new key.
     SignedPayload,
+    /// The key carries the data sealed with an AEAD (encrypted cookies): parsed like
+    /// [`KeyKind::SignedPayload`] and a new key on every save, but the client can read
+    /// nothing and the format is this project's own, not Django's.
+    SealedPayload,
 }
 
 /// What a store supports. The conformance kit selects its cases from this
@@ -79,6 +83,9 @@ pub struct Capabilities {
     pub backend_ttl: bool,
     /// The store can list and revoke every session of an account (rule E2).
     pub list_by_account: bool,
+    /// Records are kept under a hash of their key, not the key (rule S3): what the
+    /// store holds cannot be presented as a cookie.
+    pub hashed_ids: bool,
 }
 
 impl Capabilities {
@@ -90,6 +97,7 @@ impl Capabilities {
             clear_expired: true,
             backend_ttl: false,
             list_by_account: false,
+            hashed_ids: false,
         }
     }
 
@@ -101,6 +109,16 @@ impl Capabilities {
             clear_expired: false,
             backend_ttl: false,
             list_by_account: false,
+            hashed_ids: false,
+        }
+    }
+
+    /// A client-side store whose key is the data sealed with an AEAD (encrypted
+    /// cookies).
+    pub const fn client_side_sealed() -> Self {
+        Capabilities {
+            key_kind: KeyKind::SealedPayload,
+            ..Self::client_side()
         }
     }
 
@@ -122,11 +140,17 @@ impl Capabilities {
         self
     }
 
+    /// Builder-style: sets [`Capabilities::hashed_ids`].
+    pub const fn with_hashed_ids(mut self, yes: bool) -> Self {
+        self.hashed_ids = yes;
+        self
+    }
+
     /// Parses a key the way this store's keys are parsed.
     pub fn parse_key(&self, value: &str) -> Result<SessionKey> {
         match self.key_kind {
             KeyKind::Id => SessionKey::parse(value),
-            KeyKind::SignedPayload => SessionKey::signed_payload(value),
+            KeyKind::SignedPayload | KeyKind::SealedPayload => SessionKey::signed_payload(value),
         }
     }
 }

@@ -1,12 +1,14 @@
 //! A tower `Layer` for axum, hyper and any tower-based server (feature `tower`).
 //!
 //! It only wires the [`middleware`](crate::middleware) core to `http` types: the
-//! request's `Cookie` headers in, `Set-Cookie` and `Vary: Cookie` out. Handlers reach
+//! request's `Cookie` headers (and the id header, when the settings name one: rule
+//! S6) in, `Set-Cookie`, the id header and `Vary` out. Handlers reach
 //! the [`Session`](crate::Session) through the request extensions; with feature `axum`, `Session` is
-//! an extractor (see [`crate::axum`]). When the session cannot be saved, the layer
-//! answers through an [`ErrorHandler`]: [`DefaultErrorHandler`] sends
-//! [`ErrorReply::for_error`] (400 for a concurrent logout, 503 for an unreachable
-//! store, 500 otherwise); [`SessionLayer::on_error`] replaces it.
+//! an extractor (see [`crate::axum`]). When the session cannot be saved, and when an
+//! axum handler's `?` returned a session error, the layer answers through an
+//! [`ErrorHandler`]: [`DefaultErrorHandler`] sends [`ErrorReply::for_error`] (400 for
+//! a concurrent logout, 503 for an unreachable store, 500 otherwise);
+//! [`SessionLayer::on_error`] replaces it.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -31,18 +33,19 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{HeaderValue, CONTENT_TYPE, COOKIE, SET_COOKIE, VARY};
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, COOKIE, SET_COOKIE, VARY};
 use http::{Request, Response, StatusCode};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::error::Error;
 use crate::middleware::{
-    join_cookie_headers, log_session_error, vary_lists_cookie, ErrorReply, ResponseDirectives,
+    join_cookie_headers, log_session_error, vary_lists, ErrorReply, ResponseDirectives,
     SessionMiddleware,
 };
 
-/// Turns a failed session save into the response sent instead of the application's.
+/// Turns a session error (a failed save, or a handler's `?` on a session call) into
+/// the response sent instead of the application's.
 ///
 /// Implemented for [`DefaultErrorHandler`] and for every
 /// `Fn(&Error) -> Response<B> + Clone + Send + Sync + 'static`.
@@ -99,7 +102,8 @@ impl SessionLayer {
 }
 
 impl<H> SessionLayer<H> {
-    /// Replaces the handler that answers when the session cannot be saved.
+    /// Replaces the handler that answers session errors: a failed save, and (with
+    /// axum) a handler's `?` on a session call, such as a load during a store outage.
     pub fn on_error<H2>(self, handler: H2) -> SessionLayer<H2> {
         SessionLayer {
             middleware: self.middleware,
@@ -147,14 +151,15 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let header = join_cookie_headers(
-            request
-                .headers()
-                .get_all(COOKIE)
-                .iter()
-                .map(|v| v.as_bytes()),
-        );
-        let request_session = self.middleware.request_session(header.as_deref());
+        let headers = request.headers();
+        let cookie = join_cookie_headers(headers.get_all(COOKIE).iter().map(|v| v.as_bytes()));
+        let id_values: Vec<&[u8]> = match self.middleware.config().id_transport.header() {
+            Some(name) => headers.get_all(name).iter().map(|v| v.as_bytes()).collect(),
+            None => Vec::new(),
+        };
+        let request_session = self
+            .middleware
+            .request_session_from(cookie.as_deref(), &id_values);
         request
             .extensions_mut()
             .insert(request_session.session.clone());
@@ -165,6 +170,11 @@ where
         let on_error = self.on_error.clone();
         Box::pin(async move {
             let mut response = inner.call(request).await?;
+            // A handler's `?` on a session error: the application's page answers it too.
+            #[cfg(feature = "axum")]
+            if let Some(crate::axum::HandlerError(err)) = response.extensions_mut().remove() {
+                response = on_error.respond(&err);
+            }
             let status = response.status().as_u16();
             let outcome = middleware
                 .aprocess_response(&request_session, status)
@@ -187,22 +197,30 @@ fn apply<B>(response: &mut Response<B>, directives: ResponseDirectives) -> crate
         let value = HeaderValue::from_str(&cookie).map_err(Error::configuration)?;
         response.headers_mut().append(SET_COOKIE, value);
     }
+    if let Some(id) = directives.set_header {
+        let name = HeaderName::from_bytes(id.name.as_bytes()).map_err(Error::configuration)?;
+        let value = HeaderValue::from_str(&id.value).map_err(Error::configuration)?;
+        response.headers_mut().insert(name, value);
+    }
     if directives.vary_cookie {
-        patch_vary(response);
+        patch_vary(response, "Cookie")?;
+    }
+    if let Some(name) = directives.vary_header {
+        patch_vary(response, &name)?;
     }
     Ok(())
 }
 
-/// Django's `patch_vary_headers(response, ("Cookie",))`: add `Cookie` unless present.
-fn patch_vary<B>(response: &mut Response<B>) {
+/// Django's `patch_vary_headers(response, (name,))`: add `name` unless present.
+fn patch_vary<B>(response: &mut Response<B>, name: &str) -> crate::Result<()> {
     let listed = response
         .headers()
         .get_all(VARY)
         .iter()
         .filter_map(|v| v.to_str().ok());
-    if !vary_lists_cookie(listed) {
-        response
-            .headers_mut()
-            .append(VARY, HeaderValue::from_static("Cookie"));
+    if !vary_lists(listed, name) {
+        let value = HeaderValue::from_str(name).map_err(Error::configuration)?;
+        response.headers_mut().append(VARY, value);
     }
+    Ok(())
 }

@@ -248,3 +248,16 @@ fn g6_samesite_none_is_always_secure() {
         configuration_error(builder(SecretKeys::new(STRONG)).cookie_samesite(Some(SameSite::None)));
     assert!(message.contains("Secure"), "{message}");
 }
+
+/// S1: an absolute timeout must be positive; none is the default (Django's behaviour).
+#[test]
+fn s1_absolute_timeout_must_be_positive() {
+    let keys = || SecretKeys::new("a-long-enough-secret-for-the-tests-0123456789");
+    assert_eq!(builder(keys()).build().unwrap().absolute_timeout, None);
+    for bad in [0, -1] {
+        let message = configuration_error(builder(keys()).absolute_timeout(Some(bad)));
+        assert!(message.contains("absolute timeout"), "{message}");
+    }
+    let ok = builder(keys()).absolute_timeout(Some(1)).build().unwrap();
+    assert_eq!(ok.absolute_timeout, Some(1));
+}

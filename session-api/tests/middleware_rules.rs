@@ -1,12 +1,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! The middleware core against section G of docs/django-spec.md.
+//! The middleware core against section G of docs/django-spec.md, through its sync
+//! `process_response` (the adapters use the async twin, and the exact `Set-Cookie`
+//! headers are checked over real HTTP for every adapter in `tests/http_rules/`).
 
 mod common;
 
-use common::{Fixture, START};
-use session_api::middleware::{cookie_value, http_date, ErrorReply, SessionMiddleware};
+use common::Fixture;
+use session_api::middleware::{cookie_value, ErrorReply, SessionMiddleware};
 use session_api::{Error, Expiry, SameSite};
-use time::Duration;
 
 fn middleware(f: &Fixture) -> SessionMiddleware {
     SessionMiddleware::new(f.backend.clone(), f.config.clone())
@@ -34,27 +35,6 @@ fn g1_session_key_comes_from_the_named_cookie_last_one_wins() {
     assert!(req.cookie_present);
     assert_eq!(req.session.session_key(), Some(key));
     assert!(!req.session.accessed(), "G1: the handle is built lazily");
-}
-
-#[test]
-fn g2_emptied_session_deletes_the_cookie_with_path_domain_samesite() {
-    let f = Fixture::with(|b| {
-        b.cookie_domain(Some("example.com".into()))
-            .cookie_path("/app")
-    });
-    let key = f.saved();
-    let mw = middleware(&f);
-    let req = mw.request_session(Some(&format!("sessionid={}", key.as_str())));
-    req.session.flush().unwrap();
-    let out = mw.process_response(&req, 200).unwrap();
-    assert!(out.vary_cookie);
-    assert_eq!(
-        out.set_cookie.as_deref(),
-        Some(
-            "sessionid=\"\"; Domain=example.com; expires=Thu, 01 Jan 1970 00:00:00 GMT; \
-             Max-Age=0; Path=/app; SameSite=Lax"
-        )
-    );
 }
 
 #[test]
@@ -105,35 +85,6 @@ fn g3_vary_only_when_accessed() {
         f.store.saves.load(std::sync::atomic::Ordering::SeqCst),
         saves,
         "reading must not save"
-    );
-}
-
-#[test]
-fn g4_modified_session_is_saved_and_cookie_set_with_every_attribute() {
-    let f = Fixture::with(|b| {
-        b.cookie_domain(Some("example.com".into()))
-            .cookie_secure(true)
-            .cookie_samesite(Some(SameSite::Strict))
-    });
-    let mw = middleware(&f);
-    let req = mw.request_session(None);
-    req.session.set("a", &1).unwrap();
-    let out = mw.process_response(&req, 200).unwrap();
-    let key = req.session.session_key().unwrap();
-    let expires = http_date(START + Duration::seconds(1_209_600));
-    assert_eq!(expires, "Thu, 15 Jan 2026 00:00:00 GMT");
-    assert_eq!(
-        out.set_cookie.unwrap(),
-        format!(
-            "sessionid={}; Domain=example.com; expires={expires}; HttpOnly; Max-Age=1209600; \
-             Path=/; SameSite=Strict; Secure",
-            key.as_str()
-        )
-    );
-    assert!(out.vary_cookie);
-    assert_eq!(
-        f.session(Some(key.as_str())).get::<i64>("a").unwrap(),
-        Some(1)
     );
 }
 
@@ -246,20 +197,6 @@ async fn g_async_twin_matches_sync() {
     req.session.aflush().await.unwrap();
     let out = mw.aprocess_response(&req, 200).await.unwrap();
     assert!(out.set_cookie.unwrap().starts_with("sessionid=\"\""));
-}
-
-#[test]
-fn g6_defaults_in_the_cookie() {
-    let f = Fixture::new();
-    let mw = middleware(&f);
-    let req = mw.request_session(None);
-    req.session.set("a", &1).unwrap();
-    let cookie = mw.process_response(&req, 200).unwrap().set_cookie.unwrap();
-    assert!(
-        cookie.ends_with("; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax"),
-        "{cookie}"
-    );
-    assert!(!cookie.contains("Secure") && !cookie.contains("Domain"));
 }
 
 #[tokio::test]

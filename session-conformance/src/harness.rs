@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use session_api::signing::SecretKeys;
-use session_api::{Clock, ManualClock, Result, SessionBackend, SessionConfig, SessionKey};
+use session_api::{
+    AsyncSessionStore, Clock, ManualClock, Result, SessionBackend, SessionConfig, SessionKey,
+};
 use time::OffsetDateTime;
 
 use crate::fixtures;
@@ -96,6 +98,22 @@ pub trait RawRecords: Send + Sync + fmt::Debug {
     async fn read_raw(&self, key: &SessionKey) -> Result<Option<String>>;
 }
 
+/// The view below a store that keeps its records under hashed ids (rule S3,
+/// [`session_api::Capabilities::hashed_ids`]): what a dump of the store holds, and the
+/// store in its migration mode, for the kit's S3 cases. Optional, as [`RawRecords`]:
+/// without it those cases are skipped, and the skip says the rule is not checked.
+pub trait HashedIdsAccess: Send + Sync + fmt::Debug {
+    /// The id the record of `key` is kept under.
+    fn stored_id(&self, key: &SessionKey) -> Result<SessionKey>;
+    /// The store below the hashing: records under their stored ids, as a dump holds
+    /// them.
+    fn below(&self) -> Arc<dyn AsyncSessionStore>;
+    /// The hashing store over `below` (the store of [`HashedIdsAccess::below`], or the
+    /// kit's wrapper of it) in the mode that also finds, and moves, records kept under
+    /// plain keys: those written before hashing was turned on.
+    fn migrating_over(&self, below: Arc<dyn AsyncSessionStore>) -> Result<SessionBackend>;
+}
+
 /// A store under test, as a factory built it.
 #[derive(Clone)]
 pub struct Harness {
@@ -107,6 +125,8 @@ pub struct Harness {
     /// JSON with salt `django.contrib.sessions.SessionStore`), so the kit can check it
     /// byte for byte.
     pub django_session_data: bool,
+    /// The view below the hashing, when the store keeps hashed ids (rule S3).
+    pub hashed_ids: Option<Arc<dyn HashedIdsAccess>>,
     /// What the case's store needs alive until the case ends (a temporary directory,
     /// a guard that drops the case's table or keys); dropped with the harness.
     keep_alive: Vec<Arc<dyn Any + Send + Sync>>,
@@ -118,6 +138,7 @@ impl fmt::Debug for Harness {
             .field("backend", &self.backend)
             .field("raw", &self.raw)
             .field("django_session_data", &self.django_session_data)
+            .field("hashed_ids", &self.hashed_ids)
             .field("keep_alive", &self.keep_alive.len())
             .finish()
     }
@@ -130,6 +151,7 @@ impl Harness {
             backend,
             raw: None,
             django_session_data: false,
+            hashed_ids: None,
             keep_alive: Vec::new(),
         }
     }
@@ -139,6 +161,12 @@ impl Harness {
     pub fn with_raw(mut self, raw: Arc<dyn RawRecords>, django_session_data: bool) -> Self {
         self.raw = Some(raw);
         self.django_session_data = django_session_data;
+        self
+    }
+
+    /// Adds the view below a store that keeps hashed ids (rule S3).
+    pub fn with_hashed_ids(mut self, access: Arc<dyn HashedIdsAccess>) -> Self {
+        self.hashed_ids = Some(access);
         self
     }
 

@@ -48,7 +48,7 @@ pub mod runner;
 pub mod spy;
 pub mod trials;
 
-pub use harness::{unavailable, Harness, KitEnv, RawRecords};
+pub use harness::{unavailable, Harness, HashedIdsAccess, KitEnv, RawRecords};
 /// The test harness library the kit's trials are built with.
 pub use libtest_mimic;
 pub use runner::{
@@ -160,8 +160,31 @@ cases! {
     encoding::f6_django_written_record_loads, "F6", DjangoSessionData;
     encoding::e6_signed_cookie_is_djangos, "E6 F6", SignedPayload;
     encoding::e6_tampered_cookie_loads_empty, "E6 F5", SignedPayload;
-    encoding::h4_oversized_cookie_is_an_error, "H4", SignedPayload;
-    encoding::e6_short_cookie_value_is_dropped_and_deleted, "E6 A2", SignedPayload;
+    encoding::h4_oversized_cookie_is_an_error, "H4", PayloadKey;
+    encoding::e6_short_cookie_value_is_dropped_and_deleted, "E6 A2", PayloadKey;
+    sealed::sealed_cookie_reveals_nothing, "S4", SealedPayload;
+    sealed::sealed_cookie_is_new_on_every_save, "S4", SealedPayload;
+    sealed::sealed_tampered_cookie_loads_empty, "S4 F5", SealedPayload;
+    sealed::sealed_cookie_expires_at_cookie_age, "S4 F4", SealedPayload;
+    hashed::s3_stored_id_is_not_the_key, "S3", HashedIds;
+    hashed::s3_stored_id_presented_as_a_key_loads_nothing, "S3 A3 H1", HashedIds;
+    hashed::s3_plain_record_moves_on_load, "S3 D7", HashedIds;
+    hashed::s3_plain_record_moves_on_save, "S3 B4 D5", HashedIds;
+    hashed::s3_logout_during_a_move_is_never_undone, "S3 A6 D5", HashedIds;
+    timeouts::s1_absolute_timeout_ends_an_active_session, "S1 C8", Always;
+    timeouts::s1_expiry_is_the_earlier_of_idle_and_absolute, "S1 C5 C6 E1", Always;
+    timeouts::s1_creation_time_survives_cycle_key, "S1 A5", Always;
+    timeouts::s1_flush_starts_a_new_count, "S1 A6", Always;
+    timeouts::s1_no_timeout_no_stamp, "S1 F1", Always;
+    renewal::s2_key_is_renewed_after_the_interval, "S2 S1", ServerSide;
+    renewal::s2_old_key_within_the_grace_is_the_same_session, "S2 G4", ServerSide;
+    renewal::s2_old_key_after_the_grace_revokes_the_session, "S2 G2 H5", ServerSide;
+    renewal::s2_a_save_after_the_grace_through_the_old_key_revokes, "S2 G5", ServerSide;
+    renewal::s2_logout_through_the_old_key_within_the_grace_leaves_nothing, "S2 A6", ServerSide;
+    renewal::s2_login_through_the_old_key_leaves_no_grace, "S2 A5", ServerSide;
+    renewal::s2_requests_in_flight_share_one_session, "S2 A6 D5", ServerSide;
+    renewal::s2_sync_methods_renew_follow_and_revoke, "S2 B10 D9", ServerSide;
+    renewal::s2_off_by_default_and_a_no_op_on_cookie_stores, "S2 F1", Always;
     encoding::b1_data_stays_loaded_after_save, "B1 D3", Always;
     encoding::g4_set_cookie_header_wire_format, "G4 G2", Always;
     concurrency::concurrent_saves_leave_a_whole_record, "D5", ServerSide;

@@ -12,6 +12,8 @@ use session_api::{
     Capabilities, KeyGenerator, KeyKind, Result, Session, SessionBackend, SessionConfig, SessionKey,
 };
 
+use session_api::config::SessionConfigBuilder;
+
 use crate::harness::{Harness, KitEnv};
 use crate::spy::Spy;
 
@@ -61,13 +63,21 @@ pub enum Needs {
     Raw,
     /// Raw access to Django `session_data` text.
     DjangoSessionData,
-    /// A client-side store whose key carries the data.
+    /// A client-side store whose key is Django's signed cookie.
     SignedPayload,
+    /// A client-side store whose key carries the data, signed or sealed.
+    PayloadKey,
+    /// A client-side store whose key is the data sealed with an AEAD.
+    SealedPayload,
+    /// Records kept under hashed ids ([`Capabilities::hashed_ids`], rule S3), with the
+    /// view below them ([`crate::HashedIdsAccess`]).
+    HashedIds,
 }
 
 /// Why a case is skipped when raw access is missing: the rule is not checked at all.
 const NO_RAW: &str = "no RawRecords from the factory: rule NOT checked";
 const NOT_SERVER_SIDE: &str = "records are not server-side";
+const NO_HASHED_IDS_ACCESS: &str = "no HashedIdsAccess from the factory: rule NOT checked";
 
 impl Needs {
     /// `Ok` when the case applies, else the reason it is skipped (short: the test
@@ -91,8 +101,14 @@ impl Needs {
                 }
             }
             Needs::SignedPayload if caps.key_kind != KeyKind::SignedPayload => {
-                skip("keys do not carry the data")
+                skip("keys are not Django signed cookies")
             }
+            Needs::PayloadKey if caps.key_kind == KeyKind::Id => skip("keys do not carry the data"),
+            Needs::SealedPayload if caps.key_kind != KeyKind::SealedPayload => {
+                skip("keys are not sealed")
+            }
+            Needs::HashedIds if !caps.hashed_ids => skip("ids are not hashed at rest"),
+            Needs::HashedIds if harness.hashed_ids.is_none() => skip(NO_HASHED_IDS_ACCESS),
             _ => Ok(()),
         }
     }
@@ -145,6 +161,23 @@ impl Ctx {
             .key_generator(keys)
             .build()?;
         Ok(Session::new(self.backend.clone(), Arc::new(config), None))
+    }
+
+    /// Settings like the kit's (secret, clock, cookie age) changed by `adjust`, for
+    /// cases about opt-in settings.
+    pub fn config_with(
+        &self,
+        adjust: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder,
+    ) -> Result<Arc<SessionConfig>> {
+        let builder = SessionConfig::builder(self.env.secret_keys())
+            .clock(self.env.clock())
+            .cookie_age(self.env.cookie_age());
+        Ok(Arc::new(adjust(builder).build()?))
+    }
+
+    /// A session handle on the store with other settings ([`Ctx::config_with`]).
+    pub fn session_on(&self, config: &Arc<SessionConfig>, key: Option<&str>) -> Session {
+        Session::new(self.backend.clone(), Arc::clone(config), key)
     }
 
     /// The settings sessions use.

@@ -54,6 +54,7 @@ mod input;
 mod oracle;
 
 mod cookie_header;
+mod encrypted_cookie_load;
 mod file_load;
 mod round_trip;
 mod serializer_loads;
@@ -63,6 +64,7 @@ mod signed_cookie_load;
 mod signing_loads;
 
 pub use cookie_header::cookie_header;
+pub use encrypted_cookie_load::encrypted_cookie_load;
 pub use file_load::file_load;
 pub use input::mutate;
 pub use oracle::same_json;
@@ -85,6 +87,7 @@ pub const TARGETS: &[(&str, EntryPoint)] = &[
     ("cookie_header", cookie_header),
     ("file_load", file_load),
     ("signed_cookie_load", signed_cookie_load),
+    ("encrypted_cookie_load", encrypted_cookie_load),
     ("serializer_loads", serializer_loads),
     ("round_trip", round_trip),
 ];

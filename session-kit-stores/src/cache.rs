@@ -1,7 +1,10 @@
 //! Kit factories of the cache store: over the in-process memory cache, or over Redis
 //! with each case under a key prefix of its own, whose keys are removed when the case
-//! ends. Raw access writes arbitrary text as the cached value (not Django's
-//! `session_data`: the cache holds the dictionary itself, rule E3).
+//! ends, in this crate's format or in Django's ([`CacheFormat::Django`]). Raw access
+//! writes arbitrary text as the cached value (not Django's `session_data`: the cache
+//! holds the dictionary itself, rule E3).
+//!
+//! [`CacheFormat::Django`]: session_stores::cache::CacheFormat::Django
 
 use std::sync::Arc;
 
@@ -20,7 +23,10 @@ pub async fn cache_memory(env: KitEnv) -> Result<Harness> {
 }
 
 #[cfg(feature = "redis")]
-pub use self::redis::{cache_redis, kit_prefix, redis_cache, test_redis_url, KeyGuard};
+pub use self::redis::{
+    cache_redis, cache_redis_django, kit_django_format, kit_prefix, redis_cache, test_redis_url,
+    KeyGuard,
+};
 
 #[cfg(feature = "redis")]
 mod redis {
@@ -31,7 +37,7 @@ mod redis {
 
     use session_api::{Error, Result, SessionBackend};
     use session_conformance::{unavailable, Harness, KitEnv};
-    use session_stores::cache::{CacheStore, RedisCache, RedisOptions};
+    use session_stores::cache::{CacheFormat, CacheStore, RedisCache, RedisOptions};
 
     use crate::{redact, Raw};
 
@@ -81,6 +87,26 @@ mod redis {
         Ok(Harness::new(SessionBackend::from_async(store.clone()))
             .with_raw(Raw::of(&store), false)
             .keep_alive(KeyGuard::new(&url, &prefix)))
+    }
+
+    /// Django's format for a kit case: `KEY_PREFIX` `kit:<unique name>`, `VERSION` 1,
+    /// so the case's keys (`kit:<unique name>:1:...`) are under [`kit_prefix`].
+    pub fn kit_django_format(env: &KitEnv) -> CacheFormat {
+        CacheFormat::django_with(format!("kit:{}", env.unique_name()), 1)
+    }
+
+    /// The kit factory of the cache store on the Redis at `url` in Django's format
+    /// ([`kit_django_format`]): keys under [`kit_prefix`], removed when the case ends.
+    pub async fn cache_redis_django(url: String, env: KitEnv) -> Result<Harness> {
+        let redis = redis_cache(&url).await?;
+        let store = Arc::new(
+            CacheStore::new(redis)
+                .format(kit_django_format(&env))
+                .clock(env.clock()),
+        );
+        Ok(Harness::new(SessionBackend::from_async(store.clone()))
+            .with_raw(Raw::of(&store), false)
+            .keep_alive(KeyGuard::new(&url, &kit_prefix(&env))))
     }
 
     /// Removes every key under a prefix from a Redis server when dropped. Harnesses

@@ -30,15 +30,31 @@ pub mod cached_db;
 pub mod db;
 #[cfg(feature = "file")]
 pub mod file;
+#[cfg(feature = "hashed_ids")]
+pub mod hashed_ids;
 mod raw;
+#[cfg(feature = "redis")]
+pub mod redis_topology;
 
 pub use raw::Raw;
 
-#[cfg(any(feature = "memory", feature = "signed_cookies"))]
+#[cfg(any(
+    feature = "memory",
+    feature = "signed_cookies",
+    feature = "encrypted_cookies"
+))]
 use session_api::{Result, SessionBackend};
-#[cfg(any(feature = "memory", feature = "signed_cookies"))]
+#[cfg(any(
+    feature = "memory",
+    feature = "signed_cookies",
+    feature = "encrypted_cookies"
+))]
 use session_conformance::{Harness, KitEnv};
-#[cfg(any(feature = "memory", feature = "signed_cookies"))]
+#[cfg(any(
+    feature = "memory",
+    feature = "signed_cookies",
+    feature = "encrypted_cookies"
+))]
 use std::sync::Arc;
 
 /// The kit factory of the memory store: a fresh map on the kit's clock.
@@ -56,6 +72,19 @@ pub async fn memory(env: KitEnv) -> Result<Harness> {
 pub async fn signed_cookies(env: KitEnv) -> Result<Harness> {
     let config = env.config()?;
     let store = session_stores::signed_cookies::SignedCookieStore::from_config(&config);
+    Ok(Harness::new(SessionBackend::from_nonblocking_sync(
+        Arc::new(store),
+    )))
+}
+
+/// The kit factory of the encrypted-cookie store, on the kit's clock and cookie age
+/// and a fixed key ring. It keeps nothing, so there is no raw access.
+#[cfg(feature = "encrypted_cookies")]
+pub async fn encrypted_cookies(env: KitEnv) -> Result<Harness> {
+    use session_stores::encrypted_cookies::{EncryptedCookieStore, KeyRing};
+    let config = env.config()?;
+    let keys = KeyRing::new("kit2", &[0x5e; 32])?.with_older("kit1", &[0x1d; 32])?;
+    let store = EncryptedCookieStore::from_config(keys, &config);
     Ok(Harness::new(SessionBackend::from_nonblocking_sync(
         Arc::new(store),
     )))

@@ -78,7 +78,9 @@ mod impls {
             self.0.write_raw(key, raw, expires_at).await
         }
         async fn read_raw(&self, key: &SessionKey) -> Result<Option<String>> {
-            self.0.read_raw(key).await
+            // Django's format is binary (a pickle): shown lossily, as text.
+            let bytes = self.0.read_raw(key).await?;
+            Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
         }
     }
 }

@@ -60,8 +60,8 @@
 //!
 //! * A cache hit: one cache read, plus one database read per process per epoch
 //!   interval. A miss: a cache read, the lease (one command), the database read and
-//!   the fill (one `EVAL`). A save: the lease, the database write and the swap (one
-//!   `EVAL`): two cache commands where Django sends one. A delete: unchanged (the row,
+//!   the fill (one `EVALSHA`). A save: the lease, the database write and the swap
+//!   (one `EVALSHA`): two cache commands where Django sends one. A delete: unchanged (the row,
 //!   then `DEL`).
 //! * With the cache failing, each save and delete also writes the epoch (concurrent
 //!   failures in one process share a write) and waits 1.25 × the interval; each epoch
@@ -83,7 +83,7 @@
 //!   from the database and not filled.
 //! * `save`: the database's semantics (rules D4, D5, H7: an [`Error::Create`] or
 //!   [`Error::Update`] there is the result and the lease is removed); the cache as
-//!   above. A failing cache step is logged at ERROR level on target
+//!   above. A record saved already expired is not cached (its lease is removed). A failing cache step is logged at ERROR level on target
 //!   `django.contrib.sessions` and the save succeeds (Django 5.1+), after the epoch
 //!   change; only an epoch that cannot be written fails it.
 //! * `exists`: a cache entry as `load` would serve it, else the database.
@@ -103,13 +103,55 @@
 //!
 //! # Cache keys and values
 //!
-//! The cache key is [`DEFAULT_KEY_PREFIX`] (`django.contrib.sessions.cached_db`, not the
-//! cache store's prefix, so the two stores never read each other's entries in a shared
-//! cache), a colon ([`KEY_SEPARATOR`]) and the session key. The value is the format of
-//! the [cache store](crate::cache) with the epoch added
-//! (`{"expires":"...","epoch":"...","data":{...}}`); a lease is `{"lease":"..."}`.
-//! The database holds Django's `session_data`, so a Django site sharing the table reads
-//! the sessions (it has its own cache).
+//! In [`CacheFormat::Native`] (the default), the cache key is [`DEFAULT_KEY_PREFIX`]
+//! (`django.contrib.sessions.cached_db`, not the cache store's prefix, so the two
+//! stores never read each other's entries in a shared cache), a colon
+//! ([`KEY_SEPARATOR`]) and the session key. The value is the format of the
+//! [cache store](crate::cache) with the epoch added
+//! (`{"data":{...},"epoch":"...","expires":"..."}`); a lease is `{"lease":"..."}`.
+//! The database holds Django's `session_data`, so a Django site sharing the table
+//! reads the sessions (through its own cache entries).
+//!
+//! # Sharing with Django: [`CacheFormat::Django`]
+//!
+//! **Pick [`CacheFormat::Django`] when a Django site with
+//! `SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"` shares the
+//! database table and the Redis** (its `RedisCache`, with the same `KEY_PREFIX` and
+//! `VERSION`). Both sides then use one cache entry per session:
+//! `<KEY_PREFIX>:<VERSION>:django.contrib.sessions.cached_db<session key>`, holding
+//! the pickled dict, as Django's default `RedisSerializer` writes it. What this store
+//! writes carries a trailer after the pickle (a NUL byte and
+//! `{"epoch":"...","expires":"..."}`), which Python's unpickler ignores; a lease is
+//! a pickled `None` with its trailer, which Django reads as a miss (it then reads the
+//! database and fills the slot, and this store's pending swap finds its lease gone).
+//! So an update, a `cycle_key` or a logout on either side is seen by the other at
+//! once: a write replaces or removes the shared entry.
+//!
+//! What Django's format keeps:
+//!
+//! * Both guarantees above, for every load by this store and every save or delete made
+//!   through it: a hit is served only from an entry this store wrote under the
+//!   current epoch. An entry Django wrote has no epoch, so it is never served here: it
+//!   costs one database read, and the fill replaces it with a stamped copy of the row
+//!   (Django reads that copy as usual).
+//!
+//! What it gives up, because Django knows nothing of leases and epochs:
+//!
+//! * **Django's reads ignore the epoch.** After a save or delete made here while the
+//!   cache could not be reached, this store's processes never serve the older entry
+//!   again, but a Django process serves it (until its TTL) if the cache comes back
+//!   with it, as Django's own cached_db does after a failed cache write.
+//! * **Django's writes do not change the epoch.** A Django logout or save whose cache
+//!   step fails (Django raises the error of the delete and logs the one of the set)
+//!   leaves the older entry, and an entry this store wrote is served here until its
+//!   TTL (Django's processes serve it too).
+//! * **Django's load can put an older row back.** Django fills the cache with
+//!   `cache.set` after reading the row, without a lease: a Django load racing a save
+//!   made here can leave the older row in the cache. Django's processes may serve
+//!   it; this store does not (it has no epoch), and reads the database instead.
+//! * The data must fit the pickle limits (see the [cache store](crate::cache)): a
+//!   save of more is refused before the database is written, and a pickle beyond them
+//!   (written by Django) is not served from the cache: the database answers.
 //!
 //! # When the cache fails
 //!
@@ -143,7 +185,7 @@ use session_api::{
 use time::{OffsetDateTime, PrimitiveDateTime};
 use tokio::sync::Mutex;
 
-use crate::cache::{prefixed, ttl_for, Cache, CacheValue, MAX_TTL};
+use crate::cache::{ttl_for, Cache, CacheFormat, CacheValue, Stamp, MAX_TTL};
 #[cfg(feature = "db")]
 use crate::db::DbStore;
 
@@ -208,6 +250,7 @@ pub struct CachedDbStore<D: ?Sized = dyn AsyncSessionStore> {
     durable: Arc<D>,
     cache: Arc<dyn Cache>,
     prefix: String,
+    format: CacheFormat,
     clock: Arc<dyn Clock>,
     interval: Duration,
     epoch: Epoch,
@@ -220,6 +263,7 @@ impl<D: fmt::Debug + ?Sized> fmt::Debug for CachedDbStore<D> {
             .field("durable", &self.durable)
             .field("cache", &self.cache)
             .field("prefix", &self.prefix)
+            .field("format", &self.format)
             .field("epoch_interval", &self.interval)
             .finish_non_exhaustive()
     }
@@ -244,16 +288,27 @@ impl<D: AsyncSessionStore + ?Sized> CachedDbStore<D> {
             durable,
             cache,
             prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            format: CacheFormat::Native,
             clock,
             interval: DEFAULT_EPOCH_INTERVAL,
             epoch: Epoch::default(),
         }
     }
 
-    /// Sets the cache key prefix.
+    /// Sets the store's key prefix: in Django's format, the backend's
+    /// `cache_key_prefix` (keep the default to share with Django's cached_db).
     #[must_use]
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
+        self
+    }
+
+    /// Sets the cache key layout and value format (default [`CacheFormat::Native`];
+    /// pick [`CacheFormat::Django`] to share sessions with a Django site, see the
+    /// [module docs](self#sharing-with-django-cacheformatdjango)).
+    #[must_use]
+    pub fn format(mut self, format: CacheFormat) -> Self {
+        self.format = format;
         self
     }
 
@@ -279,14 +334,23 @@ impl<D: AsyncSessionStore + ?Sized> CachedDbStore<D> {
         &self.cache
     }
 
-    /// The cache key prefix.
+    /// The store's key prefix.
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
 
-    /// The cache key of a session key: the prefix, [`KEY_SEPARATOR`] and the key.
+    /// The cache key layout and value format.
+    pub fn cache_format(&self) -> &CacheFormat {
+        &self.format
+    }
+
+    /// The cache key of a session key (see [`CacheFormat::cache_key`]).
     pub fn cache_key(&self, key: &SessionKey) -> String {
-        prefixed(&self.prefix, key)
+        self.format.cache_key(&self.prefix, key)
+    }
+
+    fn lease(&self) -> Vec<u8> {
+        CacheValue::lease(&self.format, &token())
     }
 
     /// Rule E4: Django 5.1+ logs a failed cache write with `logger.exception`, i.e. at
@@ -370,9 +434,9 @@ impl<D: AsyncSessionStore + ?Sized> CachedDbStore<D> {
         Ok(())
     }
 
-    /// Whether `text` is an entry to serve: not a lease, the current epoch, live.
-    async fn trusted(&self, text: &str) -> Result<Option<(SessionData, OffsetDateTime)>> {
-        let value = CacheValue::decode(text);
+    /// Whether `bytes` is an entry to serve: not a lease, the current epoch, live.
+    async fn trusted(&self, bytes: &[u8]) -> Result<Option<(SessionData, OffsetDateTime)>> {
+        let value = CacheValue::decode(&self.format, bytes);
         if value.lease || value.epoch.is_none() {
             return Ok(None);
         }
@@ -385,14 +449,19 @@ impl<D: AsyncSessionStore + ?Sized> CachedDbStore<D> {
 
     /// A load's fill: the lease in the slot it found (`observed`), the database read,
     /// the swap of the lease for the entry. `None` when the slot is not free to take.
-    async fn take_slot(&self, cache_key: &str, observed: Option<&str>) -> Option<String> {
-        let lease = format!("{{\"lease\":\"{}\"}}", token());
+    async fn take_slot(
+        &self,
+        cache_key: &str,
+        observed: Option<&[u8]>,
+        now: &Stamp,
+    ) -> Option<Vec<u8>> {
+        let lease = self.lease();
         let taken = match observed {
-            None => self.cache.add(cache_key, &lease, LEASE_TTL).await,
-            Some(text) if CacheValue::decode(text).lease => return None,
-            Some(text) => {
+            None => self.cache.add(cache_key, &lease, LEASE_TTL, now).await,
+            Some(bytes) if CacheValue::decode(&self.format, bytes).lease => return None,
+            Some(bytes) => {
                 self.cache
-                    .compare_and_set(cache_key, text, &lease, LEASE_TTL)
+                    .compare_and_set(cache_key, bytes, &lease, LEASE_TTL)
                     .await
             }
         };
@@ -480,7 +549,10 @@ impl<D: AsyncSessionStore + ?Sized> AsyncSessionStore for CachedDbStore<D> {
         }
         // Read before the row, so the entry's stamp is never newer than its data.
         let epoch = self.epoch().await?;
-        let lease = self.take_slot(&cache_key, observed.as_deref()).await;
+        let stamp = Stamp::at(self.clock.now())?;
+        let lease = self
+            .take_slot(&cache_key, observed.as_deref(), &stamp)
+            .await;
         // Django's `cached_db` drops a session whose row is missing as it is.
         let Some(record) = self.durable.aload(key).await? else {
             return Ok(None);
@@ -488,7 +560,9 @@ impl<D: AsyncSessionStore + ?Sized> AsyncSessionStore for CachedDbStore<D> {
         let now = self.clock.now();
         if let Some(lease) = lease.filter(|_| record.expires_at > now) {
             let ttl = ttl_for(record.expires_at, now);
-            let filled = match CacheValue::encode(&record.data, record.expires_at, Some(&epoch)) {
+            let entry =
+                CacheValue::encode(&self.format, &record.data, record.expires_at, Some(&epoch));
+            let filled = match entry {
                 Ok(value) => {
                     self.cache
                         .compare_and_set(&cache_key, &lease, &value, ttl)
@@ -513,7 +587,11 @@ impl<D: AsyncSessionStore + ?Sized> AsyncSessionStore for CachedDbStore<D> {
         // Read before the write, so the entry's stamp is never newer than its data.
         let epoch = self.epoch().await?;
         let cache_key = self.cache_key(&record.key);
-        let lease = format!("{{\"lease\":\"{}\"}}", token());
+        // Refused here, before the database is written: data the cache's format
+        // cannot hold (Django's pickle limits).
+        let entry =
+            CacheValue::encode(&self.format, &record.data, record.expires_at, Some(&epoch))?;
+        let lease = self.lease();
         let leased = match self.cache.set(&cache_key, &lease, LEASE_TTL).await {
             Ok(()) => true,
             Err(err) => {
@@ -537,18 +615,21 @@ impl<D: AsyncSessionStore + ?Sized> AsyncSessionStore for CachedDbStore<D> {
             self.change_epoch(after).await?;
             return Ok(saved);
         }
-        let ttl = ttl_for(record.expires_at, self.clock.now());
-        let swapped = match CacheValue::encode(&record.data, record.expires_at, Some(&epoch)) {
-            Ok(value) => {
-                self.cache
-                    .compare_and_set(&cache_key, &lease, &value, ttl)
-                    .await
-            }
-            Err(err) => Err(err),
+        let now = self.clock.now();
+        let swapped = if record.expires_at <= now {
+            // Already expired: nothing to cache (and nothing for Django to read); the
+            // lease goes below.
+            Ok(false)
+        } else {
+            let ttl = ttl_for(record.expires_at, now);
+            self.cache
+                .compare_and_set(&cache_key, &lease, &entry, ttl)
+                .await
         };
         let failure = match swapped {
             Ok(true) => return Ok(saved),
-            // Another save or delete took the slot: remove whatever is there.
+            // Another save or delete took the slot, or the record has expired:
+            // remove whatever is there.
             Ok(false) => None,
             Err(err) => Some(err),
         };

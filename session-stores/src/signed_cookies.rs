@@ -141,7 +141,7 @@ impl SignedCookieStore {
     fn sign(&self, data: &SessionData) -> Result<SessionKey> {
         let signed = self
             .signer
-            .sign_object_bounded(data, &*self.serializer, true)?;
+            .sign_session_bounded(data, &*self.serializer, true)?;
         if signed.len() > self.max_value_len {
             return Err(Error::CookieTooLarge {
                 size: signed.len(),

@@ -21,7 +21,7 @@ use session_api::{
     AsyncSessionStore, Error, InlineAsync, ManualClock, Record, Result, SaveMode, SessionBackend,
     SessionData, SessionKey,
 };
-use session_stores::cache::{Cache, CacheStore, MemoryCache};
+use session_stores::cache::{Cache, CacheFormat, CacheStore, MemoryCache, Replaced, Stamp};
 use session_stores::cached_db::{CachedDbStore, DEFAULT_KEY_PREFIX, EPOCH_KEY};
 use session_stores::db::{AccountIdColumn, DbStore};
 use session_stores::memory::MemoryStore;
@@ -55,17 +55,26 @@ struct Thief(Arc<Recording>);
 
 #[async_trait]
 impl Cache for Thief {
-    async fn add(&self, key: &str, value: &str, ttl: Duration) -> Result<bool> {
-        self.0.add(key, value, ttl).await
+    async fn add(&self, key: &str, value: &[u8], ttl: Duration, now: &Stamp) -> Result<bool> {
+        self.0.add(key, value, ttl, now).await
     }
-    async fn replace(&self, key: &str, value: &str, ttl: Duration) -> Result<Option<String>> {
-        self.0.replace(key, value, ttl).await
+    async fn replace(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        now: Option<&Stamp>,
+    ) -> Result<Replaced> {
+        self.0.replace(key, value, ttl, now).await
     }
-    async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<()> {
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()> {
         self.0.set(key, value, ttl).await
     }
-    async fn get(&self, key: &str) -> Result<Option<String>> {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         self.0.get(key).await
+    }
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(Vec<u8>, Option<Duration>)>> {
+        self.0.get_with_ttl(key).await
     }
     async fn delete(&self, key: &str) -> Result<()> {
         self.0.delete(key).await
@@ -73,11 +82,11 @@ impl Cache for Thief {
     async fn compare_and_set(
         &self,
         key: &str,
-        old: &str,
-        value: &str,
+        old: &[u8],
+        value: &[u8],
         ttl: Duration,
     ) -> Result<bool> {
-        self.0.set(key, r#"{"lease":"another"}"#, LEASE).await?;
+        self.0.set(key, br#"{"lease":"another"}"#, LEASE).await?;
         self.0.compare_and_set(key, old, value, ttl).await
     }
 }
@@ -97,23 +106,32 @@ impl Recording {
 
 #[async_trait]
 impl Cache for Recording {
-    async fn add(&self, key: &str, value: &str, ttl: Duration) -> Result<bool> {
+    async fn add(&self, key: &str, value: &[u8], ttl: Duration, now: &Stamp) -> Result<bool> {
         self.writes.lock().unwrap().push(("add", key.into(), ttl));
-        self.inner.add(key, value, ttl).await
+        self.inner.add(key, value, ttl, now).await
     }
-    async fn replace(&self, key: &str, value: &str, ttl: Duration) -> Result<Option<String>> {
+    async fn replace(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        now: Option<&Stamp>,
+    ) -> Result<Replaced> {
         self.writes
             .lock()
             .unwrap()
             .push(("replace", key.into(), ttl));
-        self.inner.replace(key, value, ttl).await
+        self.inner.replace(key, value, ttl, now).await
     }
-    async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<()> {
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()> {
         self.writes.lock().unwrap().push(("set", key.into(), ttl));
         self.inner.set(key, value, ttl).await
     }
-    async fn get(&self, key: &str) -> Result<Option<String>> {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         self.inner.get(key).await
+    }
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(Vec<u8>, Option<Duration>)>> {
+        self.inner.get_with_ttl(key).await
     }
     async fn delete(&self, key: &str) -> Result<()> {
         self.writes
@@ -125,8 +143,8 @@ impl Cache for Recording {
     async fn compare_and_set(
         &self,
         key: &str,
-        old: &str,
-        value: &str,
+        old: &[u8],
+        value: &[u8],
         ttl: Duration,
     ) -> Result<bool> {
         self.writes
@@ -191,9 +209,12 @@ async fn saves_go_to_the_database_then_the_cache() {
     let epoch = epoch_of(&s.db.store).await;
     assert_eq!(
         s.cache.get(&cache_key).await.unwrap(),
-        Some(format!(
-            r#"{{"expires":"2026-01-01T01:00:00Z","epoch":"{epoch}","data":{{"a":1}}}}"#
-        ))
+        Some(
+            format!(
+                r#"{{"data":{{"a":1}},"epoch":"{epoch}","expires":"2026-01-01T01:00:00.000000000Z"}}"#
+            )
+            .into_bytes()
+        )
     );
 
     // An update replaces the cached entry.
@@ -365,9 +386,10 @@ async fn expired_and_undecodable_entries_are_misses() {
     s.cache
         .set(
             &cache_key,
-            &format!(
-                r#"{{"expires":"2025-01-01T00:00:00Z","epoch":"{epoch}","data":{{"stale":1}}}}"#
-            ),
+            format!(
+                r#"{{"data":{{"stale":1}},"epoch":"{epoch}","expires":"2025-01-01T00:00:00.000000000Z"}}"#
+            )
+            .as_bytes(),
             Duration::from_secs(600),
         )
         .await
@@ -382,7 +404,8 @@ async fn expired_and_undecodable_entries_are_misses() {
         s.cache
             .set(
                 &cache_key,
-                &format!(r#"{{"expires":"2026-01-01T01:00:00Z",{stamp}"data":{{"stale":1}}}}"#),
+                format!(r#"{{"expires":"2026-01-01T01:00:00Z",{stamp}"data":{{"stale":1}}}}"#)
+                    .as_bytes(),
                 Duration::from_secs(600),
             )
             .await
@@ -394,7 +417,7 @@ async fn expired_and_undecodable_entries_are_misses() {
         assert!(s.store.aexists(&key).await.unwrap());
     }
     s.cache
-        .set(&cache_key, "garbage", Duration::from_secs(600))
+        .set(&cache_key, b"garbage", Duration::from_secs(600))
         .await
         .unwrap();
     assert_eq!(
@@ -877,4 +900,147 @@ async fn any_durable_store_works_behind_the_cache() {
     assert_eq!(memory.len(), 1, "the epoch is left");
     assert_eq!(cache.get(&cache_key).await.unwrap(), None);
     assert_eq!(store.aload(&key).await.unwrap(), None);
+}
+
+/// `RedisSerializer().dumps({"a": 1})` by Django 5.2 (pickle protocol 5).
+const DJANGO_A1: &[u8] = b"\x80\x05\x95\n\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x01a\x94K\x01s.";
+
+async fn django_setup(tag: &str) -> Setup {
+    let s = setup(tag).await;
+    let store = CachedDbStore::new(
+        s.db.store.clone(),
+        s.cache.clone(),
+        Arc::new(s.db.clock.clone()),
+    )
+    .format(CacheFormat::django_with("site", 1));
+    Setup { store, ..s }
+}
+
+#[tokio::test]
+async fn the_django_format_shares_djangos_key_and_pickles() {
+    let s = django_setup("cdb_django_format").await;
+    let key = SessionKey::generate();
+    let cache_key = format!("site:1:django.contrib.sessions.cached_db{}", key.as_str());
+    assert_eq!(s.store.cache_key(&key), cache_key);
+    assert_eq!(s.store.cache_format(), &CacheFormat::django_with("site", 1));
+    s.store
+        .asave(
+            &Record::new(key.clone(), data(json!({"a": 1})), hour()),
+            SaveMode::Create,
+        )
+        .await
+        .unwrap();
+    let epoch = epoch_of(&s.db.store).await;
+    let stored = s.cache.get(&cache_key).await.unwrap().unwrap();
+    let trailer = format!(r#"{{"epoch":"{epoch}","expires":"2026-01-01T01:00:00.000000000Z"}}"#);
+    let pickle_len = stored.len() - trailer.len() - 1;
+    assert_eq!(&stored[pickle_len..], [b"\0", trailer.as_bytes()].concat());
+    assert_eq!(&stored[..2], b"\x80\x03", "a pickle");
+    assert_eq!(
+        s.store.aload(&key).await.unwrap(),
+        Some(Record::new(key.clone(), data(json!({"a": 1})), hour()))
+    );
+    // A lease is a pickled None (a miss for Django) with its token after it.
+    s.cache.delete(&cache_key).await.unwrap();
+    s.db.store.adelete(&key).await.unwrap();
+    assert_eq!(s.store.aload(&key).await.unwrap(), None);
+    let lease = s.cache.get(&cache_key).await.unwrap().unwrap();
+    assert!(lease.starts_with(b"\x80\x03N.\0{\"lease\":\""), "{lease:?}");
+    s.db.cleanup().await;
+}
+
+/// An entry Django wrote has no epoch: it is never served, the database answers and
+/// the fill replaces it (Django's own update or logout is seen at once).
+#[tokio::test]
+async fn django_written_entries_are_read_from_the_database_and_replaced() {
+    let s = django_setup("cdb_django_entries").await;
+    let key = SessionKey::generate();
+    let cache_key = s.store.cache_key(&key);
+    s.store
+        .asave(
+            &Record::new(key.clone(), data(json!({"a": 2})), hour()),
+            SaveMode::Create,
+        )
+        .await
+        .unwrap();
+    // Django's `cache.set` of an older dict (a racing Django load, say).
+    s.cache
+        .set(&cache_key, DJANGO_A1, Duration::from_secs(600))
+        .await
+        .unwrap();
+    s.cache.take();
+    assert_eq!(
+        s.store.aload(&key).await.unwrap().map(|r| r.data),
+        Some(data(json!({"a": 2})))
+    );
+    assert_eq!(
+        s.cache.take(),
+        [
+            ("compare_and_set", cache_key.clone(), LEASE),
+            (
+                "compare_and_set",
+                cache_key.clone(),
+                Duration::from_secs(3600)
+            )
+        ]
+    );
+    let refilled = s.cache.get(&cache_key).await.unwrap().unwrap();
+    assert!(refilled.ends_with(b"\"}") && refilled.starts_with(b"\x80\x03"));
+    // Served from the cache now.
+    assert_eq!(
+        s.store.aload(&key).await.unwrap().map(|r| r.data),
+        Some(data(json!({"a": 2})))
+    );
+    assert_eq!(s.cache.take(), []);
+    s.db.cleanup().await;
+}
+
+/// A record saved already expired is not cached: Django, which reads no stamp, would
+/// serve it.
+#[tokio::test]
+async fn an_expired_save_leaves_no_entry() {
+    let s = django_setup("cdb_django_expired").await;
+    let key = SessionKey::generate();
+    let cache_key = s.store.cache_key(&key);
+    s.store
+        .asave(
+            &Record::new(key.clone(), data(json!({"a": 1})), hour()),
+            SaveMode::Create,
+        )
+        .await
+        .unwrap();
+    s.cache.take();
+    s.store
+        .asave(
+            &Record::new(key.clone(), data(json!({"a": 2})), START),
+            SaveMode::Update,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        s.cache.take(),
+        [
+            ("set", cache_key.clone(), LEASE),
+            ("delete", cache_key.clone(), Duration::ZERO)
+        ]
+    );
+    assert_eq!(s.store.aload(&key).await.unwrap(), None);
+    s.db.cleanup().await;
+}
+
+#[tokio::test]
+async fn django_format_refuses_data_its_pickles_cannot_hold_before_the_database() {
+    let s = django_setup("cdb_django_refuse").await;
+    let key = SessionKey::generate();
+    let r = s
+        .store
+        .asave(
+            &Record::new(key.clone(), data(json!({"n": u64::MAX})), hour()),
+            SaveMode::Create,
+        )
+        .await;
+    assert!(matches!(r, Err(Error::Serialization(_))), "{r:?}");
+    assert_eq!(s.db.store.read_raw(&key).await.unwrap(), None);
+    assert_eq!(s.cache.get(&s.store.cache_key(&key)).await.unwrap(), None);
+    s.db.cleanup().await;
 }

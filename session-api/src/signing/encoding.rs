@@ -1,15 +1,13 @@
 //! The encodings of a signed value: url-safe base64 (rule F2), base62 timestamps
 //! (rule F4) and the zlib framing of compressed payloads (rules F3, H3).
 
-use std::io::{Read, Write};
+use std::sync::{Mutex, PoisonError};
 
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
-use flate2::read::ZlibDecoder;
-use flate2::write::ZlibEncoder;
-use flate2::Compression;
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 use crate::error::{Error, Result};
 
@@ -73,24 +71,32 @@ pub fn b64_decode(text: impl AsRef<[u8]>) -> Result<Vec<u8>> {
 /// assert_eq!(b62_encode(0), "0");
 /// ```
 pub fn b62_encode(value: i64) -> String {
-    if value == 0 {
-        return "0".to_owned();
-    }
+    let mut buf = [0u8; B62_MAX_LEN];
+    b62_digits(value, &mut buf).to_owned()
+}
+
+/// Room for any `i64` in base62: 11 digits and the sign.
+pub(super) const B62_MAX_LEN: usize = 12;
+
+/// [`b62_encode`] into a stack buffer (the signer appends it without allocating).
+pub(super) fn b62_digits(value: i64, buf: &mut [u8; B62_MAX_LEN]) -> &str {
     let mut magnitude = value.unsigned_abs();
-    // u64::MAX has 11 base62 digits, plus the sign.
-    let mut buf = [0u8; 12];
     let mut start = buf.len();
-    while magnitude > 0 {
+    loop {
         start -= 1;
         // The remainder is below 62, so the cast and the index cannot fail.
         buf[start] = BASE62_ALPHABET[(magnitude % 62) as usize];
         magnitude /= 62;
+        if magnitude == 0 {
+            break;
+        }
     }
     if value < 0 {
         start -= 1;
         buf[start] = b'-';
     }
-    buf[start..].iter().map(|&b| char::from(b)).collect()
+    // Only alphabet characters and '-' were written.
+    std::str::from_utf8(&buf[start..]).unwrap_or("0")
 }
 
 /// Base62 decoding (Django's `b62_decode`, rule F4).
@@ -147,27 +153,117 @@ pub fn b62_decode(text: &str) -> Result<i64> {
     })
 }
 
-/// zlib at the default level (6), as Python's `zlib.compress(data)` (rule F3).
-pub(super) fn zlib_compress(data: &[u8]) -> Result<Vec<u8>> {
-    let mut encoder = ZlibEncoder::new(
-        Vec::with_capacity(data.len() / 2 + 16),
-        Compression::default(),
-    );
-    encoder
-        .write_all(data)
-        .and_then(|()| encoder.finish())
-        .map_err(|e| Error::serialization(format!("zlib compression failed: {e}")))
+/// Deflate and inflate states kept for reuse: setting one up (for deflate at level 6,
+/// about 270 KiB, partly zeroed) costs more than compressing a session, so no request
+/// sets up a zlib stream. A reset state behaves as a fresh one (zlib's
+/// `deflateReset` / `inflateReset`), so the bytes do not change.
+struct Pool<T> {
+    idle: Mutex<Vec<T>>,
+}
+
+/// States kept per kind: enough for one per core on common servers; more concurrent
+/// encodes set up and drop their own.
+const POOL_MAX: usize = 16;
+
+impl<T> Pool<T> {
+    const fn new() -> Self {
+        Pool {
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn take(&self) -> Option<T> {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+    }
+
+    fn put(&self, state: T) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < POOL_MAX {
+            idle.push(state);
+        }
+    }
+}
+
+static DEFLATE: Pool<Compress> = Pool::new();
+static INFLATE: Pool<Decompress> = Pool::new();
+
+/// The shortest input zlib could shrink by more than one byte. A deflate stream of two
+/// or more bytes takes at least 4 bytes: in the shortest block kind (fixed Huffman),
+/// 3 header bits, a first literal of at least 8 bits (a match needs a byte before
+/// it), then another literal (8 bits) or a match (a 7-bit length and a 5-bit
+/// distance at least), and a 7-bit end of block: 26 bits or more. Stored blocks carry
+/// the bytes themselves and dynamic ones a code table of more than 40 bits. With the
+/// 2-byte zlib header and the 4-byte Adler-32 that is 10 bytes, shorter than
+/// `len - 1` only from 12 bytes on (shorter inputs give at least 8 bytes, never less
+/// than `len - 1`).
+pub(super) const MIN_COMPRESSIBLE_LEN: usize = 12;
+
+/// Django's `compress=True` (rule F3): zlib at the default level (6), as Python's
+/// `zlib.compress(data)`, kept only when it is shorter than `data.len() - 1`; `None`
+/// when it is not.
+///
+/// Provably losing inputs (shorter than [`MIN_COMPRESSIBLE_LEN`]) skip zlib entirely;
+/// otherwise deflate writes into a buffer of the longest winning size and stops as
+/// soon as that is full. A pooled stream is used: none is set up per call.
+pub(super) fn zlib_compress_if_shorter(data: &[u8]) -> Result<Option<Vec<u8>>> {
+    if data.len() < MIN_COMPRESSIBLE_LEN {
+        return Ok(None);
+    }
+    let mut deflate = DEFLATE
+        .take()
+        .unwrap_or_else(|| Compress::new(Compression::default(), true));
+    // Kept only when `len < data.len() - 1`: at most `data.len() - 2` bytes win.
+    let mut out = Vec::with_capacity(data.len() - 2);
+    // With all the input and `Finish`, deflate ends the stream unless the output is
+    // full first, in which case the result would be longer than the room.
+    let status = deflate.compress_vec(data, &mut out, FlushCompress::Finish);
+    deflate.reset();
+    DEFLATE.put(deflate);
+    match status {
+        Ok(Status::StreamEnd) => Ok(Some(out)),
+        Ok(_) => Ok(None),
+        Err(e) => Err(Error::serialization(format!(
+            "zlib compression failed: {e}"
+        ))),
+    }
 }
 
 /// Decompresses at most `limit` bytes; more is a bad signature (rule H3). Data after
-/// the end of the zlib stream is ignored, as Python's `zlib.decompress` does.
+/// the end of the zlib stream is ignored, as Python's `zlib.decompress` does. A pooled
+/// stream is used.
 pub(super) fn zlib_decompress(data: &[u8], limit: usize) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(data.len().saturating_mul(4).min(limit).min(64 << 10));
-    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    ZlibDecoder::new(data)
-        .take(cap)
-        .read_to_end(&mut out)
-        .map_err(|e| Error::serialization(format!("invalid zlib data: {e}")))?;
+    let mut inflate = INFLATE.take().unwrap_or_else(|| Decompress::new(true));
+    let result = inflate_bounded(&mut inflate, data, limit);
+    inflate.reset(true);
+    INFLATE.put(inflate);
+    result
+}
+
+fn inflate_bounded(inflate: &mut Decompress, data: &[u8], limit: usize) -> Result<Vec<u8>> {
+    let invalid =
+        |what: &dyn std::fmt::Display| Error::serialization(format!("invalid zlib data: {what}"));
+    // One byte past the limit is enough to tell that the data is over it.
+    let cap = limit.saturating_add(1);
+    let mut out = Vec::with_capacity(data.len().saturating_mul(4).clamp(64, 64 << 10).min(cap));
+    loop {
+        let before = (inflate.total_in(), inflate.total_out());
+        let consumed = usize::try_from(before.0).unwrap_or(usize::MAX);
+        let input = data.get(consumed..).unwrap_or_default();
+        let status = inflate
+            .decompress_vec(input, &mut out, FlushDecompress::None)
+            .map_err(|e| invalid(&e))?;
+        if status == Status::StreamEnd || out.len() >= cap {
+            break;
+        }
+        if out.len() == out.capacity() {
+            out.reserve_exact(out.capacity().min(cap - out.len()));
+        } else if (inflate.total_in(), inflate.total_out()) == before {
+            return Err(invalid(&"truncated stream"));
+        }
+    }
     if out.len() > limit {
         return Err(Error::BadSignature {
             reason: "decompressed data exceeds the size limit",
@@ -180,8 +276,71 @@ pub(super) fn zlib_decompress(data: &[u8], limit: usize) -> Result<Vec<u8>> {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
+    use std::io::Write as _;
+
+    use flate2::write::ZlibEncoder;
+    use proptest::prelude::*;
+
     use super::*;
     use crate::signing::fixtures::TS;
+
+    /// A fresh zlib stream at level 6, fed through the writer: the reference.
+    fn reference_zlib(data: &[u8]) -> Vec<u8> {
+        let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    /// Django's rule on the reference.
+    fn reference_decision(data: &[u8]) -> Option<Vec<u8>> {
+        Some(reference_zlib(data)).filter(|c| c.len() < data.len().saturating_sub(1))
+    }
+
+    #[test]
+    fn f3_short_inputs_never_compress() {
+        // The bound behind MIN_COMPRESSIBLE_LEN: 8 bytes for nothing, 9 for one
+        // byte, at least 10 from two bytes on (all 65,536 two-byte inputs).
+        assert_eq!(reference_zlib(b"").len(), 8);
+        assert_eq!(reference_zlib(b"a").len(), 9);
+        let shortest_pair = (0..=u16::MAX)
+            .map(|pair| reference_zlib(&pair.to_le_bytes()).len())
+            .min();
+        assert_eq!(shortest_pair, Some(10));
+        for len in 0..MIN_COMPRESSIBLE_LEN {
+            for byte in [0u8, b'a', 0xff] {
+                assert_eq!(reference_decision(&vec![byte; len]), None, "{len}");
+            }
+        }
+        // zlib itself first wins on a run of 13 bytes.
+        let run = [b'a'; 13];
+        assert_eq!(reference_zlib(&run).len(), 11);
+        assert_eq!(
+            zlib_compress_if_shorter(&run).unwrap(),
+            reference_decision(&run)
+        );
+        assert!(zlib_compress_if_shorter(&run).unwrap().is_some());
+    }
+
+    proptest! {
+        /// Byte for byte what a fresh stream gives, kept under Django's rule, for any
+        /// input: short, incompressible or repetitive, on pooled (reused) streams.
+        #[test]
+        fn f3_pooled_compression_matches_a_fresh_stream(
+            data in prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..40),
+                proptest::collection::vec(any::<u8>(), 0..3000),
+                proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), any::<u8>()], 0..400),
+                (1usize..200, proptest::collection::vec(any::<u8>(), 1..8))
+                    .prop_map(|(n, unit)| unit.repeat(n)),
+            ]
+        ) {
+            let ours = zlib_compress_if_shorter(&data).unwrap();
+            prop_assert_eq!(&ours, &reference_decision(&data));
+            if let Some(compressed) = ours {
+                prop_assert_eq!(zlib_decompress(&compressed, data.len()).unwrap(), data);
+            }
+        }
+    }
 
     #[test]
     fn f4_b62_round_trips_and_edges() {
@@ -247,7 +406,7 @@ mod tests {
 
     #[test]
     fn zlib_decompress_reads_at_most_limit_plus_one() {
-        let compressed = zlib_compress(&[7u8; 10_000]).unwrap();
+        let compressed = zlib_compress_if_shorter(&[7u8; 10_000]).unwrap().unwrap();
         assert_eq!(zlib_decompress(&compressed, 10_000).unwrap().len(), 10_000);
         assert!(zlib_decompress(&compressed, 9_999).is_err());
         // Trailing garbage after the stream is ignored (Python does the same).

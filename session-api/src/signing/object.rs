@@ -8,9 +8,10 @@ use base64::Engine as _;
 use serde_json::Value;
 use time::Duration;
 
-use super::encoding::{b64_decode, zlib_compress, zlib_decompress, B64};
+use super::encoding::{b64_decode, zlib_compress_if_shorter, zlib_decompress, B64};
 use super::signer::{SecretKeys, TimestampSigner, SIG_LEN, TIMESTAMP_RESERVE};
 use crate::clock::Clock;
+use crate::data::SessionData;
 use crate::error::{Error, Result};
 use crate::serializer::Serializer;
 
@@ -98,7 +99,27 @@ impl TimestampSigner {
         serializer: &dyn Serializer,
         compress: bool,
     ) -> Result<String> {
-        let data = serializer.dumps(obj)?;
+        self.sign_bounded(&serializer.dumps(obj)?, compress)
+    }
+
+    /// [`sign_object_bounded`](Self::sign_object_bounded) for the session dict, through
+    /// [`Serializer::dumps_session`]: what the session codec and the signed-cookie
+    /// store sign.
+    ///
+    /// # Errors
+    ///
+    /// As [`sign_object_bounded`](Self::sign_object_bounded).
+    pub fn sign_session_bounded(
+        &self,
+        data: &SessionData,
+        serializer: &dyn Serializer,
+        compress: bool,
+    ) -> Result<String> {
+        self.sign_bounded(&serializer.dumps_session(data)?, compress)
+    }
+
+    /// Refuses serialized data over the decoding limit, else signs it.
+    fn sign_bounded(&self, data: &[u8], compress: bool) -> Result<String> {
         let limit = self.limits().max_decompressed_len;
         if data.len() > limit {
             return Err(Error::SessionTooLarge {
@@ -106,13 +127,13 @@ impl TimestampSigner {
                 limit,
             });
         }
-        self.sign_serialized(&data, compress)
+        self.sign_serialized(data, compress)
     }
 
     /// Compresses (if it pays), encodes and signs serialized bytes.
     fn sign_serialized(&self, data: &[u8], compress: bool) -> Result<String> {
         let compressed = if compress {
-            Some(zlib_compress(data)?).filter(|c| c.len() < data.len().saturating_sub(1))
+            zlib_compress_if_shorter(data)?
         } else {
             None
         };

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::Duration;
 
-use super::encoding::{b62_decode, b62_encode, B64};
+use super::encoding::{b62_decode, b62_digits, b62_encode, B62_MAX_LEN, B64};
 use super::object::DecodeLimits;
 use super::SEP;
 use crate::clock::Clock;
@@ -340,12 +340,18 @@ impl TimestampSigner {
     /// Like Python's `int(time.time())`, the seconds are truncated toward zero (this
     /// only differs from flooring before 1970).
     pub fn timestamp(&self) -> String {
+        b62_encode(self.unix_seconds())
+    }
+
+    /// `int(time.time())`.
+    fn unix_seconds(&self) -> i64 {
         let now = self.clock.now();
-        let mut secs = now.unix_timestamp();
+        let secs = now.unix_timestamp();
         if secs < 0 && now.nanosecond() > 0 {
-            secs += 1;
+            secs + 1
+        } else {
+            secs
         }
-        b62_encode(secs)
     }
 
     /// `value + ":" + timestamp`, then signed (rule F4).
@@ -359,7 +365,7 @@ impl TimestampSigner {
     /// signature in place.
     pub(super) fn sign_owned(&self, mut value: String) -> String {
         value.push(SEP);
-        value.push_str(&self.timestamp());
+        value.push_str(b62_digits(self.unix_seconds(), &mut [0u8; B62_MAX_LEN]));
         self.signer.append_signature(value)
     }
 

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use session_api::{Clock, Result, SystemClock};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use super::Cache;
+use super::{Cache, Replaced, Stamp};
 use crate::expiring::ExpiringMap;
 
 /// Default bound on the number of entries of a [`MemoryCache`].
@@ -32,15 +32,16 @@ const PURGE_PER_WRITE: usize = 64;
 /// ```
 /// # async fn demo() -> session_api::Result<()> {
 /// use std::time::Duration;
-/// use session_stores::cache::{Cache, MemoryCache};
+/// use session_stores::cache::{Cache, MemoryCache, Stamp};
 /// let cache = MemoryCache::new().max_entries(10_000);
-/// assert!(cache.add("k", "v", Duration::from_secs(60)).await?);
-/// assert!(!cache.add("k", "w", Duration::from_secs(60)).await?);
-/// assert_eq!(cache.get("k").await?.as_deref(), Some("v"));
+/// let now = Stamp::at(time::OffsetDateTime::now_utc())?;
+/// assert!(cache.add("k", b"v", Duration::from_secs(60), &now).await?);
+/// assert!(!cache.add("k", b"w", Duration::from_secs(60), &now).await?);
+/// assert_eq!(cache.get("k").await?.as_deref(), Some(&b"v"[..]));
 /// # Ok(()) }
 /// ```
 pub struct MemoryCache {
-    inner: Mutex<ExpiringMap<String, String>>,
+    inner: Mutex<ExpiringMap<String, Vec<u8>>>,
     clock: Arc<dyn Clock>,
     max_entries: usize,
 }
@@ -77,7 +78,7 @@ impl MemoryCache {
         self.len() == 0
     }
 
-    fn lock(&self) -> MutexGuard<'_, ExpiringMap<String, String>> {
+    fn lock(&self) -> MutexGuard<'_, ExpiringMap<String, Vec<u8>>> {
         // The maps are consistent after every statement, so a poisoned lock is usable.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -90,7 +91,7 @@ impl MemoryCache {
     /// Runs a write under the lock after removing some expired entries.
     fn with_write<T>(
         &self,
-        f: impl FnOnce(&mut ExpiringMap<String, String>, OffsetDateTime) -> T,
+        f: impl FnOnce(&mut ExpiringMap<String, Vec<u8>>, OffsetDateTime) -> T,
     ) -> T {
         let now = self.clock.now();
         let mut inner = self.lock();
@@ -100,15 +101,15 @@ impl MemoryCache {
 
     fn write(
         &self,
-        map: &mut ExpiringMap<String, String>,
+        map: &mut ExpiringMap<String, Vec<u8>>,
         key: &str,
-        value: &str,
+        value: &[u8],
         ttl: Duration,
         now: OffsetDateTime,
     ) {
         map.insert(
             key.to_owned(),
-            value.to_owned(),
+            value.to_vec(),
             self.deadline(now, ttl),
             self.max_entries,
             now,
@@ -136,9 +137,12 @@ impl Default for MemoryCache {
 /// Every operation is a short critical section and runs inline.
 #[async_trait]
 impl Cache for MemoryCache {
-    async fn add(&self, key: &str, value: &str, ttl: Duration) -> Result<bool> {
+    async fn add(&self, key: &str, value: &[u8], ttl: Duration, stamp: &Stamp) -> Result<bool> {
         Ok(self.with_write(|inner, now| {
-            if inner.live(key, now).is_some() {
+            if inner
+                .live(key, now)
+                .is_some_and(|old| !Stamp::expired(old, stamp))
+            {
                 return false;
             }
             self.write(inner, key, value, ttl, now);
@@ -146,22 +150,42 @@ impl Cache for MemoryCache {
         }))
     }
 
-    async fn replace(&self, key: &str, value: &str, ttl: Duration) -> Result<Option<String>> {
-        Ok(self.with_write(|inner, now| {
-            let old = inner.live(key, now)?.clone();
-            self.write(inner, key, value, ttl, now);
-            Some(old)
+    async fn replace(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        stamp: Option<&Stamp>,
+    ) -> Result<Replaced> {
+        Ok(self.with_write(|inner, now| match inner.live(key, now) {
+            None => Replaced::Absent,
+            Some(old) if stamp.is_some_and(|stamp| Stamp::expired(old, stamp)) => {
+                inner.remove(key);
+                Replaced::Expired
+            }
+            Some(_) => {
+                self.write(inner, key, value, ttl, now);
+                Replaced::Stored
+            }
         }))
     }
 
-    async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<()> {
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()> {
         self.with_write(|inner, now| self.write(inner, key, value, ttl, now));
         Ok(())
     }
 
-    async fn get(&self, key: &str) -> Result<Option<String>> {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let now = self.clock.now();
         Ok(self.lock().live(key, now).cloned())
+    }
+
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(Vec<u8>, Option<Duration>)>> {
+        let now = self.clock.now();
+        Ok(self.lock().live_entry(key, now).map(|(value, deadline)| {
+            let left = Duration::try_from(deadline - now).unwrap_or(Duration::ZERO);
+            (value.clone(), Some(left))
+        }))
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
@@ -172,12 +196,12 @@ impl Cache for MemoryCache {
     async fn compare_and_set(
         &self,
         key: &str,
-        expected: &str,
-        value: &str,
+        expected: &[u8],
+        value: &[u8],
         ttl: Duration,
     ) -> Result<bool> {
         Ok(self.with_write(|inner, now| {
-            if inner.live(key, now).map(String::as_str) != Some(expected) {
+            if inner.live(key, now).map(Vec::as_slice) != Some(expected) {
                 return false;
             }
             self.write(inner, key, value, ttl, now);
@@ -194,9 +218,15 @@ mod tests {
     use session_api::ManualClock;
     use time::macros::datetime;
 
+    const START: OffsetDateTime = datetime!(2026-01-01 0:00 UTC);
+
     fn cache() -> (MemoryCache, ManualClock) {
-        let clock = ManualClock::new(datetime!(2026-01-01 0:00 UTC));
+        let clock = ManualClock::new(START);
         (MemoryCache::with_clock(Arc::new(clock.clone())), clock)
+    }
+
+    fn stamp(at: OffsetDateTime) -> Stamp {
+        Stamp::at(at).unwrap()
     }
 
     const MINUTE: Duration = Duration::from_secs(60);
@@ -204,21 +234,28 @@ mod tests {
     #[tokio::test]
     async fn add_replace_set_get_delete() {
         let (c, _) = cache();
-        assert!(c.add("k", "1", MINUTE).await.unwrap());
-        assert!(!c.add("k", "2", MINUTE).await.unwrap());
+        let now = stamp(START);
+        assert!(c.add("k", b"1", MINUTE, &now).await.unwrap());
+        assert!(!c.add("k", b"2", MINUTE, &now).await.unwrap());
         assert_eq!(
-            c.replace("k", "3", MINUTE).await.unwrap().as_deref(),
-            Some("1")
+            c.replace("k", b"3", MINUTE, Some(&now)).await.unwrap(),
+            Replaced::Stored
         );
-        assert_eq!(c.get("k").await.unwrap().as_deref(), Some("3"));
-        assert_eq!(c.replace("other", "x", MINUTE).await.unwrap(), None);
+        assert_eq!(c.get("k").await.unwrap().as_deref(), Some(&b"3"[..]));
+        assert_eq!(
+            c.replace("other", b"x", MINUTE, Some(&now)).await.unwrap(),
+            Replaced::Absent
+        );
         assert_eq!(c.get("other").await.unwrap(), None);
-        c.set("other", "y", MINUTE).await.unwrap();
-        assert_eq!(c.get("other").await.unwrap().as_deref(), Some("y"));
-        assert!(!c.compare_and_set("k", "1", "4", MINUTE).await.unwrap());
-        assert!(c.compare_and_set("k", "3", "4", MINUTE).await.unwrap());
-        assert_eq!(c.get("k").await.unwrap().as_deref(), Some("4"));
-        assert!(!c.compare_and_set("absent", "", "x", MINUTE).await.unwrap());
+        c.set("other", b"y", MINUTE).await.unwrap();
+        assert_eq!(c.get("other").await.unwrap().as_deref(), Some(&b"y"[..]));
+        assert!(!c.compare_and_set("k", b"1", b"4", MINUTE).await.unwrap());
+        assert!(c.compare_and_set("k", b"3", b"4", MINUTE).await.unwrap());
+        assert_eq!(c.get("k").await.unwrap().as_deref(), Some(&b"4"[..]));
+        assert!(!c
+            .compare_and_set("absent", b"", b"x", MINUTE)
+            .await
+            .unwrap());
         c.delete("k").await.unwrap();
         c.delete("k").await.unwrap();
         assert_eq!(c.get("k").await.unwrap(), None);
@@ -226,19 +263,61 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn stamps_decide_add_and_replace() {
+        let (c, _) = cache();
+        let entry = |at: OffsetDateTime| {
+            format!(r#"{{"data":{{}},"expires":"{}"}}"#, stamp(at).as_str()).into_bytes()
+        };
+        let now = stamp(START);
+        let dead = entry(START);
+        let live = entry(START + time::Duration::seconds(1));
+        c.set("dead", &dead, MINUTE).await.unwrap();
+        c.set("live", &live, MINUTE).await.unwrap();
+        // An entry whose stamp is at "now" is absent: add takes it over...
+        assert!(c.add("dead", b"new", MINUTE, &now).await.unwrap());
+        assert_eq!(c.get("dead").await.unwrap().as_deref(), Some(&b"new"[..]));
+        assert!(!c.add("live", b"new", MINUTE, &now).await.unwrap());
+        // ... and replace removes it.
+        c.set("dead", &dead, MINUTE).await.unwrap();
+        assert_eq!(
+            c.replace("dead", b"x", MINUTE, Some(&now)).await.unwrap(),
+            Replaced::Expired
+        );
+        assert_eq!(c.get("dead").await.unwrap(), None);
+        assert_eq!(
+            c.replace("live", b"x", MINUTE, Some(&now)).await.unwrap(),
+            Replaced::Stored
+        );
+        // Without a stamp check (the store vouches for the TTLs) it is only present.
+        c.set("dead", &dead, MINUTE).await.unwrap();
+        assert_eq!(
+            c.replace("dead", b"x", MINUTE, None).await.unwrap(),
+            Replaced::Stored
+        );
+    }
+
+    #[tokio::test]
     async fn entries_expire_on_the_clock_and_are_purged_by_writes() {
         let (c, clock) = cache();
+        let now = stamp(START);
         for i in 0..10 {
-            c.set(&format!("k{i}"), "v", MINUTE).await.unwrap();
+            c.set(&format!("k{i}"), b"v", MINUTE).await.unwrap();
         }
-        c.set("long", "v", MINUTE * 10).await.unwrap();
-        clock.advance(time::Duration::seconds(59));
+        c.set("long", b"v", MINUTE * 10).await.unwrap();
+        clock.advance(time::Duration::seconds(45));
+        let (_, left) = c.get_with_ttl("k0").await.unwrap().unwrap();
+        assert_eq!(left, Some(Duration::from_secs(15)));
+        clock.advance(time::Duration::seconds(14));
         assert!(c.get("k0").await.unwrap().is_some());
         clock.advance(time::Duration::seconds(1));
         assert_eq!(c.get("k0").await.unwrap(), None);
-        assert_eq!(c.replace("k0", "x", MINUTE).await.unwrap(), None);
+        assert_eq!(c.get_with_ttl("k0").await.unwrap(), None);
+        assert_eq!(
+            c.replace("k0", b"x", MINUTE, Some(&now)).await.unwrap(),
+            Replaced::Absent
+        );
         assert_eq!(c.len(), 1, "the write purged the expired entries");
-        assert!(c.add("k0", "new", MINUTE).await.unwrap());
+        assert!(c.add("k0", b"new", MINUTE, &now).await.unwrap());
         assert_eq!(c.len(), 2);
     }
 
@@ -246,21 +325,22 @@ mod tests {
     async fn a_full_cache_displaces_the_soonest_expiry() {
         let (c, _) = cache();
         let c = c.max_entries(2);
-        c.set("a", "v", MINUTE * 2).await.unwrap();
-        c.set("b", "v", MINUTE).await.unwrap();
-        c.set("c", "v", MINUTE * 3).await.unwrap();
+        c.set("a", b"v", MINUTE * 2).await.unwrap();
+        c.set("b", b"v", MINUTE).await.unwrap();
+        c.set("c", b"v", MINUTE * 3).await.unwrap();
         assert_eq!(c.get("b").await.unwrap(), None);
         assert!(c.get("a").await.unwrap().is_some());
         assert!(c.get("c").await.unwrap().is_some());
         // Overwriting an existing key displaces nothing.
-        c.set("a", "w", MINUTE).await.unwrap();
+        c.set("a", b"w", MINUTE).await.unwrap();
         assert_eq!(c.len(), 2);
     }
 
     #[tokio::test]
     async fn huge_ttls_saturate() {
         let (c, _) = cache();
-        c.set("k", "v", Duration::MAX).await.unwrap();
+        c.set("k", b"v", Duration::MAX).await.unwrap();
         assert!(c.get("k").await.unwrap().is_some());
+        assert!(c.get_with_ttl("k").await.unwrap().unwrap().1.is_some());
     }
 }

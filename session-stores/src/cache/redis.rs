@@ -1,7 +1,7 @@
 //! Redis through `fred` (feature `redis`).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,8 +12,9 @@ use fred::prelude::{
 };
 use fred::types::{ClusterHash, ConnectHandle, CustomCommand};
 use session_api::{Error, Result};
+use sha1::{Digest, Sha1};
 
-use super::Cache;
+use super::{Cache, Replaced, Stamp};
 
 /// How a [`RedisCache`] talks to Redis: timeouts and reconnection.
 ///
@@ -88,18 +89,26 @@ impl RedisOptions {
 
 /// A Redis cache (feature `redis`): one multiplexed `fred` client.
 ///
-/// Commands: `SET NX PX` (add), `SET XX GET PX` (replace; Redis 6.2 or later), `SET
-/// PX`, `GET`, `DEL`, and `EVAL` of a `GET`-then-`SET` script (compare-and-set).
-/// Each command is sent with `fail_fast` (while the connection is down it fails at
-/// once instead of waiting for a reconnection) and the configured timeout; a
-/// connection that stops answering is closed and opened again; lost connections are
-/// re-established in the background for as long as it takes.
+/// Commands: `SET NX PX` (add; when the key is taken, a script takes over an entry
+/// whose [`Stamp`] has passed), `SET XX PX` (replace without a stamp check), `SET PX`,
+/// `GET`, `DEL`, and Lua scripts for the rest, each touching one key: replace with a
+/// stamp check (`EXISTS`, `GETRANGE` of the stamp, `SET PX` or `DEL`: nothing is sent
+/// back), compare-and-set (`GET`, `SET PX`) and get-with-TTL (`GET`, `PTTL`). Scripts are sent as `EVALSHA` (the script's SHA-1), and as
+/// `EVAL` once when the server answers `NOSCRIPT` (after a restart or on a new
+/// Cluster node), which caches them again. Each command is sent with `fail_fast`
+/// (while the connection is down it fails at once instead of waiting for a
+/// reconnection) and the configured timeout; a connection that stops answering is
+/// closed and opened again; lost connections are re-established in the background
+/// for as long as it takes.
 ///
-/// A server URL is `redis://[[user:]password@]host[:port][/db]`; `fred`'s other forms
-/// (`redis-sentinel://...?sentinelServiceName=...`, `redis-cluster://...`) are
-/// accepted as `fred` parses them, and [`connect_with`](Self::connect_with) takes a
-/// `fred` [`Config`] built by hand. Only a single server is tested here; TLS
-/// (`rediss://`) is not compiled in.
+/// A server URL is `redis://[[user:]password@]host[:port][/db]`, a Cluster
+/// `redis-cluster://host:port?node=host2:port2&...` (any nodes, as seeds) or a
+/// Sentinel group `redis-sentinel://host:port/db?sentinelServiceName=name&node=...`
+/// (the sentinels); all three are tested, the last two on a 3+3 Cluster and a
+/// master, replica and three sentinels, failover included (docs/scaling.md).
+/// [`connect_with`](Self::connect_with) takes a `fred` [`Config`] built by hand. TLS
+/// (`rediss://`, `rediss-cluster://`, `rediss-sentinel://`) needs the `redis_tls`
+/// feature; without it such a URL is refused rather than connected in plain text.
 ///
 /// `RedisCache` is a cheap handle (`Clone`): clones share the one client and its
 /// connection task, which stops when the last clone is dropped. Keep a clone next to
@@ -154,14 +163,16 @@ impl fmt::Debug for RedisCache {
 /// A `fred` error as this crate reports it: [`Error::Unavailable`] when Redis could
 /// not be reached in time (an I/O error, a timeout, a command cancelled because the
 /// connection went down, or one with no connection to be routed to: fred 10 reports
-/// that as `Unknown` "Failed to route command."), [`Error::Backend`] for everything
-/// else (a reply of the wrong type, a refused password).
+/// that as `Unknown` "Failed to route command."), or answered that it cannot serve
+/// now (see [`TRANSIENT_REPLIES`]); [`Error::Backend`] for everything else (a reply
+/// of the wrong type, a refused password).
 fn classify(err: fred::error::Error) -> Error {
+    let details = err.details();
     let unreachable = match err.kind() {
         ErrorKind::IO | ErrorKind::Timeout | ErrorKind::Canceled | ErrorKind::Routing => true,
-        ErrorKind::Unknown => err.details().starts_with("Failed to route command"),
+        ErrorKind::Unknown => details.starts_with("Failed to route command"),
         _ => false,
-    };
+    } || TRANSIENT_REPLIES.iter().any(|p| details.starts_with(p));
     if unreachable {
         Error::unavailable(err)
     } else {
@@ -169,16 +180,46 @@ fn classify(err: fred::error::Error) -> Error {
     }
 }
 
+/// What a Cluster or Sentinel deployment answers while it fails over or moves slots
+/// (a 503 to the user, not a 500): a cluster without a master for some slot
+/// (`CLUSTERDOWN`), a slot in migration (`TRYAGAIN`), a replica cut off from its
+/// master (`MASTERDOWN`), a server loading its data (`LOADING`), a demoted master
+/// (`READONLY`), and fred's "Too many failed write attempts." for a command that a
+/// `MOVED` or `ASK` redirected after its one attempt (the cache never re-sends a
+/// command, which may have run).
+const TRANSIENT_REPLIES: [&str; 6] = [
+    "CLUSTERDOWN",
+    "TRYAGAIN",
+    "MASTERDOWN",
+    "LOADING",
+    "READONLY",
+    "Too many failed write attempts",
+];
+
+/// Whether `url`'s scheme asks for TLS, as fred reads it (`rediss...`, `valkeys...`).
+fn wants_tls(url: &str) -> bool {
+    let scheme = url.trim_start().split("://").next().unwrap_or_default();
+    let scheme = scheme.to_ascii_lowercase();
+    scheme.starts_with("rediss") || scheme.starts_with("valkeys")
+}
+
 impl RedisCache {
     /// Connects to the Redis of `url` (see the type's docs for the forms).
     ///
     /// # Errors
     ///
-    /// [`Error::Configuration`] for a URL `fred` cannot parse; [`Error::Unavailable`]
+    /// [`Error::Configuration`] for a URL `fred` cannot parse, or a TLS URL without
+    /// the `redis_tls` feature; [`Error::Unavailable`]
     /// when Redis cannot be reached (unless [`RedisOptions::wait_for_connection`] is
     /// off); [`Error::Backend`] for another failure (a refused password, say).
     /// The URL, which may hold a password, is never part of the message.
     pub async fn connect(url: &str, options: RedisOptions) -> Result<Self> {
+        // fred without a TLS feature would connect to a TLS URL in plain text.
+        if wants_tls(url) && !cfg!(feature = "redis_tls") {
+            return Err(Error::configuration(
+                "a TLS Redis URL (rediss://) needs the `redis_tls` feature of session-stores",
+            ));
+        }
         let config = Config::from_url(url).map_err(|e| {
             Error::configuration(format!(
                 "invalid Redis URL ({:?}): {}",
@@ -255,24 +296,122 @@ impl RedisCache {
         self.client.quit().await.map_err(classify)
     }
 
-    fn text(value: Value) -> Result<Option<String>> {
+    fn bytes(value: Value) -> Result<Option<Vec<u8>>> {
         match value {
             Value::Null => Ok(None),
-            Value::String(s) => Ok(Some(s.to_string())),
-            // Not UTF-8: kept (lossily) as text that will not decode as a session.
-            Value::Bytes(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
-            other => Err(Error::backend(format!(
-                "unexpected Redis reply of kind {:?}",
-                other.kind()
-            ))),
+            Value::String(s) => Ok(Some(s.into_inner().into())),
+            Value::Bytes(b) => Ok(Some(b.into())),
+            other => Err(unexpected(&other)),
         }
+    }
+
+    /// Runs `script` on `key` with `args`: `EVALSHA`, then `EVAL` when the server
+    /// does not know the script (`NOSCRIPT`), which caches it.
+    async fn run(&self, script: &Script, key: &str, args: Vec<Value>) -> Result<Value> {
+        match self.eval("EVALSHA", &script.sha, key, &args).await {
+            Err(err) if err.details().starts_with("NOSCRIPT") => self
+                .eval("EVAL", script.body, key, &args)
+                .await
+                .map_err(classify),
+            reply => reply.map_err(classify),
+        }
+    }
+
+    /// `EVAL` or `EVALSHA` of `script` (the body or its SHA-1) on one key.
+    async fn eval(
+        &self,
+        command: &'static str,
+        script: &str,
+        key: &str,
+        args: &[Value],
+    ) -> std::result::Result<Value, fred::error::Error> {
+        let mut all: Vec<Value> = Vec::with_capacity(args.len() + 3);
+        all.push(script.into());
+        all.push("1".into());
+        all.push(key.into());
+        all.extend(args.iter().cloned());
+        // Routed by the key's slot on a Cluster. Not `ClusterHash::Offset(2)`: fred 10.1
+        // ignores a custom command's hasher unless it is `Custom`, and would hash the
+        // first argument (the script), sending the command to a node that answers
+        // MOVED, which fails with one attempt.
+        let slot = ClusterHash::Custom(fred::util::redis_keyslot(key.as_bytes()));
+        let command = CustomCommand::new_static(command, slot, false);
+        self.client
+            .with_options(&self.per_command)
+            .custom(command, all)
+            .await
     }
 }
 
-/// `compare_and_set` as one script: `SET` with `PX` only when `GET` gives the
-/// expected value.
-const COMPARE_AND_SET: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
-     redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 else return 0 end";
+fn unexpected(reply: &Value) -> Error {
+    Error::backend(format!("unexpected Redis reply of kind {:?}", reply.kind()))
+}
+
+/// A Lua script and its SHA-1, the name `EVALSHA` knows it by.
+struct Script {
+    body: &'static str,
+    sha: LazyLock<String>,
+}
+
+fn sha1_hex(body: &str) -> String {
+    Sha1::digest(body.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether the value under a key ends with a stamp at or before ARGV[3] (see
+/// [`Stamp`]): the last 43 bytes are `"expires":"` (11), the stamp (30) and `"}`.
+/// Compared byte by byte: Lua's `<=` on strings follows the server's locale.
+macro_rules! lua_expired {
+    () => {
+        "local function expired(key, now) \
+           local t = redis.call('GETRANGE', key, -43, -1) \
+           if #t ~= 43 or string.sub(t, 1, 11) ~= '\"expires\":\"' or string.sub(t, 42) ~= '\"}' then return false end \
+           for i = 1, 30 do \
+             local a, b = string.byte(t, 11 + i), string.byte(now, i) \
+             if a ~= b then return a < b end \
+           end \
+           return true \
+         end "
+    };
+}
+
+/// `add` after `SET NX` found the key taken: takes over an entry whose stamp has
+/// passed. 1 when stored.
+static TAKE_OVER: Script = Script {
+    body: concat!(
+        lua_expired!(),
+        "if redis.call('EXISTS', KEYS[1]) == 1 and not expired(KEYS[1], ARGV[3]) then return 0 end \
+         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1"
+    ),
+    sha: LazyLock::new(|| sha1_hex(TAKE_OVER.body)),
+};
+
+/// `replace`: 0 absent, 1 stored, 2 expired (and removed).
+static REPLACE: Script = Script {
+    body: concat!(
+        lua_expired!(),
+        "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end \
+         if expired(KEYS[1], ARGV[3]) then redis.call('DEL', KEYS[1]) return 2 end \
+         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1"
+    ),
+    sha: LazyLock::new(|| sha1_hex(REPLACE.body)),
+};
+
+/// `compare_and_set`: `SET` with `PX` only when `GET` gives the expected value.
+static COMPARE_AND_SET: Script = Script {
+    body: "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+           redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 else return 0 end",
+    sha: LazyLock::new(|| sha1_hex(COMPARE_AND_SET.body)),
+};
+
+/// `get_with_ttl`: nil, or the value and its `PTTL`.
+static GET_WITH_TTL: Script = Script {
+    body: "local v = redis.call('GET', KEYS[1]) if not v then return false end \
+           return {v, redis.call('PTTL', KEYS[1])}",
+    sha: LazyLock::new(|| sha1_hex(GET_WITH_TTL.body)),
+};
 
 fn px_millis(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
@@ -282,46 +421,110 @@ fn px(ttl: Duration) -> Expiration {
     Expiration::PX(px_millis(ttl))
 }
 
+fn bytes_arg(value: &[u8]) -> Value {
+    Value::Bytes(value.to_vec().into())
+}
+
+fn int_reply(reply: &Value) -> Result<i64> {
+    reply.as_i64().ok_or_else(|| unexpected(reply))
+}
+
 #[async_trait]
 impl Cache for RedisCache {
-    async fn add(&self, key: &str, value: &str, ttl: Duration) -> Result<bool> {
+    async fn add(&self, key: &str, value: &[u8], ttl: Duration, now: &Stamp) -> Result<bool> {
         let reply: Value = self
             .client
             .with_options(&self.per_command)
-            .set(key, value, Some(px(ttl)), Some(SetOptions::NX), false)
+            .set(
+                key,
+                bytes_arg(value),
+                Some(px(ttl)),
+                Some(SetOptions::NX),
+                false,
+            )
             .await
             .map_err(classify)?;
-        Ok(!reply.is_null())
+        if !reply.is_null() {
+            return Ok(true);
+        }
+        // Taken (a collision, or an entry expired by the store's clock): the script
+        // decides, atomically.
+        let args = vec![bytes_arg(value), px_millis(ttl).into(), now.as_str().into()];
+        let reply = self.run(&TAKE_OVER, key, args).await?;
+        Ok(int_reply(&reply)? == 1)
     }
 
-    async fn replace(&self, key: &str, value: &str, ttl: Duration) -> Result<Option<String>> {
-        let reply: Value = self
-            .client
-            .with_options(&self.per_command)
-            .set(key, value, Some(px(ttl)), Some(SetOptions::XX), true)
-            .await
-            .map_err(classify)?;
-        Self::text(reply)
+    async fn replace(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        now: Option<&Stamp>,
+    ) -> Result<Replaced> {
+        let Some(now) = now else {
+            // The store vouches that no entry outlives its stamp: Redis's own expiry
+            // decides.
+            let reply: Value = self
+                .client
+                .with_options(&self.per_command)
+                .set(
+                    key,
+                    bytes_arg(value),
+                    Some(px(ttl)),
+                    Some(SetOptions::XX),
+                    false,
+                )
+                .await
+                .map_err(classify)?;
+            return Ok(if reply.is_null() {
+                Replaced::Absent
+            } else {
+                Replaced::Stored
+            });
+        };
+        let args = vec![bytes_arg(value), px_millis(ttl).into(), now.as_str().into()];
+        let reply = self.run(&REPLACE, key, args).await?;
+        match int_reply(&reply)? {
+            0 => Ok(Replaced::Absent),
+            1 => Ok(Replaced::Stored),
+            2 => Ok(Replaced::Expired),
+            _ => Err(unexpected(&reply)),
+        }
     }
 
-    async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<()> {
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()> {
         let _: Value = self
             .client
             .with_options(&self.per_command)
-            .set(key, value, Some(px(ttl)), None, false)
+            .set(key, bytes_arg(value), Some(px(ttl)), None, false)
             .await
             .map_err(classify)?;
         Ok(())
     }
 
-    async fn get(&self, key: &str) -> Result<Option<String>> {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let reply: Value = self
             .client
             .with_options(&self.per_command)
             .get(key)
             .await
             .map_err(classify)?;
-        Self::text(reply)
+        Self::bytes(reply)
+    }
+
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(Vec<u8>, Option<Duration>)>> {
+        let reply = self.run(&GET_WITH_TTL, key, Vec::new()).await?;
+        match reply {
+            Value::Null => Ok(None),
+            Value::Array(mut parts) if parts.len() == 2 => {
+                let pttl = parts.pop().map_or(Ok(0), |p| int_reply(&p))?;
+                let value = parts.pop().map_or(Ok(None), Self::bytes)?;
+                // PTTL: -1 for no expiry; -2 cannot happen inside the script.
+                let ttl = u64::try_from(pttl).ok().map(Duration::from_millis);
+                Ok(value.map(|value| (value, ttl)))
+            }
+            other => Err(unexpected(&other)),
+        }
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
@@ -337,26 +540,39 @@ impl Cache for RedisCache {
     async fn compare_and_set(
         &self,
         key: &str,
-        expected: &str,
-        value: &str,
+        expected: &[u8],
+        value: &[u8],
         ttl: Duration,
     ) -> Result<bool> {
-        // EVAL script numkeys key args...: the key is the third argument (for Cluster).
-        let eval = CustomCommand::new("EVAL", ClusterHash::Offset(2), false);
-        let ttl = px_millis(ttl).to_string();
-        let stored: i64 = self
-            .client
-            .with_options(&self.per_command)
-            .custom(eval, vec![COMPARE_AND_SET, "1", key, expected, value, &ttl])
-            .await
-            .map_err(classify)?;
-        Ok(stored == 1)
+        let args = vec![bytes_arg(expected), bytes_arg(value), px_millis(ttl).into()];
+        let reply = self.run(&COMPARE_AND_SET, key, args).await?;
+        Ok(int_reply(&reply)? == 1)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_urls_are_recognised() {
+        for url in [
+            "rediss://h:1",
+            "REDISS://h",
+            "rediss-cluster://h:1",
+            "valkeys://h",
+        ] {
+            assert!(wants_tls(url), "{url}");
+        }
+        for url in [
+            "redis://h:1",
+            "redis-sentinel://h/0",
+            "valkey://h",
+            "unix:///s",
+        ] {
+            assert!(!wants_tls(url), "{url}");
+        }
+    }
 
     #[test]
     fn unreachable_redis_errors_are_unavailable() {
@@ -366,6 +582,20 @@ mod tests {
             e(ErrorKind::Timeout, "Request timed out."),
             e(ErrorKind::Canceled, "Connection closed unexpectedly."),
             e(ErrorKind::Unknown, "Failed to route command."),
+            e(ErrorKind::Cluster, "CLUSTERDOWN The cluster is down"),
+            e(
+                ErrorKind::Unknown,
+                "TRYAGAIN Multiple keys request during rehashing of slot",
+            ),
+            e(
+                ErrorKind::Unknown,
+                "READONLY You can't write against a read only replica.",
+            ),
+            e(
+                ErrorKind::Unknown,
+                "LOADING Redis is loading the dataset in memory",
+            ),
+            e(ErrorKind::Unknown, "Too many failed write attempts."),
         ] {
             assert!(matches!(classify(err), Error::Unavailable(_)));
         }

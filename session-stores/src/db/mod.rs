@@ -47,10 +47,21 @@
 //! a statement already sent included), the pool timed out waiting for a connection
 //! or is closed, an I/O error on the connection, or the server reporting that it went
 //! away (SQLSTATE class `08`, PostgreSQL's `57P01`..`57P03`). Every other driver failure is
-//! [`Error::Backend`](session_api::Error::Backend). A lost connection costs at most the call that hit it: the pool
-//! drops broken connections and opens new ones (see
-//! [`DbPoolOptions::test_before_acquire`]), and a connection whose call timed out is
-//! closed, never handed to the next call.
+//! [`Error::Backend`](session_api::Error::Backend). A connection that was closed while idle in the pool (a database
+//! restart, `pg_terminate_backend`, a proxy's idle timeout) costs no call: the
+//! statement that finds it dead is run once more on a connection that answers a ping
+//! (see [`DbPoolOptions::test_before_acquire`]). Every statement is safe to run twice:
+//! loads, deletes, updates of the same values, `migrate`'s `IF NOT EXISTS`, the one
+//! transaction of `write_raw`; an insert whose first attempt committed before its
+//! answer was lost finds its own row (the same text under the same key) and counts
+//! as done. A connection whose call timed out is closed, never handed to the next
+//! call.
+//!
+//! One round trip per call: the pools this crate opens do not ping before each call,
+//! every statement is a single one (a create is one `INSERT`), and each statement's
+//! text is built once per store, so sqlx prepares it once per connection and reuses
+//! it. (sqlx 0.8 pings each connection as it goes back to the pool, off the caller's
+//! path; that ping cannot be turned off.)
 //!
 //! The `sqlx` crate is re-exported ([`sqlx`](mod@sqlx)), so a pool of your own can be
 //! built with the same version: `DbStore::new(sqlx::PgPool::connect(..).await?, ..)`.
@@ -85,6 +96,7 @@
         unused_mut,
         unused_imports,
         unused_assignments,
+        unused_macros,
         dead_code,
         clippy::never_loop
     )

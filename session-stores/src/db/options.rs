@@ -171,7 +171,7 @@ impl DbOptions {
 /// let options = DbPoolOptions::default()
 ///     .max_connections(4)
 ///     .acquire_timeout(Duration::from_secs(3))
-///     .test_before_acquire(false);
+///     .test_before_acquire(true);
 /// # let _ = options;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,13 +182,13 @@ pub struct DbPoolOptions {
 }
 
 impl Default for DbPoolOptions {
-    /// 10 connections, a 10 s acquire timeout, a ping before each acquire (sqlx's
-    /// default).
+    /// 10 connections, a 10 s acquire timeout, no ping before each acquire (one
+    /// round trip per call; see [`test_before_acquire`](Self::test_before_acquire)).
     fn default() -> Self {
         DbPoolOptions {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
-            test_before_acquire: true,
+            test_before_acquire: false,
         }
     }
 }
@@ -213,19 +213,23 @@ impl DbPoolOptions {
     }
 
     /// Whether the pool pings an idle connection before handing it out (sqlx's
-    /// `test_before_acquire`; default `true`, as in sqlx).
+    /// `test_before_acquire`; default `false`, unlike sqlx's own default).
     ///
-    /// - `true`: a connection that died while idle (a database restart, a proxy's
-    ///   idle timeout, `pg_terminate_backend`) is noticed and replaced before any
-    ///   statement runs on it, so no call fails because of it. Costs one round trip
-    ///   per call.
-    /// - `false`: one round trip less per call; the first call on a connection that
-    ///   died while idle fails with [`Error::Unavailable`](session_api::Error::Unavailable),
-    ///   and the pool drops that connection.
+    /// - `false`: each call is one round trip. A connection that died while idle
+    ///   (a database restart, a proxy's idle timeout, `pg_terminate_backend`) is
+    ///   found dead by the call's statement, which then runs once more on a
+    ///   connection that answers a ping (the pool's other idle connections are
+    ///   tried in turn, and a new one opened when none answers), so no call fails
+    ///   because of it. Every statement of the store is safe to run twice (see
+    ///   [`DbStore`](super::DbStore)).
+    /// - `true`: the pool pings before every call (a round trip more) and replaces
+    ///   a dead connection before any statement runs on it.
     ///
-    /// Either way each connection is pinged when it is returned to the pool (off the
-    /// caller's path) and dropped if the ping fails or takes longer than the store's
-    /// [`DbOptions::operation_timeout`].
+    /// A connection whose network went silent, rather than closed, is found by
+    /// neither: the call runs out of its [`DbOptions::operation_timeout`], as the
+    /// ping would. Either way each connection is pinged when it is returned to the
+    /// pool (sqlx does that in every case, off the caller's path) and dropped if the
+    /// ping fails or takes longer than the store's operation timeout.
     #[must_use]
     pub fn test_before_acquire(mut self, test: bool) -> Self {
         self.test_before_acquire = test;

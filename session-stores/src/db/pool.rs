@@ -210,30 +210,51 @@ fn compiled_drivers() -> String {
 /// A connection taken from the pool for one statement (or one transaction).
 ///
 /// [`release`](Self::release) returns it to the pool once the statement has finished;
-/// the pool pings it first, off the caller's path. That ping gets the operation
-/// timeout too: sqlx's own has none, so a connection whose network went silent just
-/// after its last answer would hold its slot in the pool for as long as the silence
-/// lasts (forever, behind a proxy that swallows traffic). Past the timeout the
-/// connection is closed and its slot freed.
+/// sqlx pings it first (in every version 0.8 pool, whatever the options say), off the
+/// caller's path. That ping gets the operation timeout too: sqlx's own has none, so
+/// a connection whose network went silent just after its last answer would hold its
+/// slot in the pool for as long as the silence lasts (forever, behind a proxy that
+/// swallows traffic). Past the timeout the connection is closed and its slot freed.
 ///
 /// Dropped before `release` (its call ran out of time mid-statement and was
-/// cancelled), the connection is closed on the spot instead: its protocol state is
-/// unknown (a statement sent, the answer unread), and returning it would only start
-/// that ping.
+/// cancelled, or its connection was found dead), the connection is closed on the
+/// spot instead: its protocol state is unknown (a statement sent, the answer
+/// unread), and returning it would only start that ping.
 pub(crate) struct Checkout<DB: sqlx::Database> {
     conn: Option<PoolConnection<DB>>,
     timeout: Duration,
 }
 
 impl<DB: sqlx::Database> Checkout<DB> {
-    /// A connection of `pool`, as [`sqlx::Pool::acquire`] gives it; `timeout` bounds
-    /// the ping that returns it.
+    /// A connection of `pool`, as [`sqlx::Pool::acquire`] gives it (pinged first only
+    /// when the pool tests before acquire); `timeout` bounds the ping that returns it.
     pub(crate) async fn acquire(pool: &sqlx::Pool<DB>, timeout: Duration) -> Result<Self> {
         let conn = pool.acquire().await.map_err(db_error)?;
         Ok(Checkout {
             conn: Some(conn),
             timeout,
         })
+    }
+
+    /// A connection of `pool` that has just answered a ping: for the retry after a
+    /// dead connection, when the pool's other idle connections may have died with
+    /// it (a database restart). Each one that does not answer is closed and the
+    /// next taken, until one answers or the pool opens a new one; at most one more
+    /// than the pool's size, all within the caller's operation timeout.
+    pub(crate) async fn acquire_live(pool: &sqlx::Pool<DB>, timeout: Duration) -> Result<Self> {
+        let mut last = None;
+        for _ in 0..=pool.options().get_max_connections() {
+            let mut checkout = Self::acquire(pool, timeout).await?;
+            match sqlx::Connection::ping(checkout.get()?).await {
+                Ok(()) => return Ok(checkout),
+                // Dropping the checkout closes the dead connection.
+                Err(err) => last = Some(err),
+            }
+        }
+        Err(last.map_or_else(
+            || Error::unavailable("no live database connection"),
+            db_error,
+        ))
     }
 
     /// The connection, to run statements on.
@@ -275,6 +296,78 @@ impl<DB: sqlx::Database> Drop for Checkout<DB> {
     }
 }
 
+/// Runs one statement (or one transaction) on a connection of a pool, retrying it
+/// once when the connection turned out to be dead.
+///
+/// `on_connection!(pool, timeout, |conn| future)` evaluates `future` (which uses
+/// `conn: &mut DB::Connection` and yields `Result<T, sqlx::Error>`) on a connection
+/// from [`Checkout::acquire`]. When it fails because the connection is gone
+/// ([`is_connection_lost`]: the server closed it while it sat idle in the pool, was
+/// restarted, or the network reset it), that connection is closed and `future` is
+/// evaluated once more on one that has just answered a ping
+/// ([`Checkout::acquire_live`]); a second loss is the result. Anything else is the
+/// result as it is, and the connection goes back to the pool.
+///
+/// Every statement of the store is safe to run twice: loads, deletes and updates
+/// of the same values are idempotent, `migrate` is `IF NOT EXISTS`, `write_raw` is
+/// one transaction. An insert is not, and its caller is told: the form
+/// `on_connection!(pool, timeout, retried = flag, |conn| future)` sets the `bool`
+/// variable `flag` when the retry ran (the first attempt may have committed
+/// before its answer was lost).
+///
+/// A call that acquires and fails gives the `?` of the enclosing function a
+/// [`session_api::Error`]; the statement's own outcome is the value.
+macro_rules! on_connection {
+    ($pool:expr, $timeout:expr, |$conn:ident| $statement:expr) => {{
+        let mut _retried = false;
+        $crate::db::pool::on_connection!($pool, $timeout, retried = _retried, |$conn| $statement)
+    }};
+    ($pool:expr, $timeout:expr, retried = $retried:ident, |$conn:ident| $statement:expr) => {{
+        let (pool, timeout) = ($pool, $timeout);
+        loop {
+            let mut checkout = if $retried {
+                $crate::db::pool::Checkout::acquire_live(pool, timeout).await?
+            } else {
+                $crate::db::pool::Checkout::acquire(pool, timeout).await?
+            };
+            let outcome = {
+                let $conn = checkout.get()?;
+                $statement.await
+            };
+            match outcome {
+                Err(err) if !$retried && $crate::db::pool::is_connection_lost(&err) => {
+                    // Dropping the checkout closes the dead connection.
+                    drop(checkout);
+                    tracing::debug!(error = %err, "database connection lost; retrying once");
+                    $retried = true;
+                }
+                Err(err) if $crate::db::pool::is_connection_lost(&err) => {
+                    drop(checkout);
+                    break Err(err);
+                }
+                outcome => {
+                    checkout.release();
+                    break outcome;
+                }
+            }
+        }
+    }};
+}
+pub(crate) use on_connection;
+
+/// True when `err` says the connection itself is gone rather than that the
+/// statement failed: an I/O error on it, the SQLite worker thread gone, or the
+/// server reporting that it closed the connection (SQLSTATE class 08; PostgreSQL's
+/// 57P01..57P03, sent by `pg_terminate_backend` and at shutdown). The connection is
+/// useless afterwards; a statement that failed this way may or may not have run.
+pub(crate) fn is_connection_lost(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| is_connection_state(&code)),
+        _ => false,
+    }
+}
+
 /// The error of a call that ran out of its operation timeout: the database did not
 /// answer in time, so [`Error::Unavailable`].
 pub(crate) fn timed_out(after: Duration) -> Error {
@@ -283,9 +376,10 @@ pub(crate) fn timed_out(after: Duration) -> Error {
 
 /// SQLSTATEs that say the server went away rather than that the statement failed:
 /// class 08 (connection exception) and PostgreSQL's 57P01..57P03 (the server is
-/// shutting down, crashed, or cannot accept connections yet).
+/// shutting down, crashed, or cannot accept connections yet) and 57P05 (it closed
+/// a connection idle past `idle_session_timeout`).
 fn is_connection_state(code: &str) -> bool {
-    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "57P05")
 }
 
 /// A driver error as this crate reports it: [`Error::Unavailable`] when the database
@@ -293,14 +387,8 @@ fn is_connection_state(code: &str) -> bool {
 /// connection, the server went away mid-call), [`Error::Backend`] for everything else
 /// (a failed statement, a refused login, a decoding error).
 pub(crate) fn db_error(err: sqlx::Error) -> Error {
-    let unreachable = match &err {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| is_connection_state(&code)),
-        _ => false,
-    };
+    let unreachable = matches!(err, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
+        || is_connection_lost(&err);
     if unreachable {
         Error::unavailable(err)
     } else {

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use super::extension::{ColumnType, ExtraColumn, ExtraValue, RecordExtension};
 #[allow(unused_imports)] // Unused when no driver feature is enabled.
 use super::params::{bind_extras, TimeRepr};
-use super::pool::{db_error, on_pool, timed_out, Checkout, DbPool};
+use super::pool::{db_error, on_connection, on_pool, timed_out, DbPool};
 use super::sql::{validate_identifier, Dialect, Statements};
 use super::{DbOptions, DbPoolOptions};
 
@@ -186,12 +186,12 @@ impl DbStore {
             // Each statement has the operation timeout of its own.
             self.bounded(async {
                 on_pool!(&self.pool, |pool, DB| {
-                    let mut conn = Checkout::acquire(pool, self.timeout).await?;
                     // Not `RawSql::execute`: that `async fn` hides the executor's
                     // lifetime from the `Send` proof (rust-lang/rust#100013).
-                    let done = sqlx::Executor::execute(conn.get()?, sqlx::raw_sql(sql)).await;
-                    conn.release();
-                    done.map_err(db_error)?;
+                    on_connection!(pool, self.timeout, |conn| {
+                        sqlx::Executor::execute(conn, sqlx::raw_sql(sql))
+                    })
+                    .map_err(db_error)?;
                 });
                 Ok(())
             })
@@ -218,16 +218,15 @@ impl DbStore {
         let rows: Vec<(String, OffsetDateTime)> = self
             .bounded(async {
                 on_pool!(&self.pool, |pool, DB| {
-                    let mut conn = Checkout::acquire(pool, self.timeout).await?;
-                    let rows: std::result::Result<Vec<(String, <DB as TimeRepr>::Time)>, _> =
-                        sqlx::query_as(sql)
-                            .bind(account_id)
-                            .bind(<DB as TimeRepr>::to_db(now))
-                            .fetch_all(conn.get()?)
-                            .await;
-                    conn.release();
-                    rows.map_err(db_error)?
-                        .into_iter()
+                    let rows: Vec<(String, <DB as TimeRepr>::Time)> =
+                        on_connection!(pool, self.timeout, |conn| {
+                            sqlx::query_as(sql)
+                                .bind(account_id)
+                                .bind(<DB as TimeRepr>::to_db(now))
+                                .fetch_all(conn)
+                        })
+                        .map_err(db_error)?;
+                    rows.into_iter()
                         .map(|(key, at)| Ok((key, <DB as TimeRepr>::from_db(at)?)))
                         .collect::<Result<_>>()
                 })
@@ -251,9 +250,9 @@ impl DbStore {
         let sql = self.sql.revoke_account.as_deref().ok_or_else(no_account)?;
         self.bounded(async {
             on_pool!(&self.pool, |pool, DB| {
-                let mut conn = Checkout::acquire(pool, self.timeout).await?;
-                let done = sqlx::query(sql).bind(account_id).execute(conn.get()?).await;
-                conn.release();
+                let done = on_connection!(pool, self.timeout, |conn| {
+                    sqlx::query(sql).bind(account_id).execute(conn)
+                });
                 Ok(done.map_err(db_error)?.rows_affected())
             })
         })
@@ -276,28 +275,21 @@ impl DbStore {
     ) -> Result<()> {
         self.bounded(async {
             on_pool!(&self.pool, |pool, DB| {
-                let mut conn = Checkout::acquire(pool, self.timeout).await?;
-                let done = async {
-                    let mut tx = sqlx::Connection::begin(conn.get()?)
-                        .await
-                        .map_err(db_error)?;
+                on_connection!(pool, self.timeout, |conn| async {
+                    let mut tx = sqlx::Connection::begin(conn).await?;
                     sqlx::query(&self.sql.delete)
                         .bind(key.as_str())
                         .execute(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
+                        .await?;
                     sqlx::query(&self.sql.insert_raw)
                         .bind(key.as_str())
                         .bind(session_data)
                         .bind(<DB as TimeRepr>::to_db(expire_date))
                         .execute(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                    tx.commit().await.map_err(db_error)
-                }
-                .await;
-                conn.release();
-                done
+                        .await?;
+                    tx.commit().await
+                })
+                .map_err(db_error)
             })
         })
         .await
@@ -313,14 +305,14 @@ impl DbStore {
     pub async fn read_raw(&self, key: &SessionKey) -> Result<Option<(String, OffsetDateTime)>> {
         self.bounded(async {
             on_pool!(&self.pool, |pool, DB| {
-                let mut conn = Checkout::acquire(pool, self.timeout).await?;
-                let row: std::result::Result<Option<(String, <DB as TimeRepr>::Time)>, _> =
-                    sqlx::query_as(&self.sql.read_raw)
-                        .bind(key.as_str())
-                        .fetch_optional(conn.get()?)
-                        .await;
-                conn.release();
-                match row.map_err(db_error)? {
+                let row: Option<(String, <DB as TimeRepr>::Time)> =
+                    on_connection!(pool, self.timeout, |conn| {
+                        sqlx::query_as(&self.sql.read_raw)
+                            .bind(key.as_str())
+                            .fetch_optional(conn)
+                    })
+                    .map_err(db_error)?;
+                match row {
                     Some((data, at)) => Ok(Some((data, <DB as TimeRepr>::from_db(at)?))),
                     None => Ok(None),
                 }
@@ -338,44 +330,59 @@ impl DbStore {
         expires_at: OffsetDateTime,
         extras: Vec<ExtraValue>,
     ) -> Result<()> {
-        let mut retried = false;
+        let mut freed = false;
         loop {
+            let mut lost = false;
             let outcome: std::result::Result<_, sqlx::Error> = on_pool!(&self.pool, |pool, DB| {
-                let query = sqlx::query(&self.sql.insert)
-                    .bind(key.as_str())
-                    .bind(encoded)
-                    .bind(<DB as TimeRepr>::to_db(expires_at));
-                let query = bind_extras(query, self.columns(), extras.clone())?;
-                let mut conn = Checkout::acquire(pool, self.timeout).await?;
-                let done = query.execute(conn.get()?).await.map(|_| ());
-                conn.release();
-                done
+                on_connection!(pool, self.timeout, retried = lost, |conn| {
+                    let query = sqlx::query(&self.sql.insert)
+                        .bind(key.as_str())
+                        .bind(encoded)
+                        .bind(<DB as TimeRepr>::to_db(expires_at));
+                    let query = bind_extras(query, self.columns(), extras.clone())?;
+                    query.execute(conn)
+                })
+                .map(drop)
             });
             match outcome {
                 Ok(()) => return Ok(()),
                 Err(err) if is_unique_violation(&err) => {
-                    if retried || !self.delete_if_expired(key).await? {
+                    // The first attempt's connection died after sending it, so the
+                    // row may be its own: exactly this text under this key is no
+                    // other writer's (the signed text holds its signing time).
+                    if lost && self.holds(key, encoded).await? {
+                        return Ok(());
+                    }
+                    if freed || !self.delete_if_expired(key).await? {
                         return Err(Error::Create);
                     }
-                    retried = true;
+                    freed = true;
                 }
                 Err(err) => return Err(db_error(err)),
             }
         }
     }
 
+    /// Whether the row of `key` holds exactly `encoded`.
+    async fn holds(&self, key: &SessionKey, encoded: &str) -> Result<bool> {
+        Ok(self
+            .read_raw(key)
+            .await?
+            .is_some_and(|(data, _)| data == encoded))
+    }
+
     /// Deletes the row of `key` only if it has expired; true when one went.
     async fn delete_if_expired(&self, key: &SessionKey) -> Result<bool> {
         let now = self.clock.now();
         let affected: u64 = on_pool!(&self.pool, |pool, DB| {
-            let mut conn = Checkout::acquire(pool, self.timeout).await?;
-            let done = sqlx::query(&self.sql.delete_if_expired)
-                .bind(key.as_str())
-                .bind(<DB as TimeRepr>::to_db(now))
-                .execute(conn.get()?)
-                .await;
-            conn.release();
-            done.map_err(db_error)?.rows_affected()
+            on_connection!(pool, self.timeout, |conn| {
+                sqlx::query(&self.sql.delete_if_expired)
+                    .bind(key.as_str())
+                    .bind(<DB as TimeRepr>::to_db(now))
+                    .execute(conn)
+            })
+            .map_err(db_error)?
+            .rows_affected()
         });
         Ok(affected > 0)
     }
@@ -419,16 +426,17 @@ impl DbStore {
         let now = self.clock.now();
         // MySQL reports rows matched, not changed: sqlx sets CLIENT_FOUND_ROWS.
         let affected: u64 = on_pool!(&self.pool, |pool, DB| {
-            let query = sqlx::query(&self.sql.update)
-                .bind(encoded)
-                .bind(<DB as TimeRepr>::to_db(expires_at));
-            let query = bind_extras(query, self.columns(), extras)?
-                .bind(key.as_str())
-                .bind(<DB as TimeRepr>::to_db(now));
-            let mut conn = Checkout::acquire(pool, self.timeout).await?;
-            let done = query.execute(conn.get()?).await;
-            conn.release();
-            done.map_err(db_error)?.rows_affected()
+            on_connection!(pool, self.timeout, |conn| {
+                let query = sqlx::query(&self.sql.update)
+                    .bind(encoded)
+                    .bind(<DB as TimeRepr>::to_db(expires_at));
+                bind_extras(query, self.columns(), extras.clone())?
+                    .bind(key.as_str())
+                    .bind(<DB as TimeRepr>::to_db(now))
+                    .execute(conn)
+            })
+            .map_err(db_error)?
+            .rows_affected()
         });
         Ok(affected)
     }
@@ -450,13 +458,12 @@ impl AsyncSessionStore for DbStore {
         let now = self.clock.now();
         self.bounded(async {
             on_pool!(&self.pool, |pool, DB| {
-                let mut conn = Checkout::acquire(pool, self.timeout).await?;
-                let row = sqlx::query(&self.sql.exists)
-                    .bind(key.as_str())
-                    .bind(<DB as TimeRepr>::to_db(now))
-                    .fetch_optional(conn.get()?)
-                    .await;
-                conn.release();
+                let row = on_connection!(pool, self.timeout, |conn| {
+                    sqlx::query(&self.sql.exists)
+                        .bind(key.as_str())
+                        .bind(<DB as TimeRepr>::to_db(now))
+                        .fetch_optional(conn)
+                });
                 Ok(row.map_err(db_error)?.is_some())
             })
         })
@@ -468,15 +475,15 @@ impl AsyncSessionStore for DbStore {
         let row: Option<(String, OffsetDateTime)> = self
             .bounded(async {
                 on_pool!(&self.pool, |pool, DB| {
-                    let mut conn = Checkout::acquire(pool, self.timeout).await?;
-                    let row: std::result::Result<Option<(String, <DB as TimeRepr>::Time)>, _> =
-                        sqlx::query_as(&self.sql.load)
-                            .bind(key.as_str())
-                            .bind(<DB as TimeRepr>::to_db(now))
-                            .fetch_optional(conn.get()?)
-                            .await;
-                    conn.release();
-                    Ok(match row.map_err(db_error)? {
+                    let row: Option<(String, <DB as TimeRepr>::Time)> =
+                        on_connection!(pool, self.timeout, |conn| {
+                            sqlx::query_as(&self.sql.load)
+                                .bind(key.as_str())
+                                .bind(<DB as TimeRepr>::to_db(now))
+                                .fetch_optional(conn)
+                        })
+                        .map_err(db_error)?;
+                    Ok(match row {
                 Some((text, at)) => match <DB as TimeRepr>::from_db(at) {
                     Ok(at) => Some((text, at)),
                     // An expire_date this store cannot read (hand-written SQLite text):
@@ -516,13 +523,12 @@ impl AsyncSessionStore for DbStore {
     async fn adelete(&self, key: &SessionKey) -> Result<()> {
         self.bounded(async {
             on_pool!(&self.pool, |pool, DB| {
-                let mut conn = Checkout::acquire(pool, self.timeout).await?;
-                let done = sqlx::query(&self.sql.delete)
-                    .bind(key.as_str())
-                    .execute(conn.get()?)
-                    .await;
-                conn.release();
-                done.map_err(db_error)?;
+                on_connection!(pool, self.timeout, |conn| {
+                    sqlx::query(&self.sql.delete)
+                        .bind(key.as_str())
+                        .execute(conn)
+                })
+                .map_err(db_error)?;
             });
             Ok(())
         })
@@ -538,12 +544,11 @@ impl AsyncSessionStore for DbStore {
             let removed: u64 = self
                 .bounded(async {
                     on_pool!(&self.pool, |pool, DB| {
-                        let mut conn = Checkout::acquire(pool, self.timeout).await?;
-                        let done = sqlx::query(&self.sql.clear_batch)
-                            .bind(<DB as TimeRepr>::to_db(now))
-                            .execute(conn.get()?)
-                            .await;
-                        conn.release();
+                        let done = on_connection!(pool, self.timeout, |conn| {
+                            sqlx::query(&self.sql.clear_batch)
+                                .bind(<DB as TimeRepr>::to_db(now))
+                                .execute(conn)
+                        });
                         Ok(done.map_err(db_error)?.rows_affected())
                     })
                 })

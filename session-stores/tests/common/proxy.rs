@@ -85,6 +85,17 @@ impl Proxy {
         self.mode.send_replace(mode);
     }
 
+    /// Closes every open connection (each side sees it end) and goes on accepting
+    /// new ones.
+    pub fn reset(&self) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        // The first task is the listener's (pushed before anyone knows the port).
+        let first_connection = tasks.len().min(1);
+        for task in tasks.drain(first_connection..) {
+            task.abort();
+        }
+    }
+
     /// Stops listening and closes every connection.
     pub fn stop(&self) {
         for task in self

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_api::{Error, Result};
-use session_stores::cache::Cache;
+use session_stores::cache::{Cache, Replaced, Stamp};
 
 /// Fails every call as an unreachable cache does: [`Error::Unavailable`].
 #[derive(Debug)]
@@ -20,22 +20,25 @@ fn outage() -> Error {
 
 #[async_trait]
 impl Cache for Down {
-    async fn add(&self, _: &str, _: &str, _: Duration) -> Result<bool> {
+    async fn add(&self, _: &str, _: &[u8], _: Duration, _: &Stamp) -> Result<bool> {
         Err(outage())
     }
-    async fn replace(&self, _: &str, _: &str, _: Duration) -> Result<Option<String>> {
+    async fn replace(&self, _: &str, _: &[u8], _: Duration, _: Option<&Stamp>) -> Result<Replaced> {
         Err(outage())
     }
-    async fn set(&self, _: &str, _: &str, _: Duration) -> Result<()> {
+    async fn set(&self, _: &str, _: &[u8], _: Duration) -> Result<()> {
         Err(outage())
     }
-    async fn get(&self, _: &str) -> Result<Option<String>> {
+    async fn get(&self, _: &str) -> Result<Option<Vec<u8>>> {
+        Err(outage())
+    }
+    async fn get_with_ttl(&self, _: &str) -> Result<Option<(Vec<u8>, Option<Duration>)>> {
         Err(outage())
     }
     async fn delete(&self, _: &str) -> Result<()> {
         Err(outage())
     }
-    async fn compare_and_set(&self, _: &str, _: &str, _: &str, _: Duration) -> Result<bool> {
+    async fn compare_and_set(&self, _: &str, _: &[u8], _: &[u8], _: Duration) -> Result<bool> {
         Err(outage())
     }
 }
