@@ -85,9 +85,10 @@ def load(store, key):
         raise LookupError("load: the session was not found")
 
 
-def save(store, key, payload):
+def save(store, key, payload, n):
+    # The counter's other value each time, so that every save changes the row.
     s = store(key)
-    s._session_cache = dict(payload)
+    s._session_cache = dict(payload, counter=n % 2 + 1)
     s.save()
 
 
@@ -135,7 +136,7 @@ def run(engine, op, name, seconds, rnd):
     if op == "load":
         return timed(lambda key, _i: load(store, key), keys, seconds)
     if op == "save":
-        return timed(lambda key, _i: save(store, key, payload), keys, seconds)
+        return timed(lambda key, i: save(store, key, payload, i // len(keys)), keys, seconds)
     if op == "cycle":
         return timed(lambda key, i: cycle(store, key, i), keys, seconds)
     if op == "delete":

@@ -67,6 +67,16 @@ impl Payload {
     }
 }
 
+impl Payload {
+    /// The data with the counter at `n`: what a save writes (each save changes the
+    /// row, as the save of a session that changed does).
+    pub fn with_counter(&self, n: u64) -> SessionData {
+        let mut data = self.data.clone();
+        data.insert(COUNTER.to_owned(), Value::from(n));
+        data
+    }
+}
+
 /// What `django.contrib.auth.login` stores, and the counter.
 fn login() -> Map<String, Value> {
     let Value::Object(map) = json!({

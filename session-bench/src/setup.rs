@@ -7,7 +7,6 @@
 //! named after the process and the time, a SQLite file and a file-store folder in a
 //! temporary directory. [`Teardown`] removes them.
 
-use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -23,7 +22,7 @@ use tower_sessions_sqlx_store::{MySqlStore, PostgresStore, SqliteStore};
 
 use crate::cookies::{ActixCookie, CookieBench, CookieCrate, Jar, OursSigned};
 use crate::error::{BenchError, Result};
-use crate::payload::{Payload, PayloadSize};
+use crate::payload::Payload;
 use crate::requests::RequestBench;
 use crate::run::Scratch;
 use crate::section::{Column, Section, Table};
@@ -33,7 +32,7 @@ use crate::subjects::ours::Ours;
 use crate::subjects::raw_redis::RawRedis;
 use crate::subjects::raw_sql::RawSql;
 use crate::subjects::tower::Tower;
-use crate::subjects::TTL;
+use crate::subjects::{Encoded, TTL};
 
 /// The signing secret of every store and peer.
 pub const SECRET: &str = "session-bench-secret-not-for-production";
@@ -121,17 +120,9 @@ pub fn pool_options(ping: Option<bool>) -> DbPoolOptions {
     }
 }
 
-/// The store's text of each payload, for the raw clients.
-fn encoded(payloads: &[Payload]) -> Result<HashMap<PayloadSize, String>> {
-    let codec = SessionCodec::new(
-        &SecretKeys::new(SECRET),
-        Arc::new(SystemClock),
-        Arc::new(JsonSerializer),
-    );
-    payloads
-        .iter()
-        .map(|p| Ok((p.size, codec.encode(&p.data)?)))
-        .collect()
+/// The store's texts of each payload, for the raw clients.
+fn encoded(payloads: &[Payload]) -> Result<Encoded> {
+    Encoded::new(payloads, SECRET)
 }
 
 fn db_options(table: &str) -> DbOptions {

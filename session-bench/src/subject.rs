@@ -117,10 +117,12 @@ pub trait Subject: Send + Sync + 'static {
     async fn create(&self, payload: &Payload) -> Result<Self::Key>;
     /// Loads the session of `key`; [`BenchError::NotFound`] when it is not there.
     async fn load(&self, key: &Self::Key) -> Result<()>;
-    /// What [`save`](Self::save) writes for the session of `key`.
+    /// What [`save`](Self::save) writes for the session of `key`: the payload with
+    /// the counter at 1 and at 2, so that consecutive saves change the row.
     fn saved(&self, key: &Self::Key, payload: &Payload) -> Self::Saved;
-    /// Writes an existing session again.
-    async fn save(&self, saved: &Self::Saved) -> Result<()>;
+    /// Writes an existing session again: its `n`-th save, which writes the
+    /// counter's other value.
+    async fn save(&self, saved: &Self::Saved, n: u64) -> Result<()>;
     /// Loads the session of `key`, sets the counter to `counter`, saves it.
     async fn cycle(&self, key: &Self::Key, counter: u64) -> Result<()>;
     /// Deletes the session of `key`.
@@ -331,9 +333,13 @@ impl<S: Subject> Measured for StoreBench<S> {
                     async move {
                         let mine = &saved[task];
                         let mut lat = Latencies::default();
-                        let mut n = 0;
+                        let mut n: u64 = 0;
                         while Instant::now() < deadline || n == 0 {
-                            lat.time(subject.save(&mine[n % mine.len()])).await?;
+                            // Round the task's sessions; each session's next save
+                            // writes the other counter value.
+                            let i = n as usize % mine.len();
+                            let turn = n / mine.len() as u64;
+                            lat.time(subject.save(&mine[i], turn)).await?;
                             n += 1;
                         }
                         Ok(lat)

@@ -2,11 +2,13 @@
 //! clients, tower-sessions' stores and the Django peer.
 
 pub mod django;
+mod encoded;
 pub mod ours;
 pub mod raw_redis;
 pub mod raw_sql;
 pub mod tower;
 
+pub use encoded::Encoded;
 use time::OffsetDateTime;
 
 /// Every session of the benchmark expires an hour after it was written, so what a

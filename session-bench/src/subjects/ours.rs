@@ -25,7 +25,7 @@ impl Ours {
 #[async_trait]
 impl Subject for Ours {
     type Key = SessionKey;
-    type Saved = Record;
+    type Saved = [Record; 2];
 
     async fn create(&self, payload: &Payload) -> Result<SessionKey> {
         Ok(self
@@ -42,14 +42,14 @@ impl Subject for Ours {
         }
     }
 
-    fn saved(&self, key: &SessionKey, payload: &Payload) -> Record {
-        Record::new(key.clone(), payload.data.clone(), expires())
+    fn saved(&self, key: &SessionKey, payload: &Payload) -> [Record; 2] {
+        [1, 2].map(|n| Record::new(key.clone(), payload.with_counter(n), expires()))
     }
 
-    async fn save(&self, record: &Record) -> Result<()> {
+    async fn save(&self, records: &[Record; 2], n: u64) -> Result<()> {
         self.backend
             .nonblocking()
-            .asave(record, SaveMode::Update)
+            .asave(&records[(n % 2) as usize], SaveMode::Update)
             .await?;
         Ok(())
     }

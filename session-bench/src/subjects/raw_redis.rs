@@ -2,13 +2,11 @@
 //! (create), `GET` (load), `SET XX PX` (save), `DEL` (delete), with the text the
 //! store's codec wrote once up front, on a client built as the store's is.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use fred::prelude::{Client, Expiration, KeysInterface, SetOptions, Value};
 use session_api::SessionKey;
 
-use super::TTL;
+use super::{Encoded, TTL};
 use crate::error::{BenchError, Result};
 use crate::payload::{Payload, PayloadSize};
 use crate::subject::Subject;
@@ -21,24 +19,17 @@ fn raw(err: fred::error::Error) -> BenchError {
 pub struct RawRedis {
     client: Client,
     prefix: String,
-    encoded: HashMap<PayloadSize, String>,
+    encoded: Encoded,
 }
 
 impl RawRedis {
     /// Commands on `client` under keys `prefix + session key`, writing `encoded`.
-    pub fn new(client: Client, prefix: String, encoded: HashMap<PayloadSize, String>) -> Self {
+    pub fn new(client: Client, prefix: String, encoded: Encoded) -> Self {
         RawRedis {
             client,
             prefix,
             encoded,
         }
-    }
-
-    fn text(&self, size: PayloadSize) -> Result<&str> {
-        self.encoded
-            .get(&size)
-            .map(String::as_str)
-            .ok_or_else(|| BenchError::Setup("no encoded payload".into()))
     }
 
     async fn set(&self, key: &str, text: &str, mode: SetOptions) -> Result<()> {
@@ -79,7 +70,7 @@ impl Subject for RawRedis {
 
     async fn create(&self, payload: &Payload) -> Result<RedisKey> {
         let key = format!("{}{}", self.prefix, SessionKey::generate().as_str());
-        self.set(&key, self.text(payload.size)?, SetOptions::NX)
+        self.set(&key, self.encoded.text(payload.size, 0)?, SetOptions::NX)
             .await?;
         Ok(RedisKey {
             key,
@@ -95,14 +86,15 @@ impl Subject for RawRedis {
         key.clone()
     }
 
-    async fn save(&self, key: &RedisKey) -> Result<()> {
-        self.set(&key.key, self.text(key.size)?, SetOptions::XX)
-            .await
+    async fn save(&self, key: &RedisKey, n: u64) -> Result<()> {
+        let text = self.encoded.text(key.size, 1 + n % 2)?;
+        self.set(&key.key, text, SetOptions::XX).await
     }
 
     async fn cycle(&self, key: &RedisKey, _counter: u64) -> Result<()> {
         let text = self.get(&key.key).await?;
-        self.set(&key.key, &text, SetOptions::XX).await
+        let other = self.encoded.other(key.size, &text)?;
+        self.set(&key.key, other, SetOptions::XX).await
     }
 
     async fn delete(&self, key: &RedisKey) -> Result<()> {

@@ -4,8 +4,6 @@
 //! store's codec wrote once up front (so the store's figure also holds its
 //! encoding and decoding, and the raw one does not).
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use session_api::SessionKey;
 use session_stores::db::{sqlx, DbPool};
@@ -13,6 +11,7 @@ use sqlx::Row;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::expires;
+use super::Encoded;
 use crate::error::{BenchError, Result};
 use crate::payload::{Payload, PayloadSize};
 use crate::subject::Subject;
@@ -124,22 +123,15 @@ fn raw(err: sqlx::Error) -> BenchError {
 pub struct RawSql {
     pool: DbPool,
     sql: Statements,
-    encoded: HashMap<PayloadSize, String>,
+    encoded: Encoded,
 }
 
 impl RawSql {
-    /// The client of `table` on `pool`, writing `encoded` (the store's text of each
-    /// payload).
-    pub fn new(pool: DbPool, table: &str, encoded: HashMap<PayloadSize, String>) -> Self {
+    /// The client of `table` on `pool`, writing `encoded` (the store's texts of
+    /// each payload).
+    pub fn new(pool: DbPool, table: &str, encoded: Encoded) -> Self {
         let sql = Statements::new(&pool, table);
         RawSql { pool, sql, encoded }
-    }
-
-    fn text(&self, size: PayloadSize) -> Result<&str> {
-        self.encoded
-            .get(&size)
-            .map(String::as_str)
-            .ok_or_else(|| BenchError::Setup("no encoded payload".into()))
     }
 
     async fn select(&self, key: &str) -> Result<String> {
@@ -191,7 +183,7 @@ impl Subject for RawSql {
 
     async fn create(&self, payload: &Payload) -> Result<RawKey> {
         let key = SessionKey::generate();
-        let text = self.text(payload.size)?;
+        let text = self.encoded.text(payload.size, 0)?;
         let expire = expires();
         on_driver!(&self.pool, |p, time, T| {
             sqlx::query(&self.sql.insert)
@@ -217,16 +209,18 @@ impl Subject for RawSql {
         (key.clone(), expires())
     }
 
-    async fn save(&self, (key, expire): &(RawKey, OffsetDateTime)) -> Result<()> {
-        self.update(key.key.as_str(), self.text(key.size)?, *expire)
-            .await
+    async fn save(&self, (key, expire): &(RawKey, OffsetDateTime), n: u64) -> Result<()> {
+        let text = self.encoded.text(key.size, 1 + n % 2)?;
+        self.update(key.key.as_str(), text, *expire).await
     }
 
     async fn cycle(&self, key: &RawKey, _counter: u64) -> Result<()> {
-        // The same statements as the store's cycle; the text goes back unchanged
-        // (the store's decoding, change and encoding are what this leaves out).
+        // The same statements as the store's cycle, writing a text other than the
+        // one read (the store's decoding, change and encoding are what this
+        // leaves out).
         let text = self.select(key.key.as_str()).await?;
-        self.update(key.key.as_str(), &text, expires()).await
+        let other = self.encoded.other(key.size, &text)?;
+        self.update(key.key.as_str(), other, expires()).await
     }
 
     async fn delete(&self, key: &RawKey) -> Result<()> {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use serde_json::Value;
+use session_api::SessionData;
 use tower_sessions_core_014::session::{Id, Record};
 use tower_sessions_core_014::SessionStore;
 
@@ -29,12 +30,8 @@ impl<S> Tower<S> {
     }
 }
 
-fn record(id: Id, payload: &Payload) -> Record {
-    let data: HashMap<String, Value> = payload
-        .map
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+fn record(id: Id, data: &SessionData) -> Record {
+    let data: HashMap<String, Value> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     Record {
         id,
         data,
@@ -45,12 +42,12 @@ fn record(id: Id, payload: &Payload) -> Record {
 #[async_trait]
 impl<S: SessionStore> Subject for Tower<S> {
     type Key = Id;
-    type Saved = Record;
+    type Saved = [Record; 2];
 
     async fn create(&self, payload: &Payload) -> Result<Id> {
         // tower-sessions builds the record from the session's data (as the store
         // trait of this project takes the data by reference and copies it).
-        let mut record = record(Id::default(), payload);
+        let mut record = record(Id::default(), &payload.data);
         self.store.create(&mut record).await.map_err(peer)?;
         Ok(record.id)
     }
@@ -62,12 +59,15 @@ impl<S: SessionStore> Subject for Tower<S> {
         }
     }
 
-    fn saved(&self, id: &Id, payload: &Payload) -> Record {
-        record(*id, payload)
+    fn saved(&self, id: &Id, payload: &Payload) -> [Record; 2] {
+        [1, 2].map(|n| record(*id, &payload.with_counter(n)))
     }
 
-    async fn save(&self, record: &Record) -> Result<()> {
-        self.store.save(record).await.map_err(peer)
+    async fn save(&self, records: &[Record; 2], n: u64) -> Result<()> {
+        self.store
+            .save(&records[(n % 2) as usize])
+            .await
+            .map_err(peer)
     }
 
     async fn cycle(&self, id: &Id, counter: u64) -> Result<()> {
