@@ -50,7 +50,7 @@ pub fn is_reserved_key(key: &str) -> bool {
 ///
 /// Values that only Python's JSON can hold (NaN and the infinities, integers beyond
 /// 64 bits, strings with lone surrogates) are kept exactly, as the reserved tags of
-/// [`serializer::python`](crate::serializer::python): a Django-written session holding
+/// [`serializer::python`]: a Django-written session holding
 /// them loads, and saves back byte for byte. [`get`](Self::get) reads a tag as the
 /// value it stands for and [`set`](Self::set) writes one:
 ///

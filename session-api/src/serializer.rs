@@ -24,7 +24,7 @@
 //! Nothing changes silently: a value [`JsonSerializer::dumps`] cannot write as Python
 //! would read it back (a malformed tag or reserved key, nesting deeper than
 //! [`MAX_WRITE_DEPTH`]) is refused with
-//! [`Error::Serialization`](crate::Error::Serialization), and `loads(dumps(v)) == v`
+//! [`Error::Serialization`], and `loads(dumps(v)) == v`
 //! for every value it writes.
 
 use std::fmt;

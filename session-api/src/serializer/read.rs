@@ -226,27 +226,101 @@ impl Reader<'_> {
         self.pos += 1;
         let start = self.pos;
         // Fast path: printable ASCII up to the closing quote.
-        let run = self.bytes[start..]
-            .iter()
-            .position(|&b| !PLAIN[usize::from(b)])
-            .unwrap_or(self.bytes.len() - start);
-        self.pos = start + run;
+        self.skip_plain();
         if self.peek() == Some(b'"') {
             let text =
                 std::str::from_utf8(&self.bytes[start..self.pos]).map_err(|_| "invalid string")?;
             self.pos += 1;
             return Ok(Text::Unicode(text.to_owned()));
         }
-        let mut units = std::mem::take(&mut self.units);
-        units.clear();
-        units.extend(self.bytes[start..self.pos].iter().map(|&b| u16::from(b)));
-        let result = self.string_units(&mut units);
-        let text = result.map(|()| match String::from_utf16(&units) {
-            Ok(s) => Text::Unicode(s),
-            Err(_) => Text::Surrogates(units.clone()),
-        });
-        self.units = units;
-        text
+        match self.string_utf8(start)? {
+            Some(text) => Ok(Text::Unicode(text)),
+            None => {
+                // A lone surrogate: read the string again as UTF-16 code units.
+                self.pos = start;
+                let mut units = std::mem::take(&mut self.units);
+                units.clear();
+                let result = self.string_units(&mut units);
+                let text = result.map(|()| Text::Surrogates(units.clone()));
+                self.units = units;
+                text
+            }
+        }
+    }
+
+    /// Moves past printable ASCII other than the quote and the backslash.
+    fn skip_plain(&mut self) {
+        let rest = &self.bytes[self.pos..];
+        self.pos += rest
+            .iter()
+            .position(|&b| !PLAIN[usize::from(b)])
+            .unwrap_or(rest.len());
+    }
+
+    /// A string with escapes or Latin-1 bytes, from `start` (after the quote), decoded
+    /// straight to UTF-8; `None` when it holds a lone surrogate.
+    fn string_utf8(&mut self, start: usize) -> Parse<Option<String>> {
+        let mut text = String::with_capacity(self.pos - start + 16);
+        // Printable ASCII: valid UTF-8.
+        text.push_str(
+            std::str::from_utf8(&self.bytes[start..self.pos]).map_err(|_| "invalid string")?,
+        );
+        loop {
+            let b = self.peek().ok_or("unterminated string")?;
+            self.pos += 1;
+            match b {
+                b'"' => return Ok(Some(text)),
+                b'\\' => {
+                    let escape = self.peek().ok_or("unterminated string")?;
+                    self.pos += 1;
+                    let ch = match escape {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => match self.escaped_char()? {
+                            Some(ch) => ch,
+                            None => return Ok(None),
+                        },
+                        _ => return Err("invalid \\escape"),
+                    };
+                    text.push(ch);
+                }
+                0..=0x1f => return Err("invalid control character in a string"),
+                // Latin-1: the byte is the code point.
+                _ => text.push(char::from(b)),
+            }
+            let run = self.pos;
+            self.skip_plain();
+            text.push_str(
+                std::str::from_utf8(&self.bytes[run..self.pos]).map_err(|_| "invalid string")?,
+            );
+        }
+    }
+
+    /// The character of a `\uXXXX` escape (after the `u`), pairing a high surrogate with
+    /// a following `\uXXXX` low one as Python does; `None` for a lone surrogate.
+    fn escaped_char(&mut self) -> Parse<Option<char>> {
+        let unit = self.hex4()?;
+        if !(0xd800..0xe000).contains(&unit) {
+            return Ok(char::from_u32(u32::from(unit)));
+        }
+        if unit >= 0xdc00 || self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
+            return Ok(None);
+        }
+        let mark = self.pos;
+        self.pos += 2;
+        let low = self.hex4()?;
+        if !(0xdc00..0xe000).contains(&low) {
+            self.pos = mark;
+            return Ok(None);
+        }
+        let code = 0x10000 + ((u32::from(unit) - 0xd800) << 10) + (u32::from(low) - 0xdc00);
+        Ok(char::from_u32(code))
     }
 
     /// The rest of a string as code units, each byte one Latin-1 code point.
