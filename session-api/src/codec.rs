@@ -114,11 +114,6 @@ impl SessionCodec {
     }
 }
 
-/// The integration tests' log capture, shared with the unit tests below.
-#[cfg(test)]
-#[path = "../tests/support/logs.rs"]
-mod test_logs;
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -166,7 +161,7 @@ mod tests {
 
     /// Every `(level, target, fields)` logged while `f` runs.
     fn logged(f: impl FnOnce()) -> Vec<(tracing::Level, String, String)> {
-        super::test_logs::logged(f)
+        session_conformance::logs::logged(f)
             .into_iter()
             .map(|e| (e.level, e.target, e.fields.trim_end().to_owned()))
             .collect()

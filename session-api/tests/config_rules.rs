@@ -13,8 +13,7 @@
 
 use std::sync::Arc;
 
-#[path = "support/logs.rs"]
-mod logs;
+use session_conformance::logs;
 
 use session_api::config::{SessionConfigBuilder, MIN_SECRET_LEN};
 use session_api::middleware::SessionMiddleware;

@@ -11,8 +11,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-#[path = "support/logs.rs"]
-mod logs;
+use session_conformance::logs;
 
 use serde_json::json;
 use session_api::middleware::{log_session_error, SessionMiddleware};

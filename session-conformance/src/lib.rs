@@ -44,6 +44,7 @@
 pub mod cases;
 pub mod fixtures;
 pub mod harness;
+pub mod logs;
 pub mod runner;
 pub mod spy;
 pub mod trials;

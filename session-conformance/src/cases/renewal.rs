@@ -4,9 +4,7 @@
 //! `sessions.security`. Logout and login through the superseded key leave nothing
 //! behind, and requests in flight across a renewal share one session.
 
-use std::fmt;
-use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use session_api::middleware::SessionMiddleware;
 use session_api::renewal::{
@@ -14,9 +12,9 @@ use session_api::renewal::{
 };
 use session_api::timeout::SESSION_CREATED_KEY;
 use session_api::{Error, Session, SessionConfig, SessionKey};
-use tracing::instrument::WithSubscriber;
 
 use crate::ensure;
+use crate::logs::{captured, Logged};
 use crate::runner::{CaseResult, Ctx, Failure};
 
 /// Seconds between renewals, and the grace of a superseded key, in these cases.
@@ -409,7 +407,7 @@ pub async fn s2_off_by_default_and_a_no_op_on_cookie_stores(ctx: Ctx) -> CaseRes
 
 /// Checks that `events` holds exactly one copied-cookie event, at WARN, on the
 /// security target, naming none of `keys` in full.
-fn check_one_event(events: &[Event], keys: &[&SessionKey]) -> CaseResult {
+fn check_one_event(events: &[Logged], keys: &[&SessionKey]) -> CaseResult {
     let security: Vec<_> = events
         .iter()
         .filter(|e| e.target == SECURITY_TARGET)
@@ -432,62 +430,4 @@ fn check_one_event(events: &[Event], keys: &[&SessionKey]) -> CaseResult {
         );
     }
     Ok(())
-}
-
-/// One event seen by [`captured`].
-#[derive(Debug, Clone)]
-struct Event {
-    level: tracing::Level,
-    target: String,
-    fields: String,
-}
-
-/// Runs `future` with a subscriber of its own (set on every poll, so it follows the
-/// future across threads) and returns its output with the events it raised.
-async fn captured<F: Future>(future: F) -> (F::Output, Vec<Event>) {
-    let capture = Capture::default();
-    let output = future.with_subscriber(capture.clone()).await;
-    let events = capture
-        .0
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
-    (output, events)
-}
-
-#[derive(Default, Clone)]
-struct Capture(Arc<Mutex<Vec<Event>>>);
-
-struct Fields(String);
-
-impl tracing::field::Visit for Fields {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-        self.0.push_str(&format!("{}={value:?} ", field.name()));
-    }
-}
-
-impl tracing::Subscriber for Capture {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut fields = Fields(String::new());
-        event.record(&mut fields);
-        let seen = Event {
-            level: *event.metadata().level(),
-            target: event.metadata().target().to_owned(),
-            fields: fields.0,
-        };
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(seen);
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
 }

@@ -1,19 +1,35 @@
-//! Captures what is logged while a closure runs, for the tests that check log lines
-//! (no secret or data in them, W025 warnings).
+//! A capture of what is logged, for cases and tests that check log lines (the
+//! copied-cookie event of S2, no secret or data in logs, H5; W025 warnings), for
+//! closures and for futures.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
+
+use tracing::instrument::WithSubscriber;
 
 /// One logged event: its level, target and fields as `name=value ` pairs.
 #[derive(Debug, Clone)]
 pub struct Logged {
+    /// The event's level.
     pub level: tracing::Level,
+    /// The event's target.
     pub target: String,
+    /// Its fields, each as `name=value ` (values in their `Debug` form).
     pub fields: String,
 }
 
 #[derive(Default, Clone)]
 struct Capture(Arc<Mutex<Vec<Logged>>>);
+
+impl Capture {
+    fn events(&self) -> Vec<Logged> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
 
 struct Fields(String);
 
@@ -53,10 +69,13 @@ impl tracing::Subscriber for Capture {
 pub fn logged(f: impl FnOnce()) -> Vec<Logged> {
     let capture = Capture::default();
     tracing::subscriber::with_default(capture.clone(), f);
-    let events = capture
-        .0
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
-    events
+    capture.events()
+}
+
+/// Runs `future` with a subscriber of its own (set on every poll, so it follows the
+/// future across threads) and returns its output with the events it logged.
+pub async fn captured<F: Future>(future: F) -> (F::Output, Vec<Logged>) {
+    let capture = Capture::default();
+    let output = future.with_subscriber(capture.clone()).await;
+    (output, capture.events())
 }
