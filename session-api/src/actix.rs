@@ -39,13 +39,13 @@ use std::sync::Arc;
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::http::header::{HeaderName, HeaderValue, COOKIE, SET_COOKIE, VARY};
+use actix_web::http::header::{HeaderName, HeaderValue, COOKIE, VARY};
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
 use crate::error::Error;
 use crate::middleware::{
-    join_cookie_headers, log_session_error, vary_lists, ErrorReply, MissingSessionLayer,
+    join_cookie_headers, log_session_error, ErrorReply, HeaderMode, MissingSessionLayer,
     ResponseDirectives, SessionMiddleware,
 };
 use crate::session::Session;
@@ -196,36 +196,20 @@ fn apply<B>(
     response: &mut ServiceResponse<B>,
     directives: ResponseDirectives,
 ) -> crate::Result<()> {
-    if let Some(cookie) = directives.set_cookie {
-        let value = HeaderValue::from_str(&cookie).map_err(Error::configuration)?;
-        response.headers_mut().append(SET_COOKIE, value);
-    }
-    if let Some(id) = directives.set_header {
-        let name = HeaderName::from_bytes(id.name.as_bytes()).map_err(Error::configuration)?;
-        let value = HeaderValue::from_str(&id.value).map_err(Error::configuration)?;
-        response.headers_mut().insert(name, value);
-    }
-    if directives.vary_cookie {
-        patch_vary(response, "Cookie")?;
-    }
-    if let Some(name) = directives.vary_header {
-        patch_vary(response, &name)?;
-    }
-    Ok(())
-}
-
-/// Django's `patch_vary_headers(response, (name,))`: add `name` unless present.
-fn patch_vary<B>(response: &mut ServiceResponse<B>, name: &str) -> crate::Result<()> {
-    let listed = vary_lists(
-        response
-            .headers()
-            .get_all(VARY)
-            .filter_map(|v| v.to_str().ok()),
-        name,
-    );
-    if !listed {
-        let value = HeaderValue::from_str(name).map_err(Error::configuration)?;
-        response.headers_mut().append(VARY, value);
+    let vary: Vec<String> = response
+        .headers()
+        .get_all(VARY)
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect();
+    for write in directives.header_writes(vary.iter().map(String::as_str)) {
+        let name = HeaderName::from_bytes(write.name.as_bytes()).map_err(Error::configuration)?;
+        let value = HeaderValue::from_str(&write.value).map_err(Error::configuration)?;
+        match write.mode {
+            HeaderMode::Append => response.headers_mut().append(name, value),
+            HeaderMode::Replace => {
+                response.headers_mut().insert(name, value);
+            }
+        }
     }
     Ok(())
 }

@@ -49,6 +49,77 @@ pub struct ResponseDirectives {
     pub vary_header: Option<String>,
 }
 
+/// How an adapter writes one of [`ResponseDirectives::header_writes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderMode {
+    /// Add a header line beside any of the same name (`Set-Cookie`, `Vary`).
+    Append,
+    /// Replace every header line of that name (the id header, rule S6).
+    Replace,
+}
+
+/// One header line an adapter writes: the name, the value and how.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HeaderWrite {
+    /// The header's name.
+    pub name: String,
+    /// The header's value (may carry the session key: never log it, rule H5).
+    pub value: String,
+    /// Append or replace.
+    pub mode: HeaderMode,
+}
+
+impl fmt::Debug for HeaderWrite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HeaderWrite")
+            .field("name", &self.name)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResponseDirectives {
+    /// The header lines to write, given the response's `Vary` values as they are:
+    /// `Set-Cookie`, the id header, and `Vary: Cookie` / `Vary: <id header>` unless
+    /// already listed (Django's `patch_vary_headers`). Every adapter writes these
+    /// in order, so the rules live here once.
+    pub fn header_writes<'a>(
+        self,
+        vary: impl Iterator<Item = &'a str> + Clone,
+    ) -> Vec<HeaderWrite> {
+        let mut writes = Vec::new();
+        if let Some(cookie) = self.set_cookie {
+            writes.push(HeaderWrite {
+                name: "Set-Cookie".to_owned(),
+                value: cookie,
+                mode: HeaderMode::Append,
+            });
+        }
+        if let Some(id) = self.set_header {
+            writes.push(HeaderWrite {
+                name: id.name,
+                value: id.value,
+                mode: HeaderMode::Replace,
+            });
+        }
+        let vary_names = self
+            .vary_cookie
+            .then(|| "Cookie".to_owned())
+            .into_iter()
+            .chain(self.vary_header);
+        for name in vary_names {
+            if !vary_lists(vary.clone(), &name) {
+                writes.push(HeaderWrite {
+                    name: "Vary".to_owned(),
+                    value: name,
+                    mode: HeaderMode::Append,
+                });
+            }
+        }
+        writes
+    }
+}
+
 /// The `Set-Cookie` value carries the full session key (or, for signed cookies, the
 /// data): `Debug` shows the cookie's name and attributes only (rule H5).
 impl fmt::Debug for ResponseDirectives {
@@ -545,6 +616,56 @@ pub fn cookie_value(header: &str, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// G3, S6: the header lines every adapter writes, `Vary` added only where missing.
+    #[test]
+    fn header_writes_append_cookies_replace_the_id_header_and_patch_vary_once() {
+        let directives = ResponseDirectives {
+            set_cookie: Some("sessionid=abc; Path=/".to_owned()),
+            set_header: Some(IdHeader {
+                name: "X-Session-Token".to_owned(),
+                value: String::new(),
+            }),
+            vary_cookie: true,
+            vary_header: Some("X-Session-Token".to_owned()),
+        };
+        let shown = |writes: Vec<HeaderWrite>| -> Vec<(String, String, HeaderMode)> {
+            writes
+                .into_iter()
+                .map(|w| (w.name, w.value, w.mode))
+                .collect()
+        };
+        let all = shown(
+            directives
+                .clone()
+                .header_writes(["Accept-Encoding"].into_iter()),
+        );
+        assert_eq!(
+            all,
+            [
+                (
+                    "Set-Cookie".into(),
+                    "sessionid=abc; Path=/".into(),
+                    HeaderMode::Append
+                ),
+                ("X-Session-Token".into(), String::new(), HeaderMode::Replace),
+                ("Vary".into(), "Cookie".into(), HeaderMode::Append),
+                ("Vary".into(), "X-Session-Token".into(), HeaderMode::Append),
+            ]
+        );
+        let listed = shown(
+            directives
+                .clone()
+                .header_writes(["accept, COOKIE"].into_iter()),
+        );
+        assert_eq!(listed.last().map(|w| w.1.as_str()), Some("X-Session-Token"));
+        assert_eq!(listed.len(), 3, "Cookie was listed already: {listed:?}");
+        let star = shown(directives.header_writes(["*"].into_iter()));
+        assert_eq!(star.len(), 2, "Vary: * covers every header: {star:?}");
+        assert!(ResponseDirectives::default()
+            .header_writes(std::iter::empty())
+            .is_empty());
+    }
 
     #[test]
     fn g5_error_replies_by_kind() {

@@ -33,14 +33,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, COOKIE, SET_COOKIE, VARY};
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, COOKIE, VARY};
 use http::{Request, Response, StatusCode};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::error::Error;
 use crate::middleware::{
-    join_cookie_headers, log_session_error, vary_lists, ErrorReply, ResponseDirectives,
+    join_cookie_headers, log_session_error, ErrorReply, HeaderMode, ResponseDirectives,
     SessionMiddleware,
 };
 
@@ -193,34 +193,23 @@ where
 
 /// Adds the directives' headers to the response.
 fn apply<B>(response: &mut Response<B>, directives: ResponseDirectives) -> crate::Result<()> {
-    if let Some(cookie) = directives.set_cookie {
-        let value = HeaderValue::from_str(&cookie).map_err(Error::configuration)?;
-        response.headers_mut().append(SET_COOKIE, value);
-    }
-    if let Some(id) = directives.set_header {
-        let name = HeaderName::from_bytes(id.name.as_bytes()).map_err(Error::configuration)?;
-        let value = HeaderValue::from_str(&id.value).map_err(Error::configuration)?;
-        response.headers_mut().insert(name, value);
-    }
-    if directives.vary_cookie {
-        patch_vary(response, "Cookie")?;
-    }
-    if let Some(name) = directives.vary_header {
-        patch_vary(response, &name)?;
-    }
-    Ok(())
-}
-
-/// Django's `patch_vary_headers(response, (name,))`: add `name` unless present.
-fn patch_vary<B>(response: &mut Response<B>, name: &str) -> crate::Result<()> {
-    let listed = response
+    let vary: Vec<String> = response
         .headers()
         .get_all(VARY)
         .iter()
-        .filter_map(|v| v.to_str().ok());
-    if !vary_lists(listed, name) {
-        let value = HeaderValue::from_str(name).map_err(Error::configuration)?;
-        response.headers_mut().append(VARY, value);
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect();
+    for write in directives.header_writes(vary.iter().map(String::as_str)) {
+        let name = HeaderName::from_bytes(write.name.as_bytes()).map_err(Error::configuration)?;
+        let value = HeaderValue::from_str(&write.value).map_err(Error::configuration)?;
+        match write.mode {
+            HeaderMode::Append => {
+                response.headers_mut().append(name, value);
+            }
+            HeaderMode::Replace => {
+                response.headers_mut().insert(name, value);
+            }
+        }
     }
     Ok(())
 }
