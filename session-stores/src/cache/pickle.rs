@@ -44,6 +44,7 @@ pub const MAX_PICKLE_DEPTH: usize = 128;
 pub const MAX_PICKLE_LEN: usize = session_api::signing::DecodeLimits::DEFAULT_MAX_DECOMPRESSED_LEN;
 
 /// The pickle of Python's `None`, which Django's cache reads as a miss.
+#[cfg(feature = "cached_db")]
 pub(crate) fn none() -> Vec<u8> {
     // `serde-pickle` writes the unit as `None`.
     serde_pickle::to_vec(&(), serde_pickle::SerOptions::new()).unwrap_or_default()
