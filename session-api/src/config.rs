@@ -105,6 +105,44 @@ impl IdTransport {
     }
 }
 
+/// What a save does when its versioned write finds the record changed by a
+/// concurrent request since this request loaded it (rules V1, V2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum ConflictPolicy {
+    /// Reload the record and apply this request's changes over it: the keys whose
+    /// values differ from what was loaded are written, the keys this request removed
+    /// are removed, every other key keeps the concurrent request's value; then save
+    /// again (up to [`MAX_MERGE_ATTEMPTS`] times). A `clear()` or `flush()` of this
+    /// request wins over the other's keys. The default.
+    #[default]
+    Merge,
+    /// The save fails with [`Error::Conflict`]; adapters answer 409 Conflict.
+    Fail,
+}
+
+/// How many times [`ConflictPolicy::Merge`] reloads and retries before the save
+/// fails with [`Error::Conflict`].
+pub const MAX_MERGE_ATTEMPTS: u32 = 16;
+
+/// What a request gets when the store cannot be reached ([`Error::Unavailable`])
+/// (rule V5). Other store errors are always a 500.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum StoreFailurePolicy {
+    /// 503 Service Unavailable, with `Retry-After` when set (seconds). The default,
+    /// without a `Retry-After`.
+    #[default]
+    Unavailable,
+    /// 503 Service Unavailable with `Retry-After: <seconds>`.
+    RetryAfter(u32),
+    /// 500 Internal Server Error, as Django answers.
+    InternalError,
+    /// Serve the request with an empty session and save nothing: the client keeps
+    /// its cookie, and its session comes back when the store does.
+    ServeEmpty,
+}
+
 /// Every Django session setting, plus the injectable clock and key generator.
 ///
 /// Build it with [`SessionConfig::builder`]; [`SessionConfigBuilder::build`] validates:
@@ -169,6 +207,18 @@ pub struct SessionConfig {
     pub key_renewal: Option<KeyRenewal>,
     /// Where the session id travels (rule S6); default [`IdTransport::Cookie`].
     pub id_transport: IdTransport,
+    /// What a save does on a concurrent change (rule V2); default
+    /// [`ConflictPolicy::Merge`]. Used with stores that declare
+    /// [`Capabilities::versioned`](crate::store::Capabilities::versioned).
+    pub conflict_policy: ConflictPolicy,
+    /// With `save_every_request`, an unmodified session is refreshed by moving its
+    /// expiry only ([`AsyncSessionStore::atouch`](crate::store::AsyncSessionStore::atouch)),
+    /// and only when its last refresh is at least this many seconds old (rule V4).
+    /// `None` (the default, Django's behaviour): every request rewrites the record.
+    pub refresh_interval: Option<i64>,
+    /// What a request gets when the store is down (rule V5); default
+    /// [`StoreFailurePolicy::Unavailable`].
+    pub store_failure: StoreFailurePolicy,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -190,6 +240,9 @@ impl fmt::Debug for SessionConfig {
             .field("absolute_timeout", &self.absolute_timeout)
             .field("key_renewal", &self.key_renewal)
             .field("id_transport", &self.id_transport)
+            .field("conflict_policy", &self.conflict_policy)
+            .field("refresh_interval", &self.refresh_interval)
+            .field("store_failure", &self.store_failure)
             .finish()
     }
 }
@@ -214,6 +267,9 @@ impl SessionConfig {
             absolute_timeout: None,
             key_renewal: None,
             id_transport: IdTransport::Cookie,
+            conflict_policy: ConflictPolicy::Merge,
+            refresh_interval: None,
+            store_failure: StoreFailurePolicy::Unavailable,
         })
     }
 
@@ -233,6 +289,11 @@ impl SessionConfig {
         if let Some(timeout) = self.absolute_timeout.filter(|&t| t <= 0) {
             return bad(format!(
                 "the absolute timeout must be positive, not {timeout}"
+            ));
+        }
+        if let Some(interval) = self.refresh_interval.filter(|&t| t < 0) {
+            return bad(format!(
+                "the refresh interval cannot be negative, not {interval}"
             ));
         }
         if let Some(problem) = self.key_renewal.and_then(|r| r.problem()) {
@@ -367,6 +428,13 @@ impl SessionConfigBuilder {
         key_renewal: Option<KeyRenewal>,
         /// Where the session id travels (rule S6).
         id_transport: IdTransport,
+        /// What a save does on a concurrent change (rule V2).
+        conflict_policy: ConflictPolicy,
+        /// Expiry-only refreshes under `save_every_request`, at most this often in
+        /// seconds (rule V4; `None`: full saves).
+        refresh_interval: Option<i64>,
+        /// What a request gets when the store is down (rule V5).
+        store_failure: StoreFailurePolicy,
     }
 
     /// `SESSION_COOKIE_SAMESITE` from Django's string form (`"Lax"`, `"Strict"`,

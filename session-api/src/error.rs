@@ -93,6 +93,15 @@ pub enum Error {
     /// source.
     #[error("session store unavailable: {0}")]
     Unavailable(#[source] BoxError),
+    /// A versioned save found the record written since it was loaded (rule V1); the
+    /// handle's [`ConflictPolicy`](crate::config::ConflictPolicy) decides what follows.
+    /// Adapters answer 409.
+    #[error("the session was changed by a concurrent request since it was loaded")]
+    Conflict,
+    /// The store does not implement this optional operation (its
+    /// [`Capabilities`](crate::store::Capabilities) say so).
+    #[error("the session store does not support {0}")]
+    Unsupported(&'static str),
     /// The backend failed (I/O, driver, protocol); carries the source.
     #[error("session backend error: {0}")]
     Backend(#[source] BoxError),

@@ -36,7 +36,7 @@ pub mod tower;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::SessionCodec;
-pub use config::{IdTransport, SameSite, SessionConfig};
+pub use config::{ConflictPolicy, IdTransport, SameSite, SessionConfig, StoreFailurePolicy};
 pub use data::SessionData;
 pub use error::{BoxError, Error, Result};
 pub use expiry::{Expiry, ExpiryValue};
@@ -46,8 +46,9 @@ pub use serializer::{JsonSerializer, Serializer};
 pub use session::{ExpiryArgs, Session, SessionGuard};
 pub use signing::{DecodeLimits, SecretKeys, Signer, TimestampSigner};
 pub use store::{
-    AsyncSessionStore, AsyncToSync, Capabilities, InlineAsync, KeyKind, Record, SaveMode,
-    SessionBackend, SessionStore, SyncToAsync,
+    AccountSession, AccountSessions, AsyncAccountSessions, AsyncSessionStore, AsyncToSync,
+    Capabilities, InlineAsync, KeyKind, Lookup, Record, SaveMode, SessionBackend, SessionStore,
+    SyncToAsync, Version,
 };
 
 /// The README's Rust blocks, compiled as doctests (they use axum and actix-web).

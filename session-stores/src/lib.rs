@@ -14,6 +14,9 @@
 #[cfg(any(feature = "memory", feature = "cache"))]
 mod expiring;
 
+#[cfg(any(feature = "file", feature = "cache"))]
+mod digest;
+
 #[cfg(feature = "memory")]
 pub mod memory;
 
