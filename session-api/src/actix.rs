@@ -6,8 +6,8 @@
 //! an extractor (`FromRequest`) and [`Error`] a `ResponseError`, so handlers take
 //! `session: Session` and use `?`. When the session cannot be saved, and when a
 //! handler's `?` returned a session error, the middleware answers with
-//! [`ErrorReply::for_error`], or with the application's handler
-//! ([`Sessions::on_error`]).
+//! [`ErrorReply::for_policy`] under the settings' store failure policy (rule V5), or
+//! with the application's handler ([`Sessions::on_error`]).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -39,7 +39,7 @@ use std::sync::Arc;
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::http::header::{HeaderName, HeaderValue, COOKIE, VARY};
+use actix_web::http::header::{HeaderName, HeaderValue, COOKIE, RETRY_AFTER, VARY};
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
@@ -69,16 +69,19 @@ impl fmt::Debug for Sessions {
 }
 
 impl Sessions {
-    /// Wraps a middleware core; failures are answered with [`ErrorReply::for_error`].
+    /// Wraps a middleware core; failures are answered with [`ErrorReply::for_policy`]
+    /// under the settings' store failure policy (V5).
     pub fn new(middleware: SessionMiddleware) -> Self {
+        let policy = middleware.config().store_failure;
         Sessions {
             middleware: Arc::new(middleware),
-            on_error: Arc::new(|err| reply_response(&ErrorReply::for_error(err))),
+            on_error: Arc::new(move |err| reply_response(&ErrorReply::for_policy(err, policy))),
         }
     }
 
     /// Replaces the handler that answers session errors: a failed save, and a
-    /// handler's `?` on a session call, such as a load during a store outage.
+    /// handler's `?` on a session call, such as a load during a store outage. It sees
+    /// every error, whatever the store failure policy (V5).
     pub fn on_error(
         mut self,
         handler: impl Fn(&Error) -> HttpResponse + Send + Sync + 'static,
@@ -88,13 +91,16 @@ impl Sessions {
     }
 }
 
-/// An [`ErrorReply`] as an actix-web response.
+/// An [`ErrorReply`] as an actix-web response, with its `Retry-After` when it has one.
 pub fn reply_response(reply: &ErrorReply) -> HttpResponse {
-    HttpResponse::build(
+    let mut response = HttpResponse::build(
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-    )
-    .content_type(reply.content_type)
-    .body(reply.body)
+    );
+    response.content_type(reply.content_type);
+    if let Some(seconds) = reply.retry_after {
+        response.insert_header((RETRY_AFTER, seconds));
+    }
+    response.body(reply.body)
 }
 
 impl<S, B> Transform<S, ServiceRequest> for Sessions
@@ -241,8 +247,8 @@ impl ResponseError for MissingSessionLayer {
 }
 
 /// A handler's `?` on a session call answers like the middleware does: 400 for a
-/// concurrent logout, 503 for an unreachable store, 500 otherwise; details go to the
-/// log. Behind [`Sessions`], its error handler ([`Sessions::on_error`]) answers
+/// concurrent logout, 409 for a conflict (V2), 503 for an unreachable store, 500
+/// otherwise; details go to the log. Behind [`Sessions`], its error handler ([`Sessions::on_error`]) answers
 /// instead.
 impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {

@@ -52,7 +52,8 @@ impl IntoResponse for MissingSessionLayer {
 }
 
 /// A handler's `?` on a session call answers like the layer does: 400 for a
-/// concurrent logout, 503 for an unreachable store, 500 otherwise, with a short
+/// concurrent logout, 409 for a conflict (V2), 503 for an unreachable store, 500
+/// otherwise, with a short
 /// `text/plain` body; the details go to the log. Behind a
 /// [`SessionLayer`](crate::tower::SessionLayer) with
 /// [`on_error`](crate::tower::SessionLayer::on_error), the application's handler

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
+use crate::events::SessionObserver;
 use crate::key::{KeyGenerator, RandomKeys};
 use crate::renewal::KeyRenewal;
 use crate::serializer::{JsonSerializer, Serializer};
@@ -219,6 +220,10 @@ pub struct SessionConfig {
     /// What a request gets when the store is down (rule V5); default
     /// [`StoreFailurePolicy::Unavailable`].
     pub store_failure: StoreFailurePolicy,
+    /// Who hears lifecycle events and store timings (rule V6); default none, and then
+    /// nothing is timed or allocated for it. Set with
+    /// [`SessionConfigBuilder::observer`].
+    pub observer: Option<Arc<dyn SessionObserver>>,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -243,6 +248,7 @@ impl fmt::Debug for SessionConfig {
             .field("conflict_policy", &self.conflict_policy)
             .field("refresh_interval", &self.refresh_interval)
             .field("store_failure", &self.store_failure)
+            .field("observer", &self.observer)
             .finish()
     }
 }
@@ -270,6 +276,7 @@ impl SessionConfig {
             conflict_policy: ConflictPolicy::Merge,
             refresh_interval: None,
             store_failure: StoreFailurePolicy::Unavailable,
+            observer: None,
         })
     }
 
@@ -435,6 +442,14 @@ impl SessionConfigBuilder {
         refresh_interval: Option<i64>,
         /// What a request gets when the store is down (rule V5).
         store_failure: StoreFailurePolicy,
+    }
+
+    /// The observer of lifecycle events and store operations (rule V6), e.g.
+    /// [`TracingObserver`](crate::events::TracingObserver) or the application's
+    /// metrics.
+    pub fn observer(mut self, observer: Arc<dyn SessionObserver>) -> Self {
+        self.0.observer = Some(observer);
+        self
     }
 
     /// `SESSION_COOKIE_SAMESITE` from Django's string form (`"Lax"`, `"Strict"`,

@@ -6,6 +6,7 @@
 //! - [`codec`]: [`SessionCodec`], Django's session-data encoding (rules F6, F7);
 //! - [`middleware`]: the framework-agnostic middleware core;
 //! - [`SessionConfig`]: every Django session setting with Django's default;
+//! - [`events`]: lifecycle events and store timings for an observer (rule V6);
 //! - `tower` (feature `tower`): a tower `Layer` for axum and hyper;
 //! - `axum` (feature `axum`): `Session` as an axum extractor, `Error` as a response;
 //! - `actix` (feature `actix`): middleware, the `Session` extractor and `ResponseError`
@@ -22,6 +23,7 @@ pub mod codec;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod events;
 pub mod expiry;
 pub mod key;
 pub mod middleware;
@@ -60,6 +62,11 @@ pub struct ReadmeDoctests;
 #[cfg(all(doctest, feature = "axum", feature = "actix"))]
 #[doc = include_str!("../../docs/users.md")]
 pub struct UsersGuideDoctests;
+
+/// docs/concurrency.md's Rust blocks, compiled as doctests.
+#[cfg(all(doctest, feature = "axum", feature = "actix"))]
+#[doc = include_str!("../../docs/concurrency.md")]
+pub struct ConcurrencyGuideDoctests;
 
 /// docs/integrators.md's Rust blocks, compiled as doctests.
 #[cfg(all(doctest, feature = "axum", feature = "actix"))]

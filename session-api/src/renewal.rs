@@ -23,8 +23,6 @@
 //! Client-side stores (signed or encrypted cookies) have no server-side key to rotate:
 //! there the option does nothing.
 
-use std::fmt::Write as _;
-
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
@@ -35,7 +33,9 @@ use crate::config::SessionConfig;
 use crate::data::SessionData;
 use crate::error::{Error, Result};
 use crate::key::{SessionKey, GENERATED_KEY_LEN, KEY_ALPHABET};
-use crate::store::{AsyncSessionStore, Capabilities, KeyKind, Record, SaveMode, SessionStore};
+use crate::store::{
+    AsyncSessionStore, Capabilities, KeyKind, Lookup, Record, SaveMode, SessionStore,
+};
 
 /// Reserved key holding when the session's current key was issued (creation,
 /// `cycle_key` or the last rotation), in Unix seconds (rule S2).
@@ -153,7 +153,7 @@ fn grace_until(data: &SessionData) -> Option<i64> {
 }
 
 /// Whether `data` is a forwarder rather than a session.
-fn is_forwarder(data: &SessionData) -> bool {
+pub(crate) fn is_forwarder(data: &SessionData) -> bool {
     grace_until(data).is_some()
 }
 
@@ -256,6 +256,9 @@ fn inspect(config: &SessionConfig, key: &SessionKey, loaded: Option<Record>) -> 
 pub(crate) enum Loaded {
     /// The key's own record, or nothing (a forwarder past its grace loads nothing).
     Own(Option<Record>),
+    /// The key's record is past its expiry (the store told so: rule V6's "expired on
+    /// load").
+    Expired,
     /// A forwarder within its grace led to this record: the session continues under
     /// the record's key.
     Successor(Record),
@@ -279,7 +282,10 @@ pub(crate) fn load(
     store: &dyn SessionStore,
     key: &SessionKey,
 ) -> Result<Loaded> {
-    let loaded = store.load(key)?;
+    let loaded = match store.lookup(key)? {
+        Lookup::Expired => return Ok(Loaded::Expired),
+        found => found.into_record(),
+    };
     if applies(config, store.capabilities()).is_none() {
         return Ok(Loaded::Own(loaded));
     }
@@ -307,7 +313,10 @@ pub(crate) async fn aload(
     store: &dyn AsyncSessionStore,
     key: &SessionKey,
 ) -> Result<Loaded> {
-    let loaded = store.aload(key).await?;
+    let loaded = match store.alookup(key).await? {
+        Lookup::Expired => return Ok(Loaded::Expired),
+        found => found.into_record(),
+    };
     if applies(config, store.capabilities()).is_none() {
         return Ok(Loaded::Own(loaded));
     }
@@ -538,13 +547,23 @@ pub(crate) fn report_copied_cookie(presented: &SessionKey, revoked: &[SessionKey
 /// The first 8 bytes of the key's SHA-256, in hex: enough to correlate log lines (and,
 /// with S3, a stored row), nothing to present as a cookie.
 fn short_digest(key: &SessionKey) -> String {
-    let digest = Sha256::digest(key.as_str().as_bytes());
     let mut hex = String::with_capacity(16);
-    for byte in &digest[..8] {
-        // `write!` into a String cannot fail.
-        let _ = write!(hex, "{byte:02x}");
-    }
+    // Writing into a String cannot fail.
+    let _ = write_short_digest(key, &mut hex);
     hex
+}
+
+/// Writes [`short_digest`] of `key` (rule H5): how the security log and the
+/// observers' [`EventKey`](crate::events::EventKey) show keys.
+pub(crate) fn write_short_digest(
+    key: &SessionKey,
+    out: &mut impl std::fmt::Write,
+) -> std::fmt::Result {
+    let digest = Sha256::digest(key.as_str().as_bytes());
+    for byte in &digest[..8] {
+        write!(out, "{byte:02x}")?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

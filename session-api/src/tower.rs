@@ -6,9 +6,10 @@
 //! the [`Session`](crate::Session) through the request extensions; with feature `axum`, `Session` is
 //! an extractor (see [`crate::axum`]). When the session cannot be saved, and when an
 //! axum handler's `?` returned a session error, the layer answers through an
-//! [`ErrorHandler`]: [`DefaultErrorHandler`] sends [`ErrorReply::for_error`] (400 for
-//! a concurrent logout, 503 for an unreachable store, 500 otherwise);
-//! [`SessionLayer::on_error`] replaces it.
+//! [`ErrorHandler`]: [`DefaultErrorHandler`] sends [`ErrorReply::for_policy`] (400 for
+//! a concurrent logout, 409 for a conflict, for an unreachable store what
+//! [`SessionConfig::store_failure`](crate::config::SessionConfig::store_failure) says,
+//! 500 otherwise); [`SessionLayer::on_error`] replaces it.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -33,11 +34,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, COOKIE, VARY};
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, COOKIE, RETRY_AFTER, VARY};
 use http::{Request, Response, StatusCode};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::config::StoreFailurePolicy;
 use crate::error::Error;
 use crate::middleware::{
     join_cookie_headers, log_session_error, ErrorReply, HeaderMode, ResponseDirectives,
@@ -54,13 +56,23 @@ pub trait ErrorHandler<B>: Clone + Send + Sync + 'static {
     fn respond(&self, err: &Error) -> Response<B>;
 }
 
-/// The default [`ErrorHandler`]: [`ErrorReply::for_error`] as a `text/plain` response.
+/// The default [`ErrorHandler`]: [`ErrorReply::for_policy`] as a `text/plain`
+/// response, under the store failure policy of the layer's settings (rule V5).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct DefaultErrorHandler;
+pub struct DefaultErrorHandler {
+    store_failure: StoreFailurePolicy,
+}
+
+impl DefaultErrorHandler {
+    /// The handler answering an unreachable store as `store_failure` says.
+    pub fn new(store_failure: StoreFailurePolicy) -> Self {
+        DefaultErrorHandler { store_failure }
+    }
+}
 
 impl<B: From<&'static str>> ErrorHandler<B> for DefaultErrorHandler {
     fn respond(&self, err: &Error) -> Response<B> {
-        reply_response(&ErrorReply::for_error(err))
+        reply_response(&ErrorReply::for_policy(err, self.store_failure))
     }
 }
 
@@ -73,14 +85,16 @@ where
     }
 }
 
-/// An [`ErrorReply`] as an `http` response.
+/// An [`ErrorReply`] as an `http` response, with its `Retry-After` when it has one.
 pub fn reply_response<B: From<&'static str>>(reply: &ErrorReply) -> Response<B> {
     let mut response = Response::new(B::from(reply.body));
     *response.status_mut() =
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
+    if let Some(seconds) = reply.retry_after {
+        headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
     response
 }
 
@@ -92,11 +106,13 @@ pub struct SessionLayer<H = DefaultErrorHandler> {
 }
 
 impl SessionLayer {
-    /// A layer over a middleware core, answering failures with [`DefaultErrorHandler`].
+    /// A layer over a middleware core, answering failures with [`DefaultErrorHandler`]
+    /// under the settings' store failure policy.
     pub fn new(middleware: SessionMiddleware) -> Self {
+        let on_error = DefaultErrorHandler::new(middleware.config().store_failure);
         SessionLayer {
             middleware: Arc::new(middleware),
-            on_error: DefaultErrorHandler,
+            on_error,
         }
     }
 }
@@ -104,6 +120,9 @@ impl SessionLayer {
 impl<H> SessionLayer<H> {
     /// Replaces the handler that answers session errors: a failed save, and (with
     /// axum) a handler's `?` on a session call, such as a load during a store outage.
+    /// It sees every error, whatever the store failure policy (V5); under
+    /// [`StoreFailurePolicy::ServeEmpty`] a load that finds the store down is no
+    /// error (the request is served), so it does not get there.
     pub fn on_error<H2>(self, handler: H2) -> SessionLayer<H2> {
         SessionLayer {
             middleware: self.middleware,

@@ -1,6 +1,7 @@
 //! `sessions`: run the conformance kit against stores, clear expired sessions
 //! (Django's `clearsessions`), decode a session (Django's `get_decoded`), create the
-//! table (`migrate`), list and revoke the sessions of an account.
+//! table (`migrate`), list and revoke the sessions of an account (rule S5: any store
+//! with an account index).
 //!
 //! Store URLs: `memory:`, `file:///dir`, `signed-cookies:`, `sqlite://path`, and with
 //! the features of the same names `postgres://...`, `mysql://...` and
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use session_api::{SecretKeys, SessionBackend, SessionConfig};
+use session_api::{AsyncAccountSessions, SecretKeys, SessionBackend, SessionConfig};
 use session_conformance::{factory, run_all, Factory, KitEnv, Outcome};
 use session_kit_stores::db::Database;
 use session_kit_stores::redact;
@@ -66,21 +67,26 @@ enum Command {
     },
     /// List the live sessions of an account (key prefixes only, rule H5) and their expiry.
     List {
-        /// Database URL (a table migrated with `--accounts`).
+        /// Store URL with an account index (rule S5): a database migrated with
+        /// `--accounts`, `file:///dir` (its `.accounts` index) or Redis.
         #[arg(long)]
         store: String,
         /// The account id (Django's `_auth_user_id`).
         #[arg(long)]
         account: i64,
     },
-    /// Delete every session of an account (log it out everywhere).
+    /// Delete every session of an account (log it out everywhere), or every one but
+    /// `--except` (log out the other devices).
     Revoke {
-        /// Database URL (a table migrated with `--accounts`).
+        /// Store URL with an account index (as for `list`).
         #[arg(long)]
         store: String,
         /// The account id (Django's `_auth_user_id`).
         #[arg(long)]
         account: i64,
+        /// The session key to keep.
+        #[arg(long)]
+        except: Option<String>,
     },
     /// Print a session's data as JSON (Django's `get_decoded`).
     Decode {
@@ -153,20 +159,34 @@ async fn run(command: Command) -> Result<ExitCode, Fatal> {
             Ok(ExitCode::SUCCESS)
         }
         Command::List { store, account } => {
-            let db = open_db(&store, &site_config()?, true).await?;
-            let sessions = db.list_account_sessions(account).await?;
-            for (key, expires) in &sessions {
+            let backend = open_indexed(&store, &site_config()?).await?;
+            let sessions = account_index(&backend, &store)?
+                .alist_sessions(account)
+                .await?;
+            for session in &sessions {
                 println!(
-                    "{key}  expires {}",
-                    session_api::expiry::isoformat(*expires)
+                    "{}  expires {}",
+                    session.key,
+                    session_api::expiry::isoformat(session.expires_at)
                 );
             }
             println!("{} live sessions for account {account}", sessions.len());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Revoke { store, account } => {
-            let db = open_db(&store, &site_config()?, true).await?;
-            let removed = db.revoke_account_sessions(account).await?;
+        Command::Revoke {
+            store,
+            account,
+            except,
+        } => {
+            let backend = open_indexed(&store, &site_config()?).await?;
+            let index = account_index(&backend, &store)?;
+            let removed = match except {
+                Some(keep) => {
+                    let keep = backend.capabilities().parse_key(&keep)?;
+                    index.arevoke_all_except(account, &keep).await?
+                }
+                None => index.arevoke_all(account).await?,
+            };
             println!("revoked {removed} sessions of account {account}");
             Ok(ExitCode::SUCCESS)
         }
@@ -237,6 +257,43 @@ fn unknown_scheme(scheme: &str) -> Fatal {
     Fatal(format!(
         "unknown or not compiled-in store URL scheme {scheme:?} (known: {KNOWN})"
     ))
+}
+
+/// Opens a store URL with its account index on (rule S5): the account column of a
+/// database, the file store's marker index, the Redis index.
+async fn open_indexed(url: &str, config: &SessionConfig) -> Result<SessionBackend, Fatal> {
+    let scheme = scheme(url);
+    Ok(match scheme {
+        "file" => {
+            let store = FileStore::from_config_in(config, file_dir(url)?)?.with_account_index(true);
+            SessionBackend::from_sync(Arc::new(store))
+        }
+        _ if DB_SCHEMES.contains(&scheme) => {
+            SessionBackend::from_async(Arc::new(open_db(url, config, true).await?))
+        }
+        #[cfg(feature = "redis")]
+        _ if REDIS_SCHEMES.contains(&scheme) => {
+            let redis = RedisCache::connect(url, RedisOptions::default()).await?;
+            let store = CacheStore::new(Arc::new(redis))
+                .clock(config.clock.clone())
+                .account_index(true);
+            SessionBackend::from_async(Arc::new(store))
+        }
+        _ => open(url, config).await?,
+    })
+}
+
+/// The account index of an opened store, or why it has none.
+fn account_index<'a>(
+    backend: &'a SessionBackend,
+    url: &str,
+) -> Result<&'a dyn AsyncAccountSessions, Fatal> {
+    backend.nonblocking().accounts().ok_or_else(|| {
+        Fatal(format!(
+            "the store {} keeps no account index (rule S5)",
+            redact(url)
+        ))
+    })
 }
 
 /// A database store, with the account column (custom records) when asked.

@@ -123,7 +123,10 @@ async fn migrate_list_revoke_decode_and_clear_on_sqlite() {
     let store = DbStore::connect(&url, options).await.unwrap();
     assert_eq!(
         AsyncSessionStore::capabilities(&store),
-        Capabilities::server_side().with_list_by_account(true)
+        Capabilities::server_side()
+            .with_list_by_account(true)
+            .with_versioned(true)
+            .with_touch(true)
     );
     let far = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
     let data: SessionData = [("_auth_user_id", json!("42")), ("cart", json!([1]))]
@@ -280,4 +283,58 @@ fn clear_expired_on_a_redis_cache_has_nothing_to_clear() {
         out.trim(),
         "this store expires sessions itself; nothing to clear"
     );
+}
+
+/// Rule S5 on a file store: `list` and `revoke --except` go through the directory's
+/// account index ("log out the other devices" from the command line).
+#[test]
+fn list_and_revoke_all_but_one_on_a_file_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let codec = SessionCodec::new(
+        &SecretKeys::new(SECRET),
+        Arc::new(SystemClock),
+        Arc::new(JsonSerializer),
+    );
+    let store = FileStore::new(
+        dir.path(),
+        "sessionid",
+        1_209_600,
+        codec,
+        Arc::new(SystemClock),
+    )
+    .unwrap()
+    .with_account_index(true);
+    let far = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let data: SessionData = [("_auth_user_id", json!("42"))].into_iter().collect();
+    let keys: Vec<SessionKey> = (0..3)
+        .map(|_| {
+            let record = Record::new(SessionKey::generate(), data.clone(), far);
+            store.save(&record, SaveMode::Create).unwrap()
+        })
+        .collect();
+    let url = format!("file://{}", dir.path().display());
+
+    let (code, out, err) = sessions(&["list", "--store", &url, "--account", "42"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("3 live sessions for account 42"), "{out}");
+
+    let keep = keys[1].as_str();
+    let (code, out, err) = sessions(&[
+        "revoke",
+        "--store",
+        &url,
+        "--account",
+        "42",
+        "--except",
+        keep,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("revoked 2 sessions of account 42"), "{out}");
+    assert!(store.exists(&keys[1]).unwrap());
+    assert!(!store.exists(&keys[0]).unwrap() && !store.exists(&keys[2]).unwrap());
+
+    // A store without an index is one clear line, not a panic.
+    let (code, _, err) = sessions(&["list", "--store", "signed-cookies:", "--account", "42"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("keeps no account index"), "{err}");
 }

@@ -14,3 +14,8 @@ pub const START: OffsetDateTime = datetime!(2026-01-01 0:00 UTC);
 
 /// `SESSION_COOKIE_AGE` in the kit: Django's default, two weeks.
 pub const COOKIE_AGE: i64 = 1_209_600;
+
+/// Session data holding `pairs`, for records written to a store directly.
+pub fn data(pairs: &[(&str, serde_json::Value)]) -> session_api::SessionData {
+    pairs.iter().map(|(k, v)| (*k, v.clone())).collect()
+}

@@ -194,4 +194,24 @@ cases! {
     concurrency::a6_sync_logout_is_never_undone_by_a_concurrent_update, "A6 D5 D9", ServerSide;
     model::model_agrees_with_store, "A B C D", ServerSide;
     model::sync_model_agrees_with_store, "A B C D B10 D9", ServerSide;
+    versions::v1_save_if_writes_over_the_loaded_version, "V1 D9", Versioned;
+    versions::v1_stale_version_is_a_conflict_and_the_winner_stays, "V1", Versioned;
+    versions::v1_save_if_never_recreates, "V1 D5 A6", Versioned;
+    versions::v3_version_changes_with_the_data, "V3 V1", Versioned;
+    versions::v1_concurrent_appends_lose_nothing, "V1", Versioned;
+    interleave::v1_interleaved_versioned_saves_agree_with_the_model, "V1 V3", Versioned;
+    merge::v2_changes_to_different_keys_both_survive, "V2", Versioned;
+    merge::v2_merge_the_later_save_wins_a_shared_key, "V2", Versioned;
+    merge::v2_fail_policy_later_save_is_a_conflict, "V2", Versioned;
+    merge::v2_amodify_appends_lose_nothing, "V2", Versioned;
+    merge::v2_save_after_a_concurrent_flush_is_update_error, "V2 A6 D5", Versioned;
+    touch::v4_touch_moves_the_expiry_and_keeps_the_data, "V4 D9", Touch;
+    touch::v4_touch_of_a_missing_or_expired_record_is_update_error, "V4 D5", Touch;
+    touch::v4_refresh_interval_touches_once_per_interval, "V4 G4", Touch;
+    events::v6_observer_hears_the_lifecycle, "V6 A5 A6 G5", ServerSide;
+    accounts::s5_index_lists_the_live_sessions_of_each_account, "S5 D8 D9", AccountIndex;
+    accounts::s5_saves_and_deletes_keep_the_index, "S5", AccountIndex;
+    accounts::s5_revoke_all_ends_every_session_of_the_account, "S5", AccountIndex;
+    accounts::s5_revoke_all_except_keeps_the_current_session, "S5", AccountIndex;
+    accounts::s5_revoked_session_is_not_recreated_by_its_save, "S5 D5", AccountIndex;
 }

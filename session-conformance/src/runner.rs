@@ -72,6 +72,13 @@ pub enum Needs {
     /// Records kept under hashed ids ([`Capabilities::hashed_ids`], rule S3), with the
     /// view below them ([`crate::HashedIdsAccess`]).
     HashedIds,
+    /// Versioned loads and saves ([`Capabilities::versioned`], rules V1-V3).
+    Versioned,
+    /// Expiry-only refreshes ([`Capabilities::touch`], rule V4).
+    Touch,
+    /// An account index ([`Capabilities::list_by_account`], rule S5); under hashed ids
+    /// also the view below them, to tell which stored id the index lists.
+    AccountIndex,
 }
 
 /// Why a case is skipped when raw access is missing: the rule is not checked at all.
@@ -109,6 +116,12 @@ impl Needs {
             }
             Needs::HashedIds if !caps.hashed_ids => skip("ids are not hashed at rest"),
             Needs::HashedIds if harness.hashed_ids.is_none() => skip(NO_HASHED_IDS_ACCESS),
+            Needs::Versioned if !caps.versioned => skip("saves are not versioned"),
+            Needs::Touch if !caps.touch => skip("no expiry-only refresh (touch)"),
+            Needs::AccountIndex if !caps.list_by_account => skip("no account index"),
+            Needs::AccountIndex if caps.hashed_ids && harness.hashed_ids.is_none() => {
+                skip(NO_HASHED_IDS_ACCESS)
+            }
             _ => Ok(()),
         }
     }

@@ -1,12 +1,15 @@
 //! A transparent wrapper that records the store calls a case makes, so the kit can
 //! check what was *not* done (no load before first access, no write when unmodified,
-//! new record written before the old one is deleted).
+//! new record written before the old one is deleted). It forwards the optional
+//! operations too (lookup, versioned saves, touch, the account index), declaring
+//! exactly what the wrapped store declares.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use session_api::store::{AccountSession, AccountSessions, AsyncAccountSessions, Lookup, Version};
 use session_api::{
-    AsyncSessionStore, Capabilities, KeyGenerator, Record, Result, SaveMode, SessionBackend,
+    AsyncSessionStore, Capabilities, Error, KeyGenerator, Record, Result, SaveMode, SessionBackend,
     SessionData, SessionKey, SessionStore,
 };
 use time::OffsetDateTime;
@@ -16,7 +19,8 @@ use time::OffsetDateTime;
 pub enum Call {
     /// `exists`/`aexists`.
     Exists,
-    /// `load`/`aload`.
+    /// `load`/`aload`, and `lookup`/`alookup` (the same read, telling an expired
+    /// record from a missing one).
     Load,
     /// `save`/`asave` with its mode.
     Save {
@@ -25,6 +29,12 @@ pub enum Call {
     },
     /// `create`/`acreate` (and their `_with` forms).
     Create,
+    /// `save_if`/`asave_if` (rule V1).
+    SaveIf,
+    /// `touch`/`atouch` (rule V4).
+    Touch,
+    /// A call on the account index (rule S5): list, revoke all, revoke all but one.
+    Accounts,
     /// `delete`/`adelete`.
     Delete,
     /// `clear_expired`/`aclear_expired`.
@@ -72,13 +82,29 @@ impl Spy {
             .clear();
     }
 
-    /// How many writes (save, create) were made.
+    /// How many writes (save, create, versioned save, touch) were made.
     pub fn writes(&self) -> usize {
         self.calls()
             .iter()
-            .filter(|c| matches!(c, Call::Save { .. } | Call::Create))
+            .filter(|c| {
+                matches!(
+                    c,
+                    Call::Save { .. } | Call::Create | Call::SaveIf | Call::Touch
+                )
+            })
             .count()
     }
+
+    /// How many calls matched `call`.
+    pub fn count(&self, call: &Call) -> usize {
+        self.calls().iter().filter(|c| *c == call).count()
+    }
+}
+
+/// The error of an account call when the wrapped store has no index: what the
+/// store's own default says.
+fn no_index() -> Error {
+    Error::Unsupported("account index")
 }
 
 impl SessionStore for Spy {
@@ -92,6 +118,18 @@ impl SessionStore for Spy {
     fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
         self.record(Call::Load);
         self.inner.sync().load(key)
+    }
+    fn lookup(&self, key: &SessionKey) -> Result<Lookup> {
+        self.record(Call::Load);
+        self.inner.sync().lookup(key)
+    }
+    fn save_if(&self, record: &Record, expected: Version) -> Result<Version> {
+        self.record(Call::SaveIf);
+        self.inner.sync().save_if(record, expected)
+    }
+    fn touch(&self, key: &SessionKey, expires_at: OffsetDateTime) -> Result<()> {
+        self.record(Call::Touch);
+        self.inner.sync().touch(key, expires_at)
     }
     fn save(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
         self.record(Call::Save { mode });
@@ -118,6 +156,12 @@ impl SessionStore for Spy {
         self.record(Call::ClearExpired);
         self.inner.sync().clear_expired()
     }
+    fn accounts(&self) -> Option<&dyn AccountSessions> {
+        self.inner
+            .sync()
+            .accounts()
+            .map(|_| self as &dyn AccountSessions)
+    }
 }
 
 #[async_trait]
@@ -132,6 +176,18 @@ impl AsyncSessionStore for Spy {
     async fn aload(&self, key: &SessionKey) -> Result<Option<Record>> {
         self.record(Call::Load);
         self.inner.nonblocking().aload(key).await
+    }
+    async fn alookup(&self, key: &SessionKey) -> Result<Lookup> {
+        self.record(Call::Load);
+        self.inner.nonblocking().alookup(key).await
+    }
+    async fn asave_if(&self, record: &Record, expected: Version) -> Result<Version> {
+        self.record(Call::SaveIf);
+        self.inner.nonblocking().asave_if(record, expected).await
+    }
+    async fn atouch(&self, key: &SessionKey, expires_at: OffsetDateTime) -> Result<()> {
+        self.record(Call::Touch);
+        self.inner.nonblocking().atouch(key, expires_at).await
     }
     async fn asave(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
         self.record(Call::Save { mode });
@@ -160,5 +216,48 @@ impl AsyncSessionStore for Spy {
     async fn aclear_expired(&self) -> Result<u64> {
         self.record(Call::ClearExpired);
         self.inner.nonblocking().aclear_expired().await
+    }
+    fn accounts(&self) -> Option<&dyn AsyncAccountSessions> {
+        self.inner
+            .nonblocking()
+            .accounts()
+            .map(|_| self as &dyn AsyncAccountSessions)
+    }
+}
+
+impl AccountSessions for Spy {
+    fn list_sessions(&self, account: i64) -> Result<Vec<AccountSession>> {
+        self.record(Call::Accounts);
+        let index = self.inner.sync().accounts().ok_or_else(no_index)?;
+        index.list_sessions(account)
+    }
+    fn revoke_all(&self, account: i64) -> Result<u64> {
+        self.record(Call::Accounts);
+        let index = self.inner.sync().accounts().ok_or_else(no_index)?;
+        index.revoke_all(account)
+    }
+    fn revoke_all_except(&self, account: i64, current: &SessionKey) -> Result<u64> {
+        self.record(Call::Accounts);
+        let index = self.inner.sync().accounts().ok_or_else(no_index)?;
+        index.revoke_all_except(account, current)
+    }
+}
+
+#[async_trait]
+impl AsyncAccountSessions for Spy {
+    async fn alist_sessions(&self, account: i64) -> Result<Vec<AccountSession>> {
+        self.record(Call::Accounts);
+        let index = self.inner.nonblocking().accounts().ok_or_else(no_index)?;
+        index.alist_sessions(account).await
+    }
+    async fn arevoke_all(&self, account: i64) -> Result<u64> {
+        self.record(Call::Accounts);
+        let index = self.inner.nonblocking().accounts().ok_or_else(no_index)?;
+        index.arevoke_all(account).await
+    }
+    async fn arevoke_all_except(&self, account: i64, current: &SessionKey) -> Result<u64> {
+        self.record(Call::Accounts);
+        let index = self.inner.nonblocking().accounts().ok_or_else(no_index)?;
+        index.arevoke_all_except(account, current).await
     }
 }

@@ -15,10 +15,14 @@ use session_stores::cache::{CacheStore, MemoryCache};
 use crate::Raw;
 
 /// The kit factory of the cache store over a fresh memory cache, both on the kit's
-/// clock.
+/// clock, with the account index on (rule S5).
 pub async fn cache_memory(env: KitEnv) -> Result<Harness> {
     let cache = Arc::new(MemoryCache::with_clock(env.clock()));
-    let store = Arc::new(CacheStore::new(cache).clock(env.clock()));
+    let store = Arc::new(
+        CacheStore::new(cache)
+            .clock(env.clock())
+            .account_index(true),
+    );
     Ok(Harness::new(SessionBackend::from_async(store.clone())).with_raw(Raw::of(&store), false))
 }
 
@@ -74,15 +78,16 @@ mod redis {
         format!("kit:{}:", env.unique_name())
     }
 
-    /// The kit factory of the cache store on the Redis at `url`: keys under
-    /// [`kit_prefix`], removed when the case ends.
+    /// The kit factory of the cache store on the Redis at `url`, with the account
+    /// index on (rule S5): keys under [`kit_prefix`], removed when the case ends.
     pub async fn cache_redis(url: String, env: KitEnv) -> Result<Harness> {
         let redis = redis_cache(&url).await?;
         let prefix = kit_prefix(&env);
         let store = Arc::new(
             CacheStore::new(redis)
                 .key_prefix(prefix.clone())
-                .clock(env.clock()),
+                .clock(env.clock())
+                .account_index(true),
         );
         Ok(Harness::new(SessionBackend::from_async(store.clone()))
             .with_raw(Raw::of(&store), false)

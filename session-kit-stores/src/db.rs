@@ -1,6 +1,11 @@
 //! Kit factories of the database store: each case on a table of its own
 //! (`env.unique_name()`), migrated, dropped when the case ends, with raw access to
 //! Django's `session_data`.
+//!
+//! Every factory but [`db_django_layout`] builds the store on the default
+//! [`Versioning`] (a `version` column), so the kit checks versioned saves (V1-V3)
+//! and touch (V4) on it; [`db_account_id`] adds the account column, so the kit
+//! checks the account index (S5) too.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +14,7 @@ use session_api::{Error, Result, SessionBackend};
 use session_conformance::{unavailable, Harness, KitEnv};
 use session_stores::db::{
     AccountIdColumn, DbOptions, DbPool, DbPoolOptions, DbStore, Dialect, RecordExtension,
+    Versioning,
 };
 
 use crate::{redact, Raw};
@@ -135,6 +141,20 @@ pub async fn store_with(
     env: &KitEnv,
     extension: Option<Arc<dyn RecordExtension>>,
 ) -> Result<(Arc<DbStore>, TableGuard)> {
+    store_versioned(database, env, extension, Versioning::default()).await
+}
+
+/// As [`store_with`], versioned as `versioning` says.
+///
+/// # Errors
+///
+/// As [`store`].
+pub async fn store_versioned(
+    database: &Database,
+    env: &KitEnv,
+    extension: Option<Arc<dyn RecordExtension>>,
+    versioning: Versioning,
+) -> Result<(Arc<DbStore>, TableGuard)> {
     let (url, dir) = match database {
         #[cfg(feature = "sqlite")]
         Database::ScratchSqlite => {
@@ -162,7 +182,8 @@ pub async fn store_with(
     };
     let mut options = DbOptions::new(env.secret_keys())
         .clock(env.clock())
-        .table(env.unique_name());
+        .table(env.unique_name())
+        .versioning(versioning);
     if let Some(extension) = extension {
         options = options.extension(extension);
     }
@@ -176,25 +197,36 @@ pub async fn store_with(
     Ok((store, guard))
 }
 
-/// The kit factory of the database store on `database`.
+/// The kit factory of the database store on `database`, versioned on the default
+/// `version` column.
 pub async fn db(database: Database, env: KitEnv) -> Result<Harness> {
-    harness(database, env, None).await
+    harness(database, env, None, Versioning::default()).await
+}
+
+/// The kit factory of the database store on exactly Django's table
+/// ([`Versioning::Off`]): what a site sharing its table with Django runs. The store
+/// declares `versioned: false`, so the kit checks everything but versioned saves.
+pub async fn db_django_layout(database: Database, env: KitEnv) -> Result<Harness> {
+    harness(database, env, None, Versioning::Off).await
 }
 
 /// The kit factory of the database store on `database` with extra columns (custom
 /// records, rule E2): Django's "Extending database-backed session engines", here the
-/// indexed `account_id` column of [`AccountIdColumn`], filled on every save. The
-/// whole kit runs on it, as on the plain table.
+/// indexed `account_id` column of [`AccountIdColumn`], filled on every save, which
+/// gives the store its account index (S5). The whole kit runs on it, as on the
+/// plain table.
 pub async fn db_account_id(database: Database, env: KitEnv) -> Result<Harness> {
-    harness(database, env, Some(Arc::new(AccountIdColumn::new()))).await
+    let extension: Arc<dyn RecordExtension> = Arc::new(AccountIdColumn::new());
+    harness(database, env, Some(extension), Versioning::default()).await
 }
 
 async fn harness(
     database: Database,
     env: KitEnv,
     extension: Option<Arc<dyn RecordExtension>>,
+    versioning: Versioning,
 ) -> Result<Harness> {
-    let (store, guard) = store_with(&database, &env, extension).await?;
+    let (store, guard) = store_versioned(&database, &env, extension, versioning).await?;
     Ok(Harness::new(SessionBackend::from_async(store.clone()))
         .with_raw(Raw::of(&store), true)
         .keep_alive(guard))

@@ -1,5 +1,6 @@
 //! Kit factories of the file store (rule E5): each case in a directory of its own,
-//! removed when the case ends, with raw access to Django's `session_data` files.
+//! removed when the case ends, with raw access to Django's `session_data` files and
+//! the account index on (rule S5).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,7 +36,9 @@ fn harness_in(env: &KitEnv, base: &Path) -> Result<Harness> {
                 base.display()
             ))
         })?;
-    let store = Arc::new(FileStore::from_config_in(&env.config()?, dir.path())?);
+    // The account index is opt-in: on, so the kit's S5 cases run.
+    let store =
+        Arc::new(FileStore::from_config_in(&env.config()?, dir.path())?.with_account_index(true));
     Ok(Harness::new(SessionBackend::from_sync(store.clone()))
         .with_raw(Raw::of(&store), true)
         .keep_alive(dir))

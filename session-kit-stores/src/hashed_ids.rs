@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use session_api::{
-    AsyncSessionStore, Capabilities, KeyGenerator, Record, Result, SaveMode, SessionBackend,
-    SessionData, SessionKey, SessionStore,
+    AccountSessions, AsyncAccountSessions, AsyncSessionStore, Capabilities, KeyGenerator, Lookup,
+    Record, Result, SaveMode, SessionBackend, SessionData, SessionKey, SessionStore, Version,
 };
 use session_conformance::{Harness, HashedIdsAccess, RawRecords};
 use session_stores::hashed_ids::{stored_id, HashMode, HashedIds};
@@ -53,7 +53,8 @@ pub async fn hashed_memory(mode: HashMode, env: session_conformance::KitEnv) -> 
 }
 
 /// A factory's backend as a store on both contracts, each call on its own side, so
-/// that [`HashedIds`] can wrap whatever the factory built.
+/// that [`HashedIds`] can wrap whatever the factory built (its optional operations
+/// included: versions, touch, the account index).
 #[derive(Debug)]
 struct Below(SessionBackend);
 
@@ -67,8 +68,17 @@ impl SessionStore for Below {
     fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
         self.0.sync().load(key)
     }
+    fn lookup(&self, key: &SessionKey) -> Result<Lookup> {
+        self.0.sync().lookup(key)
+    }
     fn save(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
         self.0.sync().save(record, mode)
+    }
+    fn save_if(&self, record: &Record, expected: Version) -> Result<Version> {
+        self.0.sync().save_if(record, expected)
+    }
+    fn touch(&self, key: &SessionKey, expires_at: OffsetDateTime) -> Result<()> {
+        self.0.sync().touch(key, expires_at)
     }
     fn create_with(
         &self,
@@ -84,6 +94,9 @@ impl SessionStore for Below {
     fn clear_expired(&self) -> Result<u64> {
         self.0.sync().clear_expired()
     }
+    fn accounts(&self) -> Option<&dyn AccountSessions> {
+        self.0.sync().accounts()
+    }
 }
 
 #[async_trait]
@@ -97,8 +110,17 @@ impl AsyncSessionStore for Below {
     async fn aload(&self, key: &SessionKey) -> Result<Option<Record>> {
         self.0.nonblocking().aload(key).await
     }
+    async fn alookup(&self, key: &SessionKey) -> Result<Lookup> {
+        self.0.nonblocking().alookup(key).await
+    }
     async fn asave(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
         self.0.nonblocking().asave(record, mode).await
+    }
+    async fn asave_if(&self, record: &Record, expected: Version) -> Result<Version> {
+        self.0.nonblocking().asave_if(record, expected).await
+    }
+    async fn atouch(&self, key: &SessionKey, expires_at: OffsetDateTime) -> Result<()> {
+        self.0.nonblocking().atouch(key, expires_at).await
     }
     async fn acreate_with(
         &self,
@@ -116,6 +138,9 @@ impl AsyncSessionStore for Below {
     }
     async fn aclear_expired(&self) -> Result<u64> {
         self.0.nonblocking().aclear_expired().await
+    }
+    fn accounts(&self) -> Option<&dyn AsyncAccountSessions> {
+        self.0.nonblocking().accounts()
     }
 }
 

@@ -16,13 +16,15 @@ use session_stores::cache::CacheStore;
 use crate::cache::{kit_django_format, kit_prefix, redis_cache};
 use crate::Raw;
 
-/// The kit factory of the cache store on the private deployment at `url`.
+/// The kit factory of the cache store on the private deployment at `url`, with the
+/// account index on (rule S5: its single-key commands run on a Cluster as they are).
 pub async fn cache_redis_topology(url: String, env: KitEnv) -> Result<Harness> {
     let redis = redis_cache(&url).await?;
     let store = Arc::new(
         CacheStore::new(redis)
             .key_prefix(kit_prefix(&env))
-            .clock(env.clock()),
+            .clock(env.clock())
+            .account_index(true),
     );
     Ok(Harness::new(SessionBackend::from_async(store.clone())).with_raw(Raw::of(&store), false))
 }

@@ -7,8 +7,10 @@
 use session_api::Version;
 use sha1::{Digest, Sha1};
 
-/// The version of the stored bytes `value`.
-pub(crate) fn version_of(value: &[u8]) -> Version {
+/// The version of the stored bytes `value`: the first 8 bytes of their SHA-1,
+/// big-endian. What a cache of your own compares in `Cache::replace_if_version`
+/// (Redis computes the same digest in its scripts).
+pub fn version_of(value: &[u8]) -> Version {
     let digest = Sha1::digest(value);
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);

@@ -55,15 +55,23 @@ impl<K: Hash + Eq + Ord + Clone, V> ExpiringMap<K, V> {
     }
 
     /// The value of `key` and its deadline, if the deadline is after `now`.
-    #[cfg(feature = "memory")]
     pub(crate) fn live_entry<Q>(&self, key: &Q, now: OffsetDateTime) -> Option<(&V, OffsetDateTime)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.entry(key).filter(|(_, deadline)| *deadline > now)
+    }
+
+    /// The value of `key` and its deadline, live or not (the memory store tells an
+    /// expired record from a missing one).
+    pub(crate) fn entry<Q>(&self, key: &Q) -> Option<(&V, OffsetDateTime)>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         self.entries
             .get(key)
-            .filter(|(_, deadline)| *deadline > now)
             .map(|(value, deadline)| (value, *deadline))
     }
 
@@ -79,23 +87,39 @@ impl<K: Hash + Eq + Ord + Clone, V> ExpiringMap<K, V> {
     }
 
     /// Removes up to `limit` expired entries, soonest first; returns how many.
+    #[cfg(feature = "cache")]
     pub(crate) fn purge(&mut self, now: OffsetDateTime, limit: usize) -> u64 {
-        let mut removed = 0;
-        while removed < limit {
+        self.purge_each(now, limit, |_, _| {})
+    }
+
+    /// As [`purge`](Self::purge), handing each removed entry to `removed` (the memory
+    /// store keeps its account index in step).
+    pub(crate) fn purge_each(
+        &mut self,
+        now: OffsetDateTime,
+        limit: usize,
+        mut removed: impl FnMut(K, V),
+    ) -> u64 {
+        let mut count = 0;
+        while count < limit {
             match self.by_deadline.first() {
-                Some((deadline, key)) if *deadline <= now => {
-                    let key = key.clone();
-                    self.remove(&key);
-                    removed += 1;
+                Some((deadline, _)) if *deadline <= now => {
+                    if let Some((_, key)) = self.by_deadline.pop_first() {
+                        if let Some((value, _)) = self.entries.remove(&key) {
+                            removed(key, value);
+                        }
+                    }
+                    count += 1;
                 }
                 _ => break,
             }
         }
-        removed as u64
+        count as u64
     }
 
     /// Inserts or replaces `key`. A new key in a map holding `cap` entries first
     /// displaces the expired ones, then the one closest to its deadline.
+    #[cfg(feature = "cache")]
     pub(crate) fn insert(
         &mut self,
         key: K,
@@ -104,13 +128,29 @@ impl<K: Hash + Eq + Ord + Clone, V> ExpiringMap<K, V> {
         cap: usize,
         now: OffsetDateTime,
     ) {
+        self.insert_each(key, value, deadline, cap, now, |_, _| {});
+    }
+
+    /// As [`insert`](Self::insert), handing each displaced entry to `displaced` (never
+    /// the replaced value of `key` itself).
+    pub(crate) fn insert_each(
+        &mut self,
+        key: K,
+        value: V,
+        deadline: OffsetDateTime,
+        cap: usize,
+        now: OffsetDateTime,
+        mut displaced: impl FnMut(K, V),
+    ) {
         if let Some((_, old_deadline)) = self.entries.get(&key) {
             self.by_deadline.remove(&(*old_deadline, key.clone()));
         } else if self.entries.len() >= cap {
-            self.purge(now, usize::MAX);
+            self.purge_each(now, usize::MAX, &mut displaced);
             if self.entries.len() >= cap {
                 if let Some((_, soonest)) = self.by_deadline.first().cloned() {
-                    self.remove(&soonest);
+                    if let Some(value) = self.remove(&soonest) {
+                        displaced(soonest, value);
+                    }
                 }
             }
         }
@@ -127,42 +167,76 @@ mod tests {
 
     const NOW: OffsetDateTime = datetime!(2026-01-01 0:00 UTC);
 
+    /// `insert` without a report of what was displaced.
+    fn put<V>(
+        m: &mut ExpiringMap<String, V>,
+        key: &str,
+        value: V,
+        deadline: OffsetDateTime,
+        cap: usize,
+        now: OffsetDateTime,
+    ) {
+        m.insert_each(key.to_owned(), value, deadline, cap, now, |_, _| {});
+    }
+
     #[test]
     fn expired_entries_are_hidden_purged_and_displaced_first() {
         let mut m: ExpiringMap<String, u8> = ExpiringMap::default();
-        m.insert("old".into(), 1, NOW + Duration::seconds(1), 2, NOW);
-        m.insert("live".into(), 2, NOW + Duration::seconds(100), 2, NOW);
+        put(&mut m, "old", 1, NOW + Duration::seconds(1), 2, NOW);
+        put(&mut m, "live", 2, NOW + Duration::seconds(100), 2, NOW);
         let later = NOW + Duration::seconds(5);
         assert_eq!(m.live("old", later), None);
         assert_eq!(m.live("live", later), Some(&2));
-        #[cfg(feature = "memory")]
-        {
-            assert_eq!(
-                m.live_entry("live", later),
-                Some((&2, NOW + Duration::seconds(100)))
-            );
-            assert_eq!(m.live_entry("old", later), None);
-        }
-        // Full: the expired entry goes, the live one stays.
-        m.insert("new".into(), 3, later + Duration::seconds(1), 2, later);
+        assert_eq!(
+            m.live_entry("live", later),
+            Some((&2, NOW + Duration::seconds(100)))
+        );
+        assert_eq!(m.live_entry("old", later), None);
+        // An expired entry is still there to be told from a missing one.
+        assert_eq!(m.entry("old"), Some((&1, NOW + Duration::seconds(1))));
+        assert_eq!(m.entry("none"), None);
+        // Full: the expired entry goes (and is reported), the live one stays.
+        let mut displaced = Vec::new();
+        m.insert_each(
+            "new".into(),
+            3,
+            later + Duration::seconds(1),
+            2,
+            later,
+            |k, v| displaced.push((k, v)),
+        );
+        assert_eq!(displaced, vec![("old".to_owned(), 1)]);
         assert_eq!(m.len(), 2);
         assert_eq!(m.live("live", later), Some(&2));
         // Full of live entries: the soonest deadline goes.
-        m.insert("newest".into(), 4, later + Duration::seconds(50), 2, later);
+        let mut displaced = Vec::new();
+        m.insert_each(
+            "newest".into(),
+            4,
+            later + Duration::seconds(50),
+            2,
+            later,
+            |k, v| displaced.push((k, v)),
+        );
+        assert_eq!(displaced, vec![("new".to_owned(), 3)]);
         assert_eq!(m.live("new", later), None);
         assert_eq!(m.live("newest", later), Some(&4));
         // Replacing a key never evicts.
-        m.insert("live".into(), 5, later + Duration::seconds(60), 2, later);
+        put(&mut m, "live", 5, later + Duration::seconds(60), 2, later);
         assert_eq!(m.len(), 2);
-        assert_eq!(m.purge(later + Duration::seconds(1000), usize::MAX), 2);
+        assert_eq!(
+            m.purge_each(later + Duration::seconds(1000), usize::MAX, |_, _| {}),
+            2
+        );
         assert_eq!(m.len(), 0);
     }
 
     #[test]
     fn debug_shows_neither_keys_nor_values() {
         let mut m: ExpiringMap<String, String> = ExpiringMap::default();
-        m.insert(
-            "site:session:secretkey123".into(),
+        put(
+            &mut m,
+            "site:session:secretkey123",
             "the-session-data".into(),
             NOW + Duration::seconds(1),
             10,

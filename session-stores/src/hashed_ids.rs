@@ -54,8 +54,13 @@
 //! - **Not shareable with Django**: Django looks rows and cache entries up by the plain
 //!   key, so it finds none of the hashed records (a session the migration mode moves
 //!   vanishes for Django), and in the hashed mode the Rust side finds none of Django's.
-//! - Account listings of the store below (`list_account_sessions`) give stored ids:
-//!   delete one through the store below, and compare with [`stored_id`] of a key.
+//! - The account index of the store below (rule S5), reached through the wrapper's
+//!   `accounts()`, lists stored ids: revoke one through the store below, and compare
+//!   with [`stored_id`] of a key. `revoke_all_except` takes the client's key and
+//!   hashes it (in the migration mode it also spares the key's plain record).
+//! - Versions, `touch` and the account index are the store below's (its
+//!   capabilities say which). A record the migration mode has just moved is loaded
+//!   without a version, so its next save is a plain update.
 //! - A fresh key is not checked against unmoved plain records (that costs a round trip
 //!   per create, for a collision of 165-bit keys).
 //!
@@ -86,10 +91,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use session_api::key::MAX_KEY_LEN;
 use session_api::{
-    AsyncSessionStore, Capabilities, Error, InlineAsync, KeyKind, Record, Result, SaveMode,
-    SessionKey, SessionStore,
+    AccountSession, AccountSessions, AsyncAccountSessions, AsyncSessionStore, Capabilities, Error,
+    InlineAsync, KeyKind, Lookup, Record, Result, SaveMode, SessionKey, SessionStore, Version,
 };
 use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
 
 /// The first characters of every stored id: the scheme's name (SHA-256, base32, cut
 /// to 38 characters), as Rack's `2::`.
@@ -245,17 +251,26 @@ impl<S: AsyncSessionStore + ?Sized> Protocol<'_, S> {
     }
 
     async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
-        let hashed = stored_id(key)?;
-        if let Some(record) = self.below.aload(&hashed).await? {
-            return Ok(Some(rekeyed(&record, key)));
-        }
-        if !self.may_be_plain(key) {
-            return Ok(None);
-        }
-        self.load_plain(key, &hashed).await
+        Ok(self.lookup(key).await?.into_record())
     }
 
-    /// Moves the plain record of `key` under `hashed` and returns it.
+    async fn lookup(&self, key: &SessionKey) -> Result<Lookup> {
+        let hashed = stored_id(key)?;
+        let below = match self.below.alookup(&hashed).await? {
+            Lookup::Found(record) => return Ok(Lookup::Found(rekeyed(&record, key))),
+            other => other,
+        };
+        if !self.may_be_plain(key) {
+            return Ok(below);
+        }
+        Ok(match self.load_plain(key, &hashed).await? {
+            Some(record) => Lookup::Found(record),
+            None => below,
+        })
+    }
+
+    /// Moves the plain record of `key` under `hashed` and returns it, without a
+    /// version (the moved record's is not the plain one's).
     ///
     /// Why no interleaving with a logout ([`Protocol::delete`]: D1 deletes the plain
     /// record, then D2 the hashed one) leaves a record behind, whatever the order of
@@ -295,7 +310,7 @@ impl<S: AsyncSessionStore + ?Sized> Protocol<'_, S> {
         }
         if self.below.aexists(key).await? {
             self.below.adelete(key).await?;
-            Ok(Some(rekeyed(&plain, key)))
+            Ok(Some(rekeyed(&plain, key).with_version(None)))
         } else {
             // A logout deleted the plain record meanwhile: undo the move.
             self.below.adelete(hashed).await?;
@@ -341,6 +356,25 @@ impl<S: AsyncSessionStore + ?Sized> Protocol<'_, S> {
         }
     }
 
+    /// V1 over the stored id. A versioned record was loaded from its hashed record (a
+    /// moved one comes without a version), so there is no plain fallback.
+    async fn save_if(&self, record: &Record, expected: Version) -> Result<Version> {
+        let hashed = rekeyed(record, &stored_id(&record.key)?);
+        self.below.asave_if(&hashed, expected).await
+    }
+
+    /// V4 over the stored id; in the migration mode, a record still plain is touched
+    /// where it is (it moves on its next load). A touch never creates, so it cannot
+    /// undo a logout.
+    async fn touch(&self, key: &SessionKey, expires_at: OffsetDateTime) -> Result<()> {
+        match self.below.atouch(&stored_id(key)?, expires_at).await {
+            Err(Error::Update) if self.may_be_plain(key) => {
+                self.below.atouch(key, expires_at).await
+            }
+            other => other,
+        }
+    }
+
     /// A logout: in the migration mode the plain record first, then the hashed one
     /// (the order [`Protocol::load_plain`] relies on).
     async fn delete(&self, key: &SessionKey) -> Result<()> {
@@ -371,14 +405,72 @@ impl<S: AsyncSessionStore + ?Sized> AsyncSessionStore for HashedIds<S> {
     async fn aload(&self, key: &SessionKey) -> Result<Option<Record>> {
         self.on(&*self.inner).load(key).await
     }
+    async fn alookup(&self, key: &SessionKey) -> Result<Lookup> {
+        self.on(&*self.inner).lookup(key).await
+    }
     async fn asave(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
         self.on(&*self.inner).save(record, mode).await
+    }
+    async fn asave_if(&self, record: &Record, expected: Version) -> Result<Version> {
+        self.on(&*self.inner).save_if(record, expected).await
+    }
+    async fn atouch(&self, key: &SessionKey, expires_at: OffsetDateTime) -> Result<()> {
+        self.on(&*self.inner).touch(key, expires_at).await
     }
     async fn adelete(&self, key: &SessionKey) -> Result<()> {
         self.on(&*self.inner).delete(key).await
     }
     async fn aclear_expired(&self) -> Result<u64> {
         self.inner.aclear_expired().await
+    }
+    fn accounts(&self) -> Option<&dyn AsyncAccountSessions> {
+        self.inner
+            .accounts()
+            .map(|_| self as &dyn AsyncAccountSessions)
+    }
+}
+
+/// The error of an account call when the store below keeps no index.
+fn no_index() -> Error {
+    Error::Unsupported("account index")
+}
+
+/// The stored ids `revoke_all_except(current)` must spare: the hashed one, and in
+/// the migration mode the plain one too (a current session not moved yet).
+fn spared(mode: HashMode, current: &SessionKey) -> Result<Vec<SessionKey>> {
+    let mut keep = vec![stored_id(current)?];
+    if mode == HashMode::MigrateFromPlain && !is_stored_shape(current) {
+        keep.push(current.clone());
+    }
+    Ok(keep)
+}
+
+/// The store below's index, over stored ids: listings give them, `current` is hashed.
+#[async_trait]
+impl<S: AsyncSessionStore + ?Sized> AsyncAccountSessions for HashedIds<S> {
+    async fn alist_sessions(&self, account: i64) -> Result<Vec<AccountSession>> {
+        let index = self.inner.accounts().ok_or_else(no_index)?;
+        index.alist_sessions(account).await
+    }
+    async fn arevoke_all(&self, account: i64) -> Result<u64> {
+        let index = self.inner.accounts().ok_or_else(no_index)?;
+        index.arevoke_all(account).await
+    }
+    async fn arevoke_all_except(&self, account: i64, current: &SessionKey) -> Result<u64> {
+        let index = self.inner.accounts().ok_or_else(no_index)?;
+        let keep = spared(self.mode, current)?;
+        if let [hashed] = keep.as_slice() {
+            return index.arevoke_all_except(account, hashed).await;
+        }
+        // Two to spare: one by one, through the store's own deletes.
+        let mut revoked = 0;
+        for session in index.alist_sessions(account).await? {
+            if !keep.contains(&session.key) {
+                self.inner.adelete(&session.key).await?;
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
     }
 }
 
@@ -397,9 +489,21 @@ impl<S: SessionStore + ?Sized> SessionStore for HashedIds<S> {
         let below = InlineAsync(Arc::clone(&self.inner));
         futures::executor::block_on(self.on(&below).load(key))
     }
+    fn lookup(&self, key: &SessionKey) -> Result<Lookup> {
+        let below = InlineAsync(Arc::clone(&self.inner));
+        futures::executor::block_on(self.on(&below).lookup(key))
+    }
     fn save(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
         let below = InlineAsync(Arc::clone(&self.inner));
         futures::executor::block_on(self.on(&below).save(record, mode))
+    }
+    fn save_if(&self, record: &Record, expected: Version) -> Result<Version> {
+        let below = InlineAsync(Arc::clone(&self.inner));
+        futures::executor::block_on(self.on(&below).save_if(record, expected))
+    }
+    fn touch(&self, key: &SessionKey, expires_at: OffsetDateTime) -> Result<()> {
+        let below = InlineAsync(Arc::clone(&self.inner));
+        futures::executor::block_on(self.on(&below).touch(key, expires_at))
     }
     fn delete(&self, key: &SessionKey) -> Result<()> {
         let below = InlineAsync(Arc::clone(&self.inner));
@@ -407,6 +511,40 @@ impl<S: SessionStore + ?Sized> SessionStore for HashedIds<S> {
     }
     fn clear_expired(&self) -> Result<u64> {
         self.inner.clear_expired()
+    }
+    fn accounts(&self) -> Option<&dyn AccountSessions> {
+        self.inner.accounts().map(|_| self as &dyn AccountSessions)
+    }
+}
+
+/// The sync twin of the async index above.
+impl<S: SessionStore + ?Sized> AccountSessions for HashedIds<S> {
+    fn list_sessions(&self, account: i64) -> Result<Vec<AccountSession>> {
+        self.inner
+            .accounts()
+            .ok_or_else(no_index)?
+            .list_sessions(account)
+    }
+    fn revoke_all(&self, account: i64) -> Result<u64> {
+        self.inner
+            .accounts()
+            .ok_or_else(no_index)?
+            .revoke_all(account)
+    }
+    fn revoke_all_except(&self, account: i64, current: &SessionKey) -> Result<u64> {
+        let index = self.inner.accounts().ok_or_else(no_index)?;
+        let keep = spared(self.mode, current)?;
+        if let [hashed] = keep.as_slice() {
+            return index.revoke_all_except(account, hashed);
+        }
+        let mut revoked = 0;
+        for session in index.list_sessions(account)? {
+            if !keep.contains(&session.key) {
+                self.inner.delete(&session.key)?;
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
     }
 }
 

@@ -16,7 +16,7 @@ use fred::prelude::{ClientLike, KeysInterface, Value};
 use serde_json::json;
 use session_api::{AsyncSessionStore, Error, Record, SaveMode, SessionData, SessionKey};
 use session_stores::cache::{
-    Cache, CacheFormat, CacheStore, RedisCache, RedisOptions, Replaced, Stamp,
+    version_of, Cache, CacheFormat, CacheStore, RedisCache, RedisOptions, Replaced, Stamp,
 };
 use time::OffsetDateTime;
 
@@ -305,9 +305,13 @@ async fn the_store_writes_the_documented_value_with_the_remaining_age() {
     assert_eq!(stored.as_deref(), Some(expected.as_str()));
     let t = pttl(&cache, &cache_key).await;
     assert!((3_590_000..=3_600_000).contains(&t), "PTTL {t}");
+    // The version is the digest of the stored bytes (V1).
     assert_eq!(
         store.aload(&key).await.unwrap(),
-        Some(Record::new(key.clone(), data, expires))
+        Some(
+            Record::new(key.clone(), data, expires)
+                .with_version(Some(version_of(expected.as_bytes())))
+        )
     );
     assert!(store.aexists(&key).await.unwrap());
 
@@ -445,7 +449,9 @@ async fn the_django_format_over_redis() {
     assert!((3_590_000..=3_600_000).contains(&t), "PTTL {t}");
     assert_eq!(
         store.aload(&key).await.unwrap(),
-        Some(Record::new(key.clone(), data.clone(), expires))
+        Some(
+            Record::new(key.clone(), data.clone(), expires).with_version(Some(version_of(&stored)))
+        )
     );
     let more = SessionData::from_value(json!({"user": "bob", "n": [3]})).unwrap();
     store

@@ -14,11 +14,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
+use session_api::store::Version;
 use session_api::{
     AsyncSessionStore, Clock, Error, ManualClock, Record, Result, SaveMode, SessionData, SessionKey,
 };
 use session_stores::cache::{
-    Cache, CacheFormat, CacheStore, MemoryCache, Replaced, Stamp, DEFAULT_KEY_PREFIX, MIN_TTL,
+    version_of, Cache, CacheFormat, CacheStore, MemoryCache, Replaced, Stamp, Touched,
+    DEFAULT_KEY_PREFIX, MIN_TTL,
 };
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -106,14 +108,19 @@ async fn the_value_is_the_dict_and_its_expiry_under_the_prefixed_key() {
         .await
         .unwrap()
         .is_some());
-    // The record comes back with the expiry stored in the value.
+    // The record comes back with the expiry stored in the value, and the digest of
+    // the value as its version (V1).
+    let stored = s.store.read_raw(&key).await.unwrap().unwrap();
     assert_eq!(
         s.store.aload(&key).await.unwrap(),
-        Some(Record::new(
-            key.clone(),
-            data(json!({"user": "bob", "n": [1, 2]})),
-            expires
-        ))
+        Some(
+            Record::new(
+                key.clone(),
+                data(json!({"user": "bob", "n": [1, 2]})),
+                expires
+            )
+            .with_version(Some(version_of(&stored)))
+        )
     );
 }
 
@@ -181,6 +188,50 @@ impl Cache for Recording {
     ) -> Result<bool> {
         self.ttls.lock().unwrap().push(("compare_and_set", ttl));
         self.inner.compare_and_set(key, old, value, ttl).await
+    }
+    async fn replace_if_version(
+        &self,
+        key: &str,
+        expected: Version,
+        value: &[u8],
+        ttl: Duration,
+        now: &Stamp,
+    ) -> Result<Replaced> {
+        self.ttls.lock().unwrap().push(("replace_if_version", ttl));
+        self.inner
+            .replace_if_version(key, expected, value, ttl, now)
+            .await
+    }
+    async fn touch(
+        &self,
+        key: &str,
+        expires: &Stamp,
+        ttl: Duration,
+        now: &Stamp,
+        want_value: bool,
+    ) -> Result<Touched> {
+        self.ttls.lock().unwrap().push(("touch", ttl));
+        self.inner.touch(key, expires, ttl, now, want_value).await
+    }
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.ttls.lock().unwrap().push(("take", Duration::ZERO));
+        self.inner.take(key).await
+    }
+    async fn index_add(
+        &self,
+        index: &str,
+        member: &str,
+        score: i64,
+        ttl: Duration,
+        now: i64,
+    ) -> Result<()> {
+        self.inner.index_add(index, member, score, ttl, now).await
+    }
+    async fn index_members(&self, index: &str, now: i64) -> Result<Vec<String>> {
+        self.inner.index_members(index, now).await
+    }
+    async fn index_remove(&self, index: &str, members: &[String]) -> Result<()> {
+        self.inner.index_remove(index, members).await
     }
 }
 
@@ -511,7 +562,10 @@ async fn the_django_format_is_djangos_key_and_a_pickle_with_a_stamp() {
     assert!(stored.ends_with(trailer), "{stored:?}");
     assert_eq!(
         s.store.aload(&key).await.unwrap(),
-        Some(Record::new(key.clone(), django_session(), expires))
+        Some(
+            Record::new(key.clone(), django_session(), expires)
+                .with_version(Some(version_of(&stored)))
+        )
     );
     // The default settings: KEY_PREFIX "", VERSION 1; and the cached_db prefix apart.
     let default = CacheStore::new(s.cache.clone()).format(CacheFormat::django());
@@ -539,7 +593,10 @@ async fn a_django_written_entry_loads_and_expires_with_its_ttl() {
     let expires = START + time::Duration::seconds(505);
     assert_eq!(
         s.store.aload(&key).await.unwrap(),
-        Some(Record::new(key.clone(), django_session(), expires))
+        Some(
+            Record::new(key.clone(), django_session(), expires)
+                .with_version(Some(version_of(DJANGO_SESSION)))
+        )
     );
     assert!(s.store.aexists(&key).await.unwrap());
     // An update keeps the key and stamps it.
@@ -552,8 +609,12 @@ async fn a_django_written_entry_loads_and_expires_with_its_ttl() {
         .await
         .unwrap();
     assert_eq!(
-        s.store.aload(&key).await.unwrap(),
-        Some(Record::new(key.clone(), data(json!({"a": 2})), later))
+        s.store
+            .aload(&key)
+            .await
+            .unwrap()
+            .map(|r| (r.data, r.expires_at)),
+        Some((data(json!({"a": 2})), later))
     );
     // Django's entry ends when the cache drops it.
     let other = SessionKey::generate();

@@ -18,7 +18,7 @@ use serde_json::json;
 use session_api::{AsyncSessionStore, ManualClock, Record, SaveMode, SessionData, SessionKey};
 use session_stores::cache::{Cache, CacheFormat, RedisCache, RedisOptions};
 use session_stores::cached_db::CachedDbStore;
-use session_stores::db::{DbOptions, DbPool, DbPoolOptions, DbStore};
+use session_stores::db::{DbOptions, DbPool, DbPoolOptions, DbStore, Versioning};
 
 #[tokio::test]
 async fn a_lease_is_a_miss_for_django_and_djangos_fill_is_never_served_here() {
@@ -39,7 +39,9 @@ async fn a_lease_is_a_miss_for_django_and_djangos_fill_is_never_served_here() {
     let pool = DbPool::connect(&url, &DbPoolOptions::default().max_connections(2))
         .await
         .unwrap();
-    let db = DbStore::new(pool, DbOptions::from_config(&config)).unwrap();
+    // Django's table as Django made it: no version column.
+    let options = DbOptions::from_config(&config).versioning(Versioning::Off);
+    let db = DbStore::new(pool, options).unwrap();
     let store = CachedDbStore::new(Arc::new(db), Arc::new(redis.clone()), config.clock.clone())
         .format(CacheFormat::django_with(django.cache_prefix(), 1));
 

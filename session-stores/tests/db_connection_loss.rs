@@ -22,7 +22,8 @@ use common::{pool_options, server_missing, unique_table, Kind, SECRET, START};
 use serde_json::json;
 use session_api::signing::SecretKeys;
 use session_api::{
-    AsyncSessionStore, Error, ManualClock, Record, Result, SaveMode, SessionData, SessionKey,
+    AsyncAccountSessions, AsyncSessionStore, Error, ManualClock, Record, Result, SaveMode,
+    SessionData, SessionKey, Version,
 };
 use session_stores::db::{AccountIdColumn, DbOptions, DbPool, DbPoolOptions, DbStore};
 
@@ -139,9 +140,13 @@ enum Op {
     RevokeAccount,
     ReadRaw,
     WriteRaw,
+    Lookup,
+    SaveIf,
+    Touch,
+    RevokeAllExcept,
 }
 
-const OPS: [Op; 11] = [
+const OPS: [Op; 15] = [
     Op::Load,
     Op::Exists,
     Op::Create,
@@ -153,9 +158,14 @@ const OPS: [Op; 11] = [
     Op::RevokeAccount,
     Op::ReadRaw,
     Op::WriteRaw,
+    Op::Lookup,
+    Op::SaveIf,
+    Op::Touch,
+    Op::RevokeAllExcept,
 ];
 
-async fn run(op: Op, store: &DbStore, key: &SessionKey) -> Result<()> {
+/// `version` is the stored version of `key` when the call starts.
+async fn run(op: Op, store: &DbStore, key: &SessionKey, version: Version) -> Result<()> {
     match op {
         Op::Load => store.aload(key).await.map(drop),
         Op::Exists => store.aexists(key).await.map(drop),
@@ -182,6 +192,11 @@ async fn run(op: Op, store: &DbStore, key: &SessionKey) -> Result<()> {
                 )
                 .await
         }
+        Op::Lookup => store.alookup(key).await.map(drop),
+        // The same data as the update: written once or twice, it loads the same.
+        Op::SaveIf => store.asave_if(&record(key, 2), version).await.map(drop),
+        Op::Touch => store.atouch(key, START + time::Duration::hours(1)).await,
+        Op::RevokeAllExcept => store.arevoke_all_except(7, key).await.map(drop),
     }
 }
 
@@ -202,9 +217,10 @@ async fn killed_while_idle(kind: Kind) {
         .unwrap();
     for op in OPS {
         let what = format!("{kind:?} {op:?}");
+        let version = store.aload(&key).await.unwrap().unwrap().version.unwrap();
         let dead = connection_ids(&pool, 1).await;
         kill(&admin, &dead).await;
-        let outcome = capped(&what, run(op, &store, &key)).await;
+        let outcome = capped(&what, run(op, &store, &key, version)).await;
         assert!(outcome.is_ok(), "{what}: {outcome:?}");
         // It ran on a new connection; the dead one is gone from the pool.
         let now = connection_ids(&pool, 1).await;
@@ -294,7 +310,8 @@ fn through_proxy(url: &str, port: u16) -> (SocketAddr, String) {
 }
 
 /// A store on PostgreSQL through a proxy (one connection, the default pool),
-/// whose table's inserts take `insert_delay` on the server; the admin store.
+/// whose table's inserts and updates take `insert_delay` on the server; the admin
+/// store.
 async fn proxied(tag: &str, insert_delay: Duration) -> Option<(Proxy, DbStore, DbStore)> {
     let admin_pool = connect(Kind::Postgres, &pool_options()).await?;
     let admin = DbStore::new(admin_pool, options(&unique_table(tag))).unwrap();
@@ -305,7 +322,7 @@ async fn proxied(tag: &str, insert_delay: Duration) -> Option<(Proxy, DbStore, D
         &format!(
             "CREATE FUNCTION {t}_slow() RETURNS trigger LANGUAGE plpgsql AS
                $$ BEGIN PERFORM pg_sleep({}); RETURN NEW; END $$;
-             CREATE TRIGGER {t}_slow BEFORE INSERT ON {t}
+             CREATE TRIGGER {t}_slow BEFORE INSERT OR UPDATE ON {t}
                FOR EACH ROW EXECUTE FUNCTION {t}_slow();",
             insert_delay.as_secs_f64()
         ),
@@ -333,16 +350,32 @@ async fn drop_proxied(store: DbStore, admin: DbStore) {
     admin.pool().close().await;
 }
 
-/// Runs `save` while the proxy lets its statement through, then holds the answer
-/// (the server has executed the insert by then) and resets the connection: the
-/// client sees its connection close before any answer.
+/// Runs a create of `record` while the proxy lets its statement through, then holds
+/// the answer (the server has executed the insert by then) and resets the
+/// connection: the client sees its connection close before any answer.
 async fn lose_the_answer(proxy: &Proxy, store: &DbStore, record: Record) -> Result<SessionKey> {
+    lose_the_answer_of(proxy, store, move |store| async move {
+        store.asave(&record, SaveMode::Create).await
+    })
+    .await
+}
+
+/// As [`lose_the_answer`], for the write `call` makes on a store over the same pool.
+async fn lose_the_answer_of<T, F>(
+    proxy: &Proxy,
+    store: &DbStore,
+    call: impl FnOnce(DbStore) -> F,
+) -> Result<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T>> + Send + 'static,
+{
     // The connection is open and idle.
-    store.aexists(&record.key).await.unwrap();
+    store.aexists(&SessionKey::generate()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let save = {
         let store = DbStore::new(store.pool().clone(), options(store.table())).unwrap();
-        tokio::spawn(async move { store.asave(&record, SaveMode::Create).await })
+        tokio::spawn(call(store))
     };
     // The insert is on the server, in its 500 ms trigger.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -383,6 +416,50 @@ async fn an_insert_whose_answer_was_lost_is_not_a_collision() {
         admin.aload(&taken).await.unwrap().map(|r| r.data),
         Some(data(1))
     );
+    drop(proxy);
+    drop_proxied(store, admin).await;
+}
+
+/// V1: a versioned save whose answer was lost (the update committed, the
+/// connection reset before the answer came) is not a conflict: the retry matches no
+/// row, and the query after it finds the row at the next version holding this very
+/// text. A stale version is still a conflict after a lost connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_versioned_save_whose_answer_was_lost_is_not_a_conflict() {
+    let Some((proxy, store, admin)) = proxied("losssaveif", Duration::from_millis(500)).await
+    else {
+        return;
+    };
+    let key = SessionKey::generate();
+    admin
+        .asave(&record(&key, 1), SaveMode::Create)
+        .await
+        .unwrap();
+    let loaded = admin.aload(&key).await.unwrap().unwrap().version.unwrap();
+    let (k, v) = (key.clone(), loaded);
+    let saved = lose_the_answer_of(&proxy, &store, move |store| async move {
+        store.asave_if(&record(&k, 2), v).await
+    })
+    .await
+    .unwrap();
+    assert_ne!(saved, loaded);
+    let now = admin.aload(&key).await.unwrap().unwrap();
+    assert_eq!(
+        (now.data, now.version),
+        (data(2), Some(saved)),
+        "written once"
+    );
+
+    // The version `loaded` is stale now: a save over it whose connection is lost
+    // is a conflict, and the stored record stays.
+    let (k, v) = (key.clone(), loaded);
+    let stale = lose_the_answer_of(&proxy, &store, move |store| async move {
+        store.asave_if(&record(&k, 3), v).await
+    })
+    .await;
+    assert!(matches!(stale, Err(Error::Conflict)), "{stale:?}");
+    let now = admin.aload(&key).await.unwrap().unwrap();
+    assert_eq!((now.data, now.version), (data(2), Some(saved)));
     drop(proxy);
     drop_proxied(store, admin).await;
 }

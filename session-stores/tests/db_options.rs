@@ -16,9 +16,9 @@ use serde_json::json;
 use session_api::signing::SecretKeys;
 use session_api::{
     AsyncSessionStore, DecodeLimits, Error, JsonSerializer, ManualClock, Record, Result, SaveMode,
-    Serializer, SessionCodec, SessionData, SessionKey,
+    Serializer, SessionCodec, SessionData, SessionKey, Version,
 };
-use session_stores::db::{AccountIdColumn, DbOptions, DbPool, DbPoolOptions, DbStore};
+use session_stores::db::{AccountIdColumn, DbOptions, DbPool, DbPoolOptions, DbStore, Versioning};
 use time::macros::datetime;
 use time::OffsetDateTime;
 
@@ -269,7 +269,12 @@ async fn clock_is_the_stores_now() {
             past + time::Duration::hours(1),
         );
         store.asave(&r, SaveMode::Create).await.unwrap();
-        assert_eq!(store.aload(&r.key).await.unwrap(), Some(r.clone()), "{how}");
+        let loaded = store.aload(&r.key).await.unwrap();
+        assert_eq!(
+            loaded.map(|l| (l.data, l.expires_at)),
+            Some((r.data.clone(), r.expires_at)),
+            "{how}"
+        );
     }
     clock.advance(time::Duration::hours(2));
     for (how, store) in &stores {
@@ -278,6 +283,37 @@ async fn clock_is_the_stores_now() {
         assert_eq!(store.aclear_expired().await.unwrap(), 1, "{how}");
     }
     drop_tables(&admin, &stores).await;
+}
+
+/// V1: `versioning` is honoured: the default column versions the records,
+/// `Versioning::Off` keeps Django's table and declares the store unversioned.
+#[tokio::test]
+async fn versioning_is_honoured() {
+    let Some(admin) = admin().await else { return };
+    let versioned = both("optversion", base).await;
+    let off = both("optversionoff", |t| base(t).versioning(Versioning::Off)).await;
+    for ((how, on), (_, off)) in versioned.iter().zip(&off) {
+        let r = Record::new(
+            SessionKey::generate(),
+            data(json!({"a": 1})),
+            START + time::Duration::hours(1),
+        );
+        for store in [on, off] {
+            store.asave(&r, SaveMode::Create).await.unwrap();
+        }
+        assert!(on.capabilities().versioned, "{how}");
+        let v = on.aload(&r.key).await.unwrap().unwrap().version;
+        assert_eq!(v, Some(Version::new(0)), "{how}");
+        assert!(on.asave_if(&r, Version::new(0)).await.is_ok(), "{how}");
+        assert!(!off.capabilities().versioned, "{how}");
+        assert_eq!(off.aload(&r.key).await.unwrap().unwrap().version, None);
+        assert!(matches!(
+            off.asave_if(&r, Version::new(0)).await,
+            Err(Error::Unsupported(_))
+        ));
+    }
+    drop_tables(&admin, &versioned).await;
+    drop_tables(&admin, &off).await;
 }
 
 #[tokio::test]

@@ -15,7 +15,9 @@ use std::sync::Arc;
 use common::{server_missing, unique_table, Kind, SECRET, START};
 use serde_json::json;
 use session_api::signing::SecretKeys;
-use session_api::{AsyncSessionStore, ManualClock, Record, SaveMode, SessionData, SessionKey};
+use session_api::{
+    AsyncSessionStore, Error, ManualClock, Record, SaveMode, SessionData, SessionKey,
+};
 use session_stores::db::{DbOptions, DbPool, DbPoolOptions, DbStore};
 
 /// One of each call that runs a statement, `rounds` times over.
@@ -28,6 +30,21 @@ async fn calls(store: &DbStore, rounds: u32) {
         assert!(store.aload(&key).await.unwrap().is_some());
         assert!(store.aexists(&key).await.unwrap());
         store.asave(&record, SaveMode::Update).await.unwrap();
+        // The optional operations (V1, V4): a lookup, a versioned save that writes,
+        // one that conflicts (its second query is the load's statement), a touch.
+        let version = store
+            .alookup(&key)
+            .await
+            .unwrap()
+            .into_record()
+            .and_then(|r| r.version)
+            .unwrap();
+        store.asave_if(&record, version).await.unwrap();
+        assert!(matches!(
+            store.asave_if(&record, version).await,
+            Err(Error::Conflict)
+        ));
+        store.atouch(&key, record.expires_at).await.unwrap();
         store.adelete(&key).await.unwrap();
     }
 }
@@ -78,8 +95,9 @@ async fn postgres_prepares_each_statement_once_per_connection() {
     };
     calls(&store, 1).await;
     let once = prepared().await;
-    // insert, load, exists, update, delete.
-    assert_eq!(once.len(), 5, "{once:#?}");
+    // insert, load (lookup and the conflict's query too), exists, update, the
+    // versioned update, touch, delete.
+    assert_eq!(once.len(), 7, "{once:#?}");
     calls(&store, 20).await;
     assert_eq!(prepared().await, once, "no statement was prepared again");
     drop_table(&store).await;

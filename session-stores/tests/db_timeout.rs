@@ -21,7 +21,8 @@ use common::{server_missing, unique_table, Kind, SECRET, START};
 use serde_json::json;
 use session_api::signing::SecretKeys;
 use session_api::{
-    AsyncSessionStore, Error, ManualClock, Record, Result, SaveMode, SessionData, SessionKey,
+    AsyncAccountSessions, AsyncSessionStore, Error, ManualClock, Record, Result, SaveMode,
+    SessionData, SessionKey, Version,
 };
 use session_stores::db::{AccountIdColumn, DbOptions, DbPool, DbPoolOptions, DbStore};
 
@@ -66,9 +67,13 @@ enum Op {
     RevokeAccount,
     ReadRaw,
     WriteRaw,
+    Lookup,
+    SaveIf,
+    Touch,
+    RevokeAllExcept,
 }
 
-const OPS: [Op; 11] = [
+const OPS: [Op; 15] = [
     Op::Load,
     Op::Exists,
     Op::Create,
@@ -80,6 +85,10 @@ const OPS: [Op; 11] = [
     Op::RevokeAccount,
     Op::ReadRaw,
     Op::WriteRaw,
+    Op::Lookup,
+    Op::SaveIf,
+    Op::Touch,
+    Op::RevokeAllExcept,
 ];
 
 fn data() -> SessionData {
@@ -110,6 +119,13 @@ async fn run(op: Op, store: &DbStore, key: &SessionKey) -> Result<()> {
                 .write_raw(key, "raw", START + time::Duration::hours(1))
                 .await
         }
+        Op::Lookup => store.alookup(key).await.map(drop),
+        Op::SaveIf => store
+            .asave_if(&record(key), Version::new(0))
+            .await
+            .map(drop),
+        Op::Touch => store.atouch(key, START + time::Duration::hours(2)).await,
+        Op::RevokeAllExcept => store.arevoke_all_except(42, key).await.map(drop),
     }
 }
 

@@ -352,6 +352,8 @@ mod cached_db {
                 .await
                 .unwrap_or_else(|e| panic!("{:?}: {e}", self.db));
             let db = DbStore::new(pool, DbOptions::from_config(config)).expect("valid options");
+            // Django's table gains the version column (V1), which Django ignores.
+            db.migrate().await.expect("the version column is added");
             let redis = redis().await.expect("Redis answered before");
             let store = CachedDbStore::new(Arc::new(db), Arc::new(redis), config.clock.clone())
                 .format(self.format.clone());

@@ -33,8 +33,11 @@ impl Pair for DbPair {
         let pool = DbPool::connect(&self.url, &DbPoolOptions::default().max_connections(2))
             .await
             .unwrap_or_else(|e| panic!("{:?}: {e}", self.db));
-        // Django's table (the default name), made by Django's migrate.
+        // Django's table (the default name), made by Django's migrate; ours adds the
+        // version column (V1), which Django ignores: every case runs on the shared,
+        // versioned table.
         let store = DbStore::new(pool, DbOptions::from_config(config)).expect("valid options");
+        store.migrate().await.expect("the version column is added");
         SessionBackend::from_async(Arc::new(store))
     }
 }

@@ -278,15 +278,13 @@ fn e5_expires_at_given_to_save_is_honoured() {
             SaveMode::Create,
         )
         .unwrap();
-    // The record comes back with that expiry.
+    // The record comes back with that expiry (and a version: V1).
+    let loaded = env.store.load(&k).unwrap().unwrap();
     assert_eq!(
-        env.store.load(&k).unwrap(),
-        Some(Record::new(
-            k.clone(),
-            d.clone(),
-            START + Duration::seconds(30)
-        ))
+        (&loaded.key, &loaded.data, loaded.expires_at),
+        (&k, &d, START + Duration::seconds(30))
     );
+    assert!(loaded.version.is_some());
     env.clock.advance(Duration::seconds(29));
     assert_eq!(load(&env.store, &k), Some(d));
     env.clock.advance(Duration::seconds(1));
@@ -764,7 +762,12 @@ async fn d9_async_side_through_from_sync() {
         Err(Error::Create)
     ));
     assert!(store.aexists(&k).await.unwrap());
-    assert_eq!(store.aload(&k).await.unwrap(), Some(record.clone()));
+    let loaded = store.aload(&k).await.unwrap().unwrap();
+    assert_eq!(loaded.clone().with_version(None), record);
+    assert_eq!(
+        store.alookup(&k).await.unwrap(),
+        session_api::Lookup::Found(loaded)
+    );
     store.adelete(&k).await.unwrap();
     assert!(matches!(
         store.asave(&record, SaveMode::Update).await,

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use session_api::signing::SecretKeys;
 use session_api::{
-    Capabilities, KeyGenerator, ManualClock, Record, Result, SaveMode, Session, SessionBackend,
-    SessionConfig, SessionKey, SessionStore,
+    Capabilities, KeyGenerator, Lookup, ManualClock, Record, Result, SaveMode, Session,
+    SessionBackend, SessionConfig, SessionKey, SessionStore, Version,
 };
 use session_stores::memory::MemoryStore;
 use time::macros::datetime;
@@ -45,9 +45,22 @@ impl SessionStore for Counting {
         self.loads.fetch_add(1, Ordering::SeqCst);
         self.inner.load(key)
     }
+    // The memory store is versioned and touches (V1, V4): the handle uses these.
+    fn lookup(&self, key: &SessionKey) -> Result<Lookup> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.inner.lookup(key)
+    }
     fn save(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
         self.saves.fetch_add(1, Ordering::SeqCst);
         self.inner.save(record, mode)
+    }
+    fn save_if(&self, record: &Record, expected: Version) -> Result<Version> {
+        self.saves.fetch_add(1, Ordering::SeqCst);
+        self.inner.save_if(record, expected)
+    }
+    fn touch(&self, key: &SessionKey, expires_at: OffsetDateTime) -> Result<()> {
+        self.saves.fetch_add(1, Ordering::SeqCst);
+        self.inner.touch(key, expires_at)
     }
     fn delete(&self, key: &SessionKey) -> Result<()> {
         self.deletes.fetch_add(1, Ordering::SeqCst);

@@ -8,8 +8,8 @@ use serde_json::Value;
 use session_api::config::SessionConfigBuilder;
 use session_api::middleware::SessionMiddleware;
 use session_api::{
-    AsyncSessionStore, Capabilities, ManualClock, Record, Result, SaveMode, SecretKeys, Session,
-    SessionBackend, SessionConfig, SessionKey,
+    AsyncSessionStore, Capabilities, Lookup, ManualClock, Record, Result, SaveMode, SecretKeys,
+    Session, SessionBackend, SessionConfig, SessionKey, Version,
 };
 use session_stores::db::{DbOptions, DbStore};
 use tempfile::TempDir;
@@ -150,6 +150,21 @@ impl HeldSaves {
     }
 }
 
+impl HeldSaves {
+    /// Waits for the case's release when an update is armed.
+    async fn wait_if_held(&self) {
+        let hold = self
+            .next
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(hold) = hold {
+            let _ = hold.entered.send(());
+            let _ = hold.release.await;
+        }
+    }
+}
+
 #[async_trait]
 impl AsyncSessionStore for HeldSaves {
     fn capabilities(&self) -> Capabilities {
@@ -161,20 +176,19 @@ impl AsyncSessionStore for HeldSaves {
     async fn aload(&self, key: &SessionKey) -> Result<Option<Record>> {
         self.inner.aload(key).await
     }
+    async fn alookup(&self, key: &SessionKey) -> Result<Lookup> {
+        self.inner.alookup(key).await
+    }
     async fn asave(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
-        let hold = match mode {
-            SaveMode::Update => self
-                .next
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-            _ => None,
-        };
-        if let Some(hold) = hold {
-            let _ = hold.entered.send(());
-            let _ = hold.release.await;
+        if mode == SaveMode::Update {
+            self.wait_if_held().await;
         }
         self.inner.asave(record, mode).await
+    }
+    // A versioned store's updates are `asave_if` (V1): they are held the same way.
+    async fn asave_if(&self, record: &Record, expected: Version) -> Result<Version> {
+        self.wait_if_held().await;
+        self.inner.asave_if(record, expected).await
     }
     async fn adelete(&self, key: &SessionKey) -> Result<()> {
         self.inner.adelete(key).await

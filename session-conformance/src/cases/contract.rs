@@ -5,12 +5,8 @@ use session_api::{Error, Expiry, Record, SaveMode, SessionData, SessionKey};
 use time::Duration;
 
 use crate::ensure;
-use crate::fixtures::COOKIE_AGE;
+use crate::fixtures::{data, COOKIE_AGE};
 use crate::runner::{CaseResult, Ctx, Failure};
-
-fn data(pairs: &[(&str, serde_json::Value)]) -> SessionData {
-    pairs.iter().map(|(k, v)| (*k, v.clone())).collect()
-}
 
 /// The data of a loaded record, for comparisons.
 fn loaded_data(record: Option<Record>) -> Option<SessionData> {

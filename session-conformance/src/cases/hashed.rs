@@ -11,10 +11,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 use session_api::middleware::SessionMiddleware;
+use session_api::store::{AsyncAccountSessions, Lookup, Version};
 use session_api::{
     AsyncSessionStore, Capabilities, Error, Record, SaveMode, Session, SessionBackend, SessionData,
     SessionKey,
 };
+use time::OffsetDateTime;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -448,9 +450,25 @@ impl AsyncSessionStore for Turnstile {
         self.pass().await;
         self.below.aload(key).await
     }
+    async fn alookup(&self, key: &SessionKey) -> session_api::Result<Lookup> {
+        self.pass().await;
+        self.below.alookup(key).await
+    }
     async fn asave(&self, record: &Record, mode: SaveMode) -> session_api::Result<SessionKey> {
         self.pass().await;
         self.below.asave(record, mode).await
+    }
+    async fn asave_if(&self, record: &Record, expected: Version) -> session_api::Result<Version> {
+        self.pass().await;
+        self.below.asave_if(record, expected).await
+    }
+    async fn atouch(
+        &self,
+        key: &SessionKey,
+        expires_at: OffsetDateTime,
+    ) -> session_api::Result<()> {
+        self.pass().await;
+        self.below.atouch(key, expires_at).await
     }
     async fn adelete(&self, key: &SessionKey) -> session_api::Result<()> {
         self.pass().await;
@@ -459,5 +477,10 @@ impl AsyncSessionStore for Turnstile {
     async fn aclear_expired(&self) -> session_api::Result<u64> {
         self.pass().await;
         self.below.aclear_expired().await
+    }
+    /// The index of the store below, unstepped: the S3 cases step records, not the
+    /// account index (whose rule, S5, has its own cases).
+    fn accounts(&self) -> Option<&dyn AsyncAccountSessions> {
+        self.below.accounts()
     }
 }

@@ -74,6 +74,15 @@ struct Model {
     records: HashMap<String, (Map<String, Value>, OffsetDateTime)>,
     key: Option<String>,
     data: Option<Map<String, Value>>,
+    /// The store gives versions (V1): the handle's saves are versioned and merge.
+    versioned: bool,
+    /// What the handle loaded (or last wrote with a versioned save), when it knows the
+    /// record's version (V2): what its changes are measured from.
+    base: Option<Map<String, Value>>,
+    /// Another request wrote the record since `base`.
+    stale: bool,
+    /// The handle's data was cleared since `base` (V2: its keys replace the other's).
+    cleared: bool,
 }
 
 fn expires(data: &Map<String, Value>, now: OffsetDateTime) -> OffsetDateTime {
@@ -98,9 +107,36 @@ impl Model {
             if found.is_none() {
                 self.key = None;
             }
+            self.base = found.clone().filter(|_| self.versioned);
+            self.stale = false;
             self.data = Some(found.unwrap_or_default());
         }
         self.data.get_or_insert_with(Map::new)
+    }
+
+    /// A new request: nothing loaded, nothing known of the record.
+    fn reopen(&mut self) {
+        self.data = None;
+        self.base = None;
+        self.stale = false;
+        self.cleared = false;
+    }
+
+    /// What an update of `stored` writes (V2): the handle's data, or, when another
+    /// request wrote since the handle's versioned load, the handle's changes (keys set
+    /// to a new value, keys removed; everything after a clear) over `stored`.
+    fn merged(&self, data: Map<String, Value>, stored: &Map<String, Value>) -> Map<String, Value> {
+        let Some(base) = self.base.as_ref().filter(|_| self.stale && !self.cleared) else {
+            return data;
+        };
+        let mut merged = stored.clone();
+        for key in base.keys().filter(|k| !data.contains_key(*k)) {
+            merged.shift_remove(key);
+        }
+        for (key, value) in data.iter().filter(|(k, v)| base.get(*k) != Some(*v)) {
+            merged.insert(key.clone(), value.clone());
+        }
+        merged
     }
 }
 
@@ -116,7 +152,10 @@ macro_rules! call {
 }
 
 async fn run_ops(ctx: &Ctx, ops: &[Op], sync: bool) -> CaseResult {
-    let mut model = Model::default();
+    let mut model = Model {
+        versioned: ctx.caps().versioned,
+        ..Model::default()
+    };
     let mut real: Session = ctx.session(None);
     let clear_expired = ctx.caps().clear_expired;
     for op in ops {
@@ -147,6 +186,7 @@ async fn run_ops(ctx: &Ctx, ops: &[Op], sync: bool) -> CaseResult {
                     real.aclear().await;
                 }
                 model.data = Some(Map::new());
+                model.cleared = true;
             }
             Op::Save => {
                 let got = call!(sync, real, save(), asave);
@@ -159,11 +199,20 @@ async fn run_ops(ctx: &Ctx, ops: &[Op], sync: bool) -> CaseResult {
                         let at = expires(&data, now);
                         model.records.insert(key.clone(), (data, at));
                         model.key = Some(key);
+                        // V2: a created record's version is unknown to the handle.
+                        model.base = None;
+                        model.cleared = false;
                     }
                     // H7: an expired record counts as absent, as a deleted one does.
                     (Ok(()), Some(key)) if model.live(&key, now).is_some() => {
+                        let stored = model.live(&key, now).cloned().unwrap_or_default();
+                        let data = model.merged(data, &stored);
                         let at = expires(&data, now);
-                        model.records.insert(key, (data, at));
+                        model.records.insert(key, (data.clone(), at));
+                        model.base = model.base.is_some().then(|| data.clone());
+                        model.data = Some(data);
+                        model.stale = false;
+                        model.cleared = false;
                     }
                     (Err(Error::Update), Some(key)) if model.live(&key, now).is_none() => {}
                     (got, key) => {
@@ -188,7 +237,7 @@ async fn run_ops(ctx: &Ctx, ops: &[Op], sync: bool) -> CaseResult {
                 }
                 let key = real.session_key();
                 real = ctx.session(key.as_ref().map(SessionKey::as_str));
-                model.data = None;
+                model.reopen();
             }
             Op::CycleKey => {
                 call!(sync, real, cycle_key(), acycle_key)?;
@@ -201,6 +250,8 @@ async fn run_ops(ctx: &Ctx, ops: &[Op], sync: bool) -> CaseResult {
                 let at = expires(&data, now);
                 model.records.insert(key.clone(), (data, at));
                 model.key = Some(key);
+                model.base = None;
+                model.cleared = false;
             }
             Op::Flush => {
                 call!(sync, real, flush(), aflush)?;
@@ -208,6 +259,7 @@ async fn run_ops(ctx: &Ctx, ops: &[Op], sync: bool) -> CaseResult {
                     model.records.remove(&old);
                 }
                 model.data = Some(Map::new());
+                model.base = None;
             }
             Op::SetExpiry(e) => {
                 real.aset_expiry(e.map_or(Expiry::Default, Expiry::Seconds))
@@ -245,6 +297,7 @@ async fn run_ops(ctx: &Ctx, ops: &[Op], sync: bool) -> CaseResult {
                     data.insert("b".into(), json!(v));
                     if let Some(k) = other_key {
                         let at = expires(&data, now);
+                        model.stale |= k == key;
                         model.records.insert(k, (data, at));
                     }
                 }

@@ -94,4 +94,25 @@ impl CacheFormat {
             } => format!("{key_prefix}:{version}:{prefix}{}", key.as_str()),
         }
     }
+
+    /// The cache key of an account's index under the store prefix `prefix` (the
+    /// cache store's [`account_index`](super::CacheStore::account_index)): the cache
+    /// key of the session key `account[<id>]`, which no session key can be (the
+    /// brackets), so the index never names a session's entry, here or in Django.
+    ///
+    /// ```
+    /// use session_stores::cache::CacheFormat;
+    /// assert_eq!(CacheFormat::Native.index_key("p", 42), "p:account[42]");
+    /// assert_eq!(CacheFormat::django().index_key("p", -1), ":1:paccount[-1]");
+    /// ```
+    pub fn index_key(&self, prefix: &str, account: i64) -> String {
+        let name = format!("account[{account}]");
+        match self {
+            CacheFormat::Native => format!("{prefix}{KEY_SEPARATOR}{name}"),
+            CacheFormat::Django {
+                key_prefix,
+                version,
+            } => format!("{key_prefix}:{version}:{prefix}{name}"),
+        }
+    }
 }

@@ -1,15 +1,19 @@
 //! The in-process cache: Django's local-memory cache (`LocMemCache`).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use session_api::{Clock, Result, SystemClock};
+use session_api::{Clock, Result, SystemClock, Version};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use super::{Cache, Replaced, Stamp};
+use super::{version_of, Cache, Replaced, Stamp, Touched, STAMP_LEN};
 use crate::expiring::ExpiringMap;
+
+/// The sorted sets of [`Cache::index_add`]: members and their scores, per index.
+type Indexes = HashMap<String, HashMap<String, i64>>;
 
 /// Default bound on the number of entries of a [`MemoryCache`].
 pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
@@ -42,6 +46,9 @@ const PURGE_PER_WRITE: usize = 64;
 /// ```
 pub struct MemoryCache {
     inner: Mutex<ExpiringMap<String, Vec<u8>>>,
+    /// The account indexes, apart from the entries: their members die with their
+    /// scores, so they need no time to live of their own.
+    indexes: Mutex<Indexes>,
     clock: Arc<dyn Clock>,
     max_entries: usize,
 }
@@ -56,6 +63,7 @@ impl MemoryCache {
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
         MemoryCache {
             inner: Mutex::default(),
+            indexes: Mutex::default(),
             clock,
             max_entries: DEFAULT_MAX_ENTRIES,
         }
@@ -81,6 +89,10 @@ impl MemoryCache {
     fn lock(&self) -> MutexGuard<'_, ExpiringMap<String, Vec<u8>>> {
         // The maps are consistent after every statement, so a poisoned lock is usable.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_indexes(&self) -> MutexGuard<'_, Indexes> {
+        self.indexes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn deadline(&self, now: OffsetDateTime, ttl: Duration) -> OffsetDateTime {
@@ -207,6 +219,104 @@ impl Cache for MemoryCache {
             self.write(inner, key, value, ttl, now);
             true
         }))
+    }
+
+    async fn replace_if_version(
+        &self,
+        key: &str,
+        expected: Version,
+        value: &[u8],
+        ttl: Duration,
+        stamp: &Stamp,
+    ) -> Result<Replaced> {
+        Ok(self.with_write(|inner, now| match inner.live(key, now) {
+            None => Replaced::Absent,
+            Some(old) if Stamp::expired(old, stamp) => {
+                inner.remove(key);
+                Replaced::Expired
+            }
+            Some(old) if version_of(old) != expected => Replaced::Conflict,
+            Some(_) => {
+                self.write(inner, key, value, ttl, now);
+                Replaced::Stored
+            }
+        }))
+    }
+
+    async fn touch(
+        &self,
+        key: &str,
+        expires: &Stamp,
+        ttl: Duration,
+        stamp: &Stamp,
+        want_value: bool,
+    ) -> Result<Touched> {
+        Ok(self.with_write(|inner, now| {
+            let Some(old) = inner.live(key, now) else {
+                return Touched::Absent;
+            };
+            if Stamp::expired(old, stamp) {
+                inner.remove(key);
+                return Touched::Expired;
+            }
+            let mut value = old.clone();
+            if Stamp::of(&value).is_some() {
+                // The stamp sits between the field name and the closing `"}`.
+                let at = value.len() - STAMP_LEN - 2;
+                value[at..at + STAMP_LEN].copy_from_slice(expires.as_bytes());
+            }
+            self.write(inner, key, &value, ttl, now);
+            Touched::Stored(want_value.then_some(value))
+        }))
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        let live = inner.live(key, now).is_some();
+        Ok(inner.remove(key).filter(|_| live))
+    }
+
+    async fn index_add(
+        &self,
+        index: &str,
+        member: &str,
+        score: i64,
+        _ttl: Duration,
+        now: i64,
+    ) -> Result<()> {
+        let mut indexes = self.lock_indexes();
+        let members = indexes.entry(index.to_owned()).or_default();
+        members.retain(|_, s| *s > now);
+        members.insert(member.to_owned(), score);
+        Ok(())
+    }
+
+    async fn index_members(&self, index: &str, now: i64) -> Result<Vec<String>> {
+        let mut indexes = self.lock_indexes();
+        let Some(members) = indexes.get_mut(index) else {
+            return Ok(Vec::new());
+        };
+        members.retain(|_, s| *s > now);
+        let mut listed: Vec<(i64, String)> = members.iter().map(|(m, s)| (*s, m.clone())).collect();
+        if listed.is_empty() {
+            indexes.remove(index);
+        }
+        listed.sort_unstable();
+        Ok(listed.into_iter().map(|(_, m)| m).collect())
+    }
+
+    async fn index_remove(&self, index: &str, members: &[String]) -> Result<()> {
+        let mut indexes = self.lock_indexes();
+        if let Some(set) = indexes.get_mut(index) {
+            for member in members {
+                set.remove(member);
+            }
+            if set.is_empty() {
+                indexes.remove(index);
+            }
+        }
+        Ok(())
     }
 }
 

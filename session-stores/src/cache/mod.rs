@@ -73,6 +73,62 @@
 //! * A value that does not decode loads as `None` (rule D7) but still counts as
 //!   present for `exists` and update, like a database row whose data is corrupt.
 //!
+//! # Versions, lookups and touches
+//!
+//! * **Versions** (rule V1, both formats): a record's version is [`version_of`] the
+//!   stored value, the first 8 bytes of its SHA-1, read with the value (no extra
+//!   round trip). `asave_if` is [`Cache::replace_if_version`]: on Redis one script
+//!   that compares the first 16 hex digits of `redis.sha1hex` of the stored value
+//!   with the expected version and then `SET PX`es, sending no value back. Every
+//!   write changes the stored bytes, so the version (V3); the same data and expiry
+//!   written again give the same bytes, and the same version (harmless: nothing
+//!   changed).
+//! * **`alookup`** is `Expired` for an entry the cache still holds whose stamp has
+//!   passed on the store's clock; an entry the cache's time to live removed (on
+//!   Redis with the system clock, that is every expired one) is `Missing`, as is one
+//!   that does not decode.
+//! * **`atouch`** (rule V4) is [`Cache::touch`]: on Redis one script that checks the
+//!   entry (present, stamp not passed), rewrites only its stamp in place (`SETRANGE`
+//!   of the last [`STAMP_SUFFIX_LEN`] bytes' 30-byte stamp) and `PEXPIRE`s it. An entry
+//!   Django wrote has no stamp and only gets the time to live, its expiry. The stamp
+//!   is part of the value, so a touch changes the version.
+//!
+//! # Account index
+//!
+//! Off by default ([`CacheStore::account_index`]); with it on, the store keeps per
+//! account a sorted set, [`CacheStore::index_key`] (`<prefix>:account[<id>]`), of
+//! its sessions' keys scored by their expiry in Unix milliseconds (rule S5). A save
+//! or touch of a live session whose data names an account ([`auth_account_id`]) adds
+//! it there (or moves its score) right after the session's own write, in a second
+//! single-key command; a delete reads the value it removes (`GETDEL`) and takes the
+//! key out of its account's set; members whose score has passed are dropped by every
+//! add and list.
+//!
+//! The index is not written atomically with the session: on a Redis Cluster a script
+//! may only touch keys of one slot, and a session's key (known before its account,
+//! and Django's layout, which takes no hash tag) cannot share a slot with its
+//! account's set. Instead:
+//!
+//! * **Listing verifies.** `alist_sessions` reads every member's value back and lists
+//!   only a live one whose data still names the account, with the expiry its stamp
+//!   holds. So a session deleted behind the store's back, evicted, or saved since
+//!   under another account (which leaves it in the old set until its score passes)
+//!   is never listed, nor revoked.
+//! * **Nothing live is missed.** The set is written after the session and before the
+//!   save or touch returns; when that write fails, the session is removed (a logout)
+//!   before the error is returned. Members leave the set only by their score (never
+//!   before the session's stamp: scores round up), by a delete of that session, or by
+//!   a revoke. So a revoke lists every session saved with that account before it
+//!   began, and deletes each (`DEL`); its save after that is `Update` (D5).
+//! * The window: a save in flight while a revoke runs may be filed after the revoke
+//!   listed the set, like a login just after a "log out everywhere". A session moved
+//!   to another account while a revoke of the old one reads it can be deleted by it.
+//!
+//! Cost: a save or touch of a session with an account is one more command (touch
+//! also sends the value back to learn the account), a delete one `GETDEL` and one
+//! `ZREM` script; a listing is one script plus one read per member. Sessions a
+//! Django site writes in [`CacheFormat::Django`] are not indexed.
+//!
 //! # Errors: where this port departs from Django
 //!
 //! Django's cache backend loads a session as empty when the cache read fails (rule E3),
@@ -98,6 +154,7 @@
 //! # let _ = shared; Ok(()) }
 //! ```
 
+mod accounts;
 mod format;
 mod memory;
 mod pickle;
@@ -111,8 +168,13 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use session_api::Result;
+use session_api::{Result, Version};
 use time::OffsetDateTime;
+
+#[cfg(doc)]
+use session_api::store::auth_account_id;
+
+pub use crate::digest::version_of;
 
 pub use format::CacheFormat;
 pub use memory::{MemoryCache, DEFAULT_MAX_ENTRIES};
@@ -121,7 +183,9 @@ pub use pickle::{MAX_PICKLE_DEPTH, MAX_PICKLE_LEN};
 pub use redis::{RedisCache, RedisOptions};
 pub use stamp::{Stamp, STAMP_LEN, STAMP_SUFFIX_LEN};
 pub use store::CacheStore;
-pub(crate) use value::CacheValue;
+#[cfg(feature = "cached_db")]
+pub(crate) use value::Body;
+pub(crate) use value::{CacheValue, Meta};
 
 /// The re-exported `fred` crate, for building a [`fred::prelude::Config`] (Sentinel,
 /// Cluster, TLS settings) for [`RedisCache::connect_with`].
@@ -142,7 +206,7 @@ pub const MIN_TTL: Duration = Duration::from_millis(1);
 /// the value stays exact.
 pub const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 86_400);
 
-/// What [`Cache::replace`] found under the key.
+/// What [`Cache::replace`] and [`Cache::replace_if_version`] found under the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Replaced {
     /// A live entry: the new value is stored.
@@ -150,6 +214,20 @@ pub enum Replaced {
     /// Nothing: nothing is stored.
     Absent,
     /// An entry whose [`Stamp`] had passed: it is removed, nothing is stored.
+    Expired,
+    /// A live entry of another version ([`Cache::replace_if_version`] only): it is
+    /// left as it is.
+    Conflict,
+}
+
+/// What [`Cache::touch`] found under the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Touched {
+    /// A live entry: its expiry moved. The value now stored, when it was asked for.
+    Stored(Option<Vec<u8>>),
+    /// Nothing: nothing changed.
+    Absent,
+    /// An entry whose [`Stamp`] had passed: it is removed.
     Expired,
 }
 
@@ -213,6 +291,61 @@ pub trait Cache: Send + Sync + fmt::Debug {
         value: &[u8],
         ttl: Duration,
     ) -> Result<bool>;
+
+    /// Stores `value` under `key` for `ttl` only if the key holds an entry whose stamp
+    /// is not expired at `now` and whose version, [`version_of`] its bytes, is
+    /// `expected` (rule V1): [`Replaced::Conflict`] for another version, and an
+    /// expired entry is removed. Must be atomic (Redis: one script comparing
+    /// `redis.sha1hex` of the value with the version's digits), and sends no old
+    /// value back.
+    async fn replace_if_version(
+        &self,
+        key: &str,
+        expected: Version,
+        value: &[u8],
+        ttl: Duration,
+        now: &Stamp,
+    ) -> Result<Replaced>;
+
+    /// Moves the expiry of the live entry under `key` without rewriting the rest of
+    /// its value (rule V4): a stamped value's [`Stamp`] becomes `expires` (the last
+    /// [`STAMP_SUFFIX_LEN`] bytes keep their shape), and the entry lives `ttl` from
+    /// now; a value without a stamp (Django's) only gets the time to live. An entry
+    /// whose stamp is expired at `now` is removed. With `want_value`, the value now
+    /// stored comes back. Must be atomic (Redis: one script, `SETRANGE` and
+    /// `PEXPIRE`).
+    async fn touch(
+        &self,
+        key: &str,
+        expires: &Stamp,
+        ttl: Duration,
+        now: &Stamp,
+        want_value: bool,
+    ) -> Result<Touched>;
+
+    /// Removes the entry under `key` and returns what it held (Redis `GETDEL`).
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>>;
+
+    /// Adds `member` with `score` to the sorted set under `index`, or moves its score,
+    /// after removing the members whose score is at or below `now`; the set then lives
+    /// at least `ttl`. The account index of [`CacheStore`] (scores are expiries in
+    /// Unix milliseconds). Redis: one script on the one key (`ZREMRANGEBYSCORE`,
+    /// `ZADD`, `PEXPIRE`).
+    async fn index_add(
+        &self,
+        index: &str,
+        member: &str,
+        score: i64,
+        ttl: Duration,
+        now: i64,
+    ) -> Result<()>;
+
+    /// The members of the sorted set under `index` whose score is above `now`, lowest
+    /// score first, after removing the others.
+    async fn index_members(&self, index: &str, now: i64) -> Result<Vec<String>>;
+
+    /// Removes `members` from the sorted set under `index`; absent ones are ignored.
+    async fn index_remove(&self, index: &str, members: &[String]) -> Result<()>;
 }
 
 /// The time to live of an entry that expires at `expires_at`, seen at `now`: the

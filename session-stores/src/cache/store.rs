@@ -4,23 +4,27 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use session_api::store::{auth_account_id, AsyncAccountSessions, Lookup, Version};
 use session_api::{
-    AsyncSessionStore, Capabilities, Clock, Error, Record, Result, SaveMode, SessionKey,
-    SystemClock,
+    AsyncSessionStore, Capabilities, Clock, Error, Record, Result, SaveMode, SessionData,
+    SessionKey, SystemClock,
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
 
+use super::accounts::{score_of, unix_millis};
 use super::{
-    ttl_for, Cache, CacheFormat, CacheValue, Replaced, Stamp, DEFAULT_KEY_PREFIX, MAX_TTL,
+    ttl_for, version_of, Cache, CacheFormat, CacheValue, Meta, Replaced, Stamp, Touched,
+    DEFAULT_KEY_PREFIX, MAX_TTL,
 };
 
 /// The session store over a [`Cache`]. See the [module docs](super) for the formats
 /// and the semantics.
 pub struct CacheStore {
-    cache: Arc<dyn Cache>,
+    pub(super) cache: Arc<dyn Cache>,
     prefix: String,
     format: CacheFormat,
-    clock: Arc<dyn Clock>,
+    pub(super) clock: Arc<dyn Clock>,
+    account_index: bool,
 }
 
 impl fmt::Debug for CacheStore {
@@ -29,7 +33,19 @@ impl fmt::Debug for CacheStore {
             .field("cache", &self.cache)
             .field("prefix", &self.prefix)
             .field("format", &self.format)
+            .field("account_index", &self.account_index)
             .finish_non_exhaustive()
+    }
+}
+
+/// A replace's outcome as the store reports it: a vanished record is never
+/// re-created (rules D5, H2), nor one whose stored expiry passed (H7, removed by the
+/// cache); another version is a conflict (V1).
+fn replaced(outcome: Replaced) -> Result<()> {
+    match outcome {
+        Replaced::Stored => Ok(()),
+        Replaced::Absent | Replaced::Expired => Err(Error::Update),
+        Replaced::Conflict => Err(Error::Conflict),
     }
 }
 
@@ -69,7 +85,21 @@ impl CacheStore {
             prefix: DEFAULT_KEY_PREFIX.to_owned(),
             format: CacheFormat::Native,
             clock: Arc::new(SystemClock),
+            account_index: false,
         }
+    }
+
+    /// Keeps an account index (rule S5, default off): every save files the session
+    /// under the account of its data, and [`accounts`](AsyncSessionStore::accounts)
+    /// lists and revokes an account's sessions. Each save or touch of a session with
+    /// an account then costs one more command, and a delete reads the value it
+    /// removes (`GETDEL`). How the index stays right without a multi-key write (it
+    /// works on a Cluster): the [module docs](super#account-index). Sessions that a
+    /// Django site writes in [`CacheFormat::Django`] are not indexed.
+    #[must_use]
+    pub fn account_index(mut self, on: bool) -> Self {
+        self.account_index = on;
+        self
     }
 
     /// Sets the store's key prefix: in Django's format, the backend's
@@ -120,6 +150,88 @@ impl CacheStore {
         self.format.cache_key(&self.prefix, key)
     }
 
+    /// The cache key of an account's index (see [`CacheFormat::index_key`]); used
+    /// only with [`account_index`](Self::account_index) on.
+    pub fn index_key(&self, account: i64) -> String {
+        self.format.index_key(&self.prefix, account)
+    }
+
+    /// The stored bytes under `key` and their reading, the expiry filled in from the
+    /// time to live for an entry Django wrote (its only record of it).
+    pub(super) async fn read(
+        &self,
+        key: &SessionKey,
+        now: OffsetDateTime,
+    ) -> Result<Option<(Vec<u8>, CacheValue)>> {
+        let cache_key = self.cache_key(key);
+        Ok(match &self.format {
+            CacheFormat::Native => self.cache.get(&cache_key).await?.map(|bytes| {
+                let value = CacheValue::decode(&self.format, &bytes);
+                (bytes, value)
+            }),
+            CacheFormat::Django { .. } => {
+                self.cache
+                    .get_with_ttl(&cache_key)
+                    .await?
+                    .map(|(bytes, ttl)| {
+                        let mut value = CacheValue::decode(&self.format, &bytes);
+                        // Django's entries carry no stamp: their time to live is
+                        // their expiry (Django sets it to the session's age).
+                        value.expires_at = Some(
+                            value
+                                .expires_at
+                                .unwrap_or_else(|| expiry_from_ttl(now, ttl)),
+                        );
+                        (bytes, value)
+                    })
+            }
+        })
+    }
+
+    /// What follows a write of `data` expiring at `expires_at` under `key`: in
+    /// Django's format an expired session is removed (Django reads no stamp, and its
+    /// cache deletes on a timeout of 0 or less); with the account index, a live
+    /// session with an account is filed under it. A failed filing removes the
+    /// session (a logout) before the error returns, so no session outlives its
+    /// place in the index (what lets [`arevoke_all`](AsyncAccountSessions::arevoke_all)
+    /// miss none).
+    async fn settle(
+        &self,
+        key: &SessionKey,
+        data: Option<&SessionData>,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let cache_key = self.cache_key(key);
+        if expires_at <= now {
+            if self.format.is_django() {
+                self.cache.delete(&cache_key).await?;
+            }
+            return Ok(());
+        }
+        let Some(account) = data
+            .and_then(auth_account_id)
+            .filter(|_| self.account_index)
+        else {
+            return Ok(());
+        };
+        let filed = self
+            .cache
+            .index_add(
+                &self.index_key(account),
+                key.as_str(),
+                score_of(expires_at),
+                ttl_for(expires_at, now),
+                unix_millis(now),
+            )
+            .await;
+        if let Err(err) = filed {
+            let _ = self.cache.delete(&cache_key).await;
+            return Err(err);
+        }
+        Ok(())
+    }
+
     /// Stores `raw` as is under `key`'s cache key, live for the remaining age up to
     /// `expires_at`. For tools and tests (planting records); normal writes go through
     /// the session API.
@@ -157,6 +269,9 @@ impl AsyncSessionStore for CacheStore {
         Capabilities::server_side()
             .with_clear_expired(false)
             .with_backend_ttl(true)
+            .with_versioned(true)
+            .with_touch(true)
+            .with_list_by_account(self.account_index)
     }
 
     async fn aexists(&self, key: &SessionKey) -> Result<bool> {
@@ -170,41 +285,38 @@ impl AsyncSessionStore for CacheStore {
     }
 
     async fn aload(&self, key: &SessionKey) -> Result<Option<Record>> {
+        Ok(self.alookup(key).await?.into_record())
+    }
+
+    /// `Expired` for an entry the cache still holds whose stamp has passed on the
+    /// store's clock (read before its time to live removed it); an entry the time to
+    /// live removed is `Missing`, as is an undecodable one.
+    async fn alookup(&self, key: &SessionKey) -> Result<Lookup> {
         let now = self.clock.now();
-        let cache_key = self.cache_key(key);
-        let value = match &self.format {
-            CacheFormat::Native => self
-                .cache
-                .get(&cache_key)
-                .await?
-                .map(|bytes| CacheValue::decode(&self.format, &bytes)),
-            CacheFormat::Django { .. } => {
-                self.cache
-                    .get_with_ttl(&cache_key)
-                    .await?
-                    .map(|(bytes, ttl)| {
-                        let mut value = CacheValue::decode(&self.format, &bytes);
-                        // Django's entries carry no stamp: their time to live is
-                        // their expiry (Django sets it to the session's age).
-                        value.expires_at = Some(
-                            value
-                                .expires_at
-                                .unwrap_or_else(|| expiry_from_ttl(now, ttl)),
-                        );
-                        value
-                    })
-            }
+        let Some((bytes, value)) = self.read(key, now).await? else {
+            return Ok(Lookup::Missing);
         };
-        Ok(value
-            .and_then(|value| value.into_live(now))
-            .map(|(data, expires_at)| Record::new(key.clone(), data, expires_at)))
+        if value.expires_at.is_some_and(|at| at <= now) {
+            return Ok(Lookup::Expired);
+        }
+        Ok(match value.into_live(now) {
+            Some((data, expires_at)) => Lookup::Found(
+                Record::new(key.clone(), data, expires_at).with_version(Some(version_of(&bytes))),
+            ),
+            None => Lookup::Missing,
+        })
     }
 
     async fn asave(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
         let key = &record.key;
         let now = self.clock.now();
         let stamp = Stamp::at(now)?;
-        let value = CacheValue::encode(&self.format, &record.data, record.expires_at, None)?;
+        let value = CacheValue::encode(
+            &self.format,
+            &record.data,
+            record.expires_at,
+            Meta::default(),
+        )?;
         let ttl = ttl_for(record.expires_at, now);
         let cache_key = self.cache_key(key);
         match mode {
@@ -213,30 +325,89 @@ impl AsyncSessionStore for CacheStore {
                     return Err(Error::Create);
                 }
             }
-            SaveMode::Update => match self
-                .cache
-                .replace(&cache_key, &value, ttl, stamp_check(now, &stamp))
-                .await?
-            {
-                Replaced::Stored => {}
-                // Rules D5, H2: a vanished record is never re-created; H7: nor is
-                // one whose stored expiry passed (the cache removed it).
-                Replaced::Absent | Replaced::Expired => return Err(Error::Update),
-            },
+            SaveMode::Update => replaced(
+                self.cache
+                    .replace(&cache_key, &value, ttl, stamp_check(now, &stamp))
+                    .await?,
+            )?,
         }
-        if self.format.is_django() && record.expires_at <= now {
-            // Django reads no stamp: an expired session must not be left for it
-            // (Django's cache deletes on a timeout of 0 or less).
-            self.cache.delete(&cache_key).await?;
-        }
+        self.settle(key, Some(&record.data), record.expires_at, now)
+            .await?;
         Ok(key.clone())
     }
 
+    /// One command (Redis: one script) that compares the digest of the stored value
+    /// with `expected` and writes; the new version is the digest of what it wrote.
+    async fn asave_if(&self, record: &Record, expected: Version) -> Result<Version> {
+        let now = self.clock.now();
+        let stamp = Stamp::at(now)?;
+        let value = CacheValue::encode(
+            &self.format,
+            &record.data,
+            record.expires_at,
+            Meta::default(),
+        )?;
+        let ttl = ttl_for(record.expires_at, now);
+        let cache_key = self.cache_key(&record.key);
+        replaced(
+            self.cache
+                .replace_if_version(&cache_key, expected, &value, ttl, &stamp)
+                .await?,
+        )?;
+        self.settle(&record.key, Some(&record.data), record.expires_at, now)
+            .await?;
+        Ok(version_of(&value))
+    }
+
+    /// Rewrites the value's stamp and its time to live in one command; the data
+    /// stays (its digest, the version, changes with the stamp: V3).
+    async fn atouch(&self, key: &SessionKey, expires_at: OffsetDateTime) -> Result<()> {
+        let now = self.clock.now();
+        let touched = self
+            .cache
+            .touch(
+                &self.cache_key(key),
+                &Stamp::at(expires_at)?,
+                ttl_for(expires_at, now),
+                &Stamp::at(now)?,
+                self.account_index,
+            )
+            .await?;
+        let value = match touched {
+            Touched::Stored(value) => value,
+            Touched::Absent | Touched::Expired => return Err(Error::Update),
+        };
+        let data = value.and_then(|bytes| CacheValue::decode(&self.format, &bytes).data);
+        self.settle(key, data.as_ref(), expires_at, now).await
+    }
+
     async fn adelete(&self, key: &SessionKey) -> Result<()> {
-        self.cache.delete(&self.cache_key(key)).await
+        let cache_key = self.cache_key(key);
+        if !self.account_index {
+            return self.cache.delete(&cache_key).await;
+        }
+        // The value tells which index holds the session.
+        let Some(bytes) = self.cache.take(&cache_key).await? else {
+            return Ok(());
+        };
+        if let Some(account) = CacheValue::decode(&self.format, &bytes)
+            .data
+            .as_ref()
+            .and_then(auth_account_id)
+        {
+            self.cache
+                .index_remove(&self.index_key(account), &[key.as_str().to_owned()])
+                .await?;
+        }
+        Ok(())
     }
 
     async fn aclear_expired(&self) -> Result<u64> {
         Ok(0)
+    }
+
+    fn accounts(&self) -> Option<&dyn AsyncAccountSessions> {
+        self.account_index
+            .then_some(self as &dyn AsyncAccountSessions)
     }
 }

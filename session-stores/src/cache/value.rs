@@ -1,8 +1,9 @@
 //! The values the cache and cached_db stores write, in either [`CacheFormat`]: the
-//! session dict, its expiry stamp, cached_db's epoch; and cached_db's leases.
+//! session dict, its expiry stamp, cached_db's epoch and durable version; and
+//! cached_db's leases.
 
 use serde_json::Value;
-use session_api::{Result, SessionData};
+use session_api::{Result, SessionData, Version};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -13,55 +14,81 @@ use super::{pickle, CacheFormat, Stamp};
 const TRAILER: u8 = 0;
 
 /// A decoded cache value: the stored expiry, when readable, the data, when it is a
-/// dict, the cached_db epoch it was written under, and whether it is a cached_db
-/// lease. (No `Debug`: it holds session data.)
+/// dict, the cached_db epoch it was written under and the durable version it copies,
+/// and whether it is a cached_db lease. (No `Debug`: it holds session data.)
 pub(crate) struct CacheValue {
     pub(crate) expires_at: Option<OffsetDateTime>,
     pub(crate) data: Option<SessionData>,
     pub(crate) epoch: Option<String>,
+    pub(crate) version: Option<Version>,
     pub(crate) lease: bool,
 }
 
-/// Appends `"epoch":<epoch>,"expires":"<stamp>"}`: the end of every entry, the stamp
-/// last (see [`Stamp`]).
-fn finish(out: &mut Vec<u8>, epoch: Option<&str>, stamp: &Stamp) -> Result<()> {
-    if let Some(epoch) = epoch {
-        out.extend_from_slice(b"\"epoch\":");
-        serde_json::to_writer(&mut *out, epoch).map_err(session_api::Error::serialization)?;
-        out.push(b',');
-    }
-    out.extend_from_slice(super::stamp::STAMP_FIELD);
-    out.extend_from_slice(stamp.as_bytes());
-    out.extend_from_slice(b"\"}");
-    Ok(())
+/// What cached_db adds before the stamp: the epoch an entry is written under and the
+/// durable store's version of the record it copies (rule V1). The cache store writes
+/// neither (its version is the digest of the whole value).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Meta<'a> {
+    pub(crate) epoch: Option<&'a str>,
+    pub(crate) version: Option<Version>,
 }
 
-impl CacheValue {
-    /// The value of a session in `format`; `epoch` is cached_db's stamp, which the
-    /// cache store does not write.
-    pub(crate) fn encode(
-        format: &CacheFormat,
-        data: &SessionData,
-        expires_at: OffsetDateTime,
-        epoch: Option<&str>,
-    ) -> Result<Vec<u8>> {
-        let stamp = Stamp::at(expires_at)?;
+/// A session's data encoded in a format, without its ending: what
+/// [`Body::finish`] completes with the metadata and the stamp. Split so that
+/// cached_db can refuse data the format cannot hold before it writes the database,
+/// and finish the entry with the version the database gives back.
+pub(crate) struct Body(Vec<u8>);
+
+impl Body {
+    /// The data of a session in `format` (the expensive part: JSON or a pickle).
+    pub(crate) fn of(format: &CacheFormat, data: &SessionData) -> Result<Body> {
         match format {
             CacheFormat::Native => {
                 let mut out = Vec::with_capacity(128);
                 out.extend_from_slice(b"{\"data\":");
                 serde_json::to_writer(&mut out, data).map_err(session_api::Error::serialization)?;
                 out.push(b',');
-                finish(&mut out, epoch, &stamp)?;
-                Ok(out)
+                Ok(Body(out))
             }
             CacheFormat::Django { .. } => {
                 let mut out = pickle::dumps(data)?;
                 out.extend_from_slice(&[TRAILER, b'{']);
-                finish(&mut out, epoch, &stamp)?;
-                Ok(out)
+                Ok(Body(out))
             }
         }
+    }
+
+    /// The whole value: the body, then `"epoch":..,"version":..,"expires":"<stamp>"}`,
+    /// the stamp last (see [`Stamp`]).
+    pub(crate) fn finish(&self, meta: Meta<'_>, expires_at: OffsetDateTime) -> Result<Vec<u8>> {
+        let stamp = Stamp::at(expires_at)?;
+        let mut out = Vec::with_capacity(self.0.len() + 96);
+        out.extend_from_slice(&self.0);
+        if let Some(epoch) = meta.epoch {
+            out.extend_from_slice(b"\"epoch\":");
+            serde_json::to_writer(&mut out, epoch).map_err(session_api::Error::serialization)?;
+            out.push(b',');
+        }
+        if let Some(version) = meta.version {
+            out.extend_from_slice(format!("\"version\":{},", version.get()).as_bytes());
+        }
+        out.extend_from_slice(super::stamp::STAMP_FIELD);
+        out.extend_from_slice(stamp.as_bytes());
+        out.extend_from_slice(b"\"}");
+        Ok(out)
+    }
+}
+
+impl CacheValue {
+    /// The value of a session in `format`, ending with `meta` and the stamp of
+    /// `expires_at`.
+    pub(crate) fn encode(
+        format: &CacheFormat,
+        data: &SessionData,
+        expires_at: OffsetDateTime,
+        meta: Meta<'_>,
+    ) -> Result<Vec<u8>> {
+        Body::of(format, data)?.finish(meta, expires_at)
     }
 
     /// A cached_db lease holding `token`: a value that reads as a miss, here and (in
@@ -91,6 +118,7 @@ impl CacheValue {
             expires_at: None,
             data: None,
             epoch: None,
+            version: None,
             lease: false,
         };
         match format {
@@ -119,6 +147,7 @@ impl CacheValue {
             .and_then(Value::as_str)
             .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok());
         self.epoch = map.get("epoch").and_then(Value::as_str).map(str::to_owned);
+        self.version = map.get("version").and_then(Value::as_u64).map(Version::new);
         self.lease = map.contains_key("lease");
     }
 
@@ -162,7 +191,7 @@ mod tests {
         let data = SessionData::from_value(json!({"b": 1, "a": "é"})).unwrap();
         let at = datetime!(2026-01-15 0:00 UTC);
         let f = CacheFormat::Native;
-        let text = CacheValue::encode(&f, &data, at, None).unwrap();
+        let text = CacheValue::encode(&f, &data, at, Meta::default()).unwrap();
         assert_eq!(
             std::str::from_utf8(&text).unwrap(),
             r#"{"data":{"b":1,"a":"é"},"expires":"2026-01-15T00:00:00.000000000Z"}"#
@@ -174,11 +203,20 @@ mod tests {
             (Some(at), Some(&data))
         );
         assert_eq!((back.epoch, back.lease), (None, false));
-        let stamped = CacheValue::encode(&f, &data, at, Some("e\"1")).unwrap();
+        let meta = Meta {
+            epoch: Some("e\"1"),
+            version: Some(Version::new(u64::MAX)),
+        };
+        let stamped = CacheValue::encode(&f, &data, at, meta).unwrap();
         assert_eq!(
             std::str::from_utf8(&stamped).unwrap(),
-            r#"{"data":{"b":1,"a":"é"},"epoch":"e\"1","expires":"2026-01-15T00:00:00.000000000Z"}"#
+            r#"{"data":{"b":1,"a":"é"},"epoch":"e\"1","version":18446744073709551615,"expires":"2026-01-15T00:00:00.000000000Z"}"#
         );
+        assert_eq!(
+            CacheValue::decode(&f, &stamped).version,
+            Some(Version::new(u64::MAX))
+        );
+        assert_eq!(CacheValue::decode(&f, &text).version, None);
         assert_eq!(Stamp::of(&stamped), Some(Stamp::at(at).unwrap()));
         assert_eq!(
             CacheValue::decode(&f, &stamped).epoch.as_deref(),
@@ -204,19 +242,28 @@ mod tests {
         let data = SessionData::from_value(json!({"a": 1})).unwrap();
         let at = datetime!(2026-01-15 0:00:00.25 UTC);
         let f = CacheFormat::django();
-        let bytes = CacheValue::encode(&f, &data, at, Some("ep")).unwrap();
+        let meta = Meta {
+            epoch: Some("ep"),
+            version: Some(Version::new(7)),
+        };
+        let bytes = CacheValue::encode(&f, &data, at, meta).unwrap();
         let pickled = pickle::dumps(&data).unwrap();
         assert_eq!(&bytes[..pickled.len()], &pickled[..]);
         assert_eq!(
             &bytes[pickled.len()..],
-            b"\0{\"epoch\":\"ep\",\"expires\":\"2026-01-15T00:00:00.250000000Z\"}"
+            b"\0{\"epoch\":\"ep\",\"version\":7,\"expires\":\"2026-01-15T00:00:00.250000000Z\"}"
         );
         assert_eq!(Stamp::of(&bytes), Some(Stamp::at(at).unwrap()));
         let back = CacheValue::decode(&f, &bytes);
         assert_eq!(back.data, Some(data.clone()));
         assert_eq!(
-            (back.expires_at, back.epoch.as_deref(), back.lease),
-            (Some(at), Some("ep"), false)
+            (
+                back.expires_at,
+                back.epoch.as_deref(),
+                back.version,
+                back.lease
+            ),
+            (Some(at), Some("ep"), Some(Version::new(7)), false)
         );
         // Django's own value: the pickle alone, no stored expiry.
         let django = CacheValue::decode(&f, &pickled);

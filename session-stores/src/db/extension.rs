@@ -3,8 +3,7 @@
 
 use std::fmt;
 
-use serde_json::Value;
-use session_api::data::AUTH_USER_ID_KEY;
+use session_api::store::auth_account_id;
 use session_api::{Result, SessionData};
 
 use super::sql::validate_identifier;
@@ -120,8 +119,10 @@ pub trait RecordExtension: Send + Sync + fmt::Debug {
     fn values(&self, data: &SessionData) -> Vec<ExtraValue>;
 
     /// The name of the [`ColumnType::BigInt`] column that identifies the account, if
-    /// any: it enables [`super::DbStore::list_account_sessions`] and
-    /// [`super::DbStore::revoke_account_sessions`].
+    /// any: it gives the store its account index (rule S5,
+    /// [`session_api::AsyncSessionStore::accounts`]). Its values should be
+    /// [`session_api::store::auth_account_id`] of the data, as
+    /// [`AccountIdColumn`]'s are.
     fn account_column(&self) -> Option<&str> {
         None
     }
@@ -169,13 +170,11 @@ impl AccountIdColumn {
         })
     }
 
-    /// The account id stored in `data`, if it is an integer.
+    /// The account id stored in `data`, if it is an integer: the account every
+    /// index of this project files a session under
+    /// ([`session_api::store::auth_account_id`]).
     pub fn account_id(data: &SessionData) -> Option<i64> {
-        match data.get_value(AUTH_USER_ID_KEY)? {
-            Value::String(s) => s.parse().ok(),
-            Value::Number(n) => n.as_i64(),
-            _ => None,
-        }
+        auth_account_id(data)
     }
 }
 

@@ -14,27 +14,39 @@
 //! Semantics (rules D1..D8, E1, H6):
 //!
 //! * `save` with [`SaveMode::Create`](session_api::SaveMode::Create) is a plain `INSERT`; a unique violation is [`Error::Create`](session_api::Error::Create),
-//!   except that a row which has expired but is not purged yet is deleted and the
-//!   insert retried once (rule H7: the key is free).
+//!   except that a row which has expired but is not purged yet is taken over by an
+//!   `UPDATE ... WHERE expire_date <= now` (rule H7: the key is free; its version
+//!   goes on counting).
 //! * `save` with [`SaveMode::Update`](session_api::SaveMode::Update) is `UPDATE ... WHERE session_key = ? AND expire_date > now`; no
 //!   row is [`Error::Update`](session_api::Error::Update). Never an upsert, so a concurrent logout is never undone.
 //!   Stricter than Django (rule H7): an expired row counts as absent whether or not it
 //!   was purged yet, so updating it is [`Error::Update`](session_api::Error::Update) rather than a revival.
 //! * `load` and `exists` see only rows with `expire_date > now`; `load` returns the
-//!   record with its `expire_date`, or `None` for a row whose data does not decode (a
-//!   bad signature is logged, rule F7).
+//!   record with its `expire_date` and version, or `None` for a row whose data does
+//!   not decode (a bad signature is logged, rule F7). `lookup` is the same query,
+//!   telling an expired row from none; `load` is `lookup(..).into_record()`.
+//! * Versioned saves (rules V1, V3; [`Versioning`], on by default): a `version`
+//!   counter column that every write counts up; `asave_if` is one
+//!   `UPDATE ... WHERE session_key = ? AND version = ? AND expire_date > now`, and
+//!   only when it matches nothing a second query tells [`Error::Conflict`](session_api::Error::Conflict)
+//!   (a live row) from [`Error::Update`](session_api::Error::Update) (none).
+//! * `touch` (rule V4) is `UPDATE ... SET expire_date = ? WHERE session_key = ? AND
+//!   expire_date > now`; no row is [`Error::Update`](session_api::Error::Update).
 //! * `clear_expired` deletes rows with `expire_date < now` in bounded batches.
 //! * "now" is always the store's injected [`Clock`](session_api::Clock), sent as a bound parameter (never
 //!   the database's `NOW()`). Every value is a bound parameter; the only text put into
 //!   SQL is the validated table and column names and the batch size.
 //!
 //! Custom records (rule E2): a [`RecordExtension`] adds columns filled from the data on
-//! every save; [`AccountIdColumn`] is the seed's `account_id` example, which enables
-//! [`DbStore::list_account_sessions`] and [`DbStore::revoke_account_sessions`].
+//! every save; [`AccountIdColumn`] is the seed's `account_id` example, which gives the
+//! store its account index (rule S5: [`session_api::AsyncSessionStore::accounts`],
+//! and [`DbStore::list_account_sessions`], [`DbStore::revoke_account_sessions`]).
 //!
 //! `migrate` creates exactly Django's schema: the table, the `expire_date` index and,
 //! on PostgreSQL, the `varchar_pattern_ops` `_like` index of the primary key, under
-//! Django's index names (what `manage.py sqlmigrate sessions 0001` prints).
+//! Django's index names (what `manage.py sqlmigrate sessions 0001` prints); then, on a
+//! versioned store, adds the version column to a table that lacks it (Django's own
+//! included). With [`Versioning::Off`] the table stays exactly Django's.
 //!
 //! The store is async-native ([`AsyncSessionStore`](session_api::AsyncSessionStore)); the sync side comes from
 //! [`SessionBackend::from_async`](session_api::SessionBackend::from_async).
@@ -51,11 +63,12 @@
 //! restart, `pg_terminate_backend`, a proxy's idle timeout) costs no call: the
 //! statement that finds it dead is run once more on a connection that answers a ping
 //! (see [`DbPoolOptions::test_before_acquire`]). Every statement is safe to run twice:
-//! loads, deletes, updates of the same values, `migrate`'s `IF NOT EXISTS`, the one
-//! transaction of `write_raw`; an insert whose first attempt committed before its
-//! answer was lost finds its own row (the same text under the same key) and counts
-//! as done. A connection whose call timed out is closed, never handed to the next
-//! call.
+//! loads, deletes, updates of the same values (a version counted up twice is still a
+//! new version), `migrate`'s catalogue check, the one transaction of `write_raw`; an
+//! insert or a versioned save whose first attempt committed before its answer was
+//! lost finds its own row (the same text under the same key, at the next version)
+//! and counts as done. A connection whose call timed out is closed, never handed to
+//! the next call.
 //!
 //! One round trip per call: the pools this crate opens do not ping before each call,
 //! every statement is a single one (a create is one `INSERT`), and each statement's
@@ -102,12 +115,16 @@
     )
 )]
 
+mod accounts;
 mod extension;
+mod migrate;
 mod options;
 mod params;
 mod pool;
+mod raw;
 mod sql;
 mod store;
+mod versioning;
 
 pub use extension::{AccountIdColumn, ColumnType, ExtraColumn, ExtraValue, RecordExtension};
 pub use options::{
@@ -117,6 +134,7 @@ pub use options::{
 pub use pool::DbPool;
 pub use sql::{validate_identifier, Dialect, MAX_IDENTIFIER_LEN};
 pub use store::DbStore;
+pub use versioning::{Versioning, DEFAULT_VERSION_COLUMN};
 
 /// The re-exported `sqlx` crate (with the driver features this crate was built
 /// with), for building a pool of your own for [`DbStore::new`] or running queries

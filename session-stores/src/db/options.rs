@@ -10,6 +10,7 @@ use session_api::{
 };
 
 use super::extension::RecordExtension;
+use super::versioning::Versioning;
 
 /// Django's table name.
 pub const DEFAULT_TABLE: &str = "django_session";
@@ -25,7 +26,8 @@ pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How a [`DbStore`](super::DbStore) behaves: the codec's secrets, serializer and
 /// limits, the table, the clock, the `clear_expired` batch size, the timeout of each
-/// call and an optional [`RecordExtension`]. [`DbStore::new`](super::DbStore::new) and
+/// call, how records are versioned ([`Versioning`]) and an optional
+/// [`RecordExtension`]. [`DbStore::new`](super::DbStore::new) and
 /// [`DbStore::connect`](super::DbStore::connect) honour every field.
 ///
 /// How big the pool is and how it hands out connections is the pool's business:
@@ -52,6 +54,7 @@ pub struct DbOptions {
     pub(super) limits: DecodeLimits,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) extension: Option<Arc<dyn RecordExtension>>,
+    pub(super) versioning: Versioning,
 }
 
 impl fmt::Debug for DbOptions {
@@ -64,13 +67,15 @@ impl fmt::Debug for DbOptions {
             .field("serializer", &self.serializer)
             .field("limits", &self.limits)
             .field("extension", &self.extension)
+            .field("versioning", &self.versioning)
             .finish_non_exhaustive()
     }
 }
 
 impl DbOptions {
     /// Defaults: table `django_session`, JSON, Django's decoding limits, the system
-    /// clock, batches of 5,000, a 5 s timeout per call, no extension.
+    /// clock, batches of 5,000, a 5 s timeout per call, no extension, versioned
+    /// saves on a `version` column ([`Versioning::default`]).
     pub fn new(secret_keys: SecretKeys) -> Self {
         DbOptions {
             table: DEFAULT_TABLE.to_owned(),
@@ -81,6 +86,7 @@ impl DbOptions {
             limits: DecodeLimits::default(),
             clock: Arc::new(SystemClock),
             extension: None,
+            versioning: Versioning::default(),
         }
     }
 
@@ -156,6 +162,19 @@ impl DbOptions {
     pub fn extension(mut self, extension: Arc<dyn RecordExtension>) -> Self {
         self.extension = Some(extension);
         self
+    }
+
+    /// How records are versioned (rule V1): [`Versioning::Off`] for exactly Django's
+    /// table, or a counter column (the default, [`Versioning::default`]).
+    #[must_use]
+    pub fn versioning(mut self, versioning: Versioning) -> Self {
+        self.versioning = versioning;
+        self
+    }
+
+    /// The configured versioning.
+    pub fn versioning_mode(&self) -> &Versioning {
+        &self.versioning
     }
 }
 

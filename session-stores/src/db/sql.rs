@@ -148,6 +148,17 @@ fn django_index_name(table: &str, column: &str, suffix: &str, max_len: usize) ->
     }
 }
 
+/// How `migrate` adds the version column to a table that lacks it.
+#[derive(Debug, Clone)]
+pub(crate) struct VersionColumnSql {
+    /// (`check_args`) -> the number of columns of that name the table has (0 or 1).
+    pub check: String,
+    /// What `check` binds: the table as the catalogue names it, and the column.
+    pub check_args: (String, String),
+    /// `ALTER TABLE ... ADD COLUMN <version> bigint NOT NULL DEFAULT 0`.
+    pub add: String,
+}
+
 /// Every statement of one store, with its table and extra columns baked in.
 ///
 /// Parameter order is the order of appearance, so `?` and `$n` bind alike.
@@ -158,28 +169,44 @@ pub(crate) struct Statements {
     /// Migration: Django's indexes, `CREATE INDEX IF NOT EXISTS` (SQLite, PostgreSQL;
     /// MySQL has them inline in `create_table`, as it has no `IF NOT EXISTS` there).
     pub create_indexes: Vec<String>,
-    /// (key, now) -> session_data, expire_date of the live row.
+    /// Migration: the version column, when the store is versioned.
+    pub version_column: Option<VersionColumnSql>,
+    /// (key) -> session_data, expire_date[, version] of the row, live or expired
+    /// (the caller judges the expiry, so one query tells expired from missing).
     pub load: String,
     /// (key, now) -> a row when a live record exists.
     pub exists: String,
-    /// (key, data, expire_date, extras...).
+    /// (key, data, expire_date, extras...); the version takes the column's default.
     pub insert: String,
-    /// (data, expire_date, extras..., key, now): live rows only (rule H7).
+    /// (data, expire_date, extras..., key, now): live rows only (rule H7); bumps the
+    /// version.
     pub update: String,
+    /// (data, expire_date, extras..., key, now): the same on an expired row only, for
+    /// a create whose key is held by an expired, unpurged row (the version goes on
+    /// counting, so a version of the old record never matches the new one).
+    pub take_over: String,
+    /// (data, expire_date, extras..., key, expected version, now): the versioned
+    /// save (rule V1), when the store is versioned.
+    pub update_if: Option<String>,
+    /// (expire_date, key, now): moves a live row's expiry (rule V4); bumps the version.
+    pub touch: String,
     /// (key).
     pub delete: String,
-    /// (key, now): removes the row only if it has expired.
-    pub delete_if_expired: String,
     /// (now): one bounded batch of `clear_expired`.
     pub clear_batch: String,
     /// (key) -> session_data, expire_date, whatever the expiry.
     pub read_raw: String,
+    /// (data, expire_date, key): a raw write over an existing row; extra columns
+    /// `NULL`, the version bumped.
+    pub update_raw: String,
     /// (key, data, expire_date): the base columns only, for raw writes.
     pub insert_raw: String,
     /// (account, now) -> session_key, expire_date of the account's live rows.
     pub list_account: Option<String>,
-    /// (account): deletes every row of the account.
+    /// (account, now): deletes the account's live rows.
     pub revoke_account: Option<String>,
+    /// (account, key, now): deletes the account's live rows but the one of `key`.
+    pub revoke_account_except: Option<String>,
 }
 
 impl Statements {
@@ -190,13 +217,14 @@ impl Statements {
         table: &str,
         extras: &[ExtraColumn],
         account_column: Option<&str>,
+        version_column: Option<&str>,
         clear_batch: u32,
     ) -> Result<Self> {
         validate_identifier(table)?;
         for col in extras {
             validate_identifier(col.name())?;
         }
-        if let Some(name) = account_column {
+        for name in account_column.iter().chain(&version_column) {
             validate_identifier(name)?;
         }
         let d = dialect;
@@ -204,6 +232,7 @@ impl Statements {
         let key = d.quote("session_key");
         let data = d.quote("session_data");
         let exp = d.quote("expire_date");
+        let version = version_column.map(|c| d.quote(c));
         let p = |n: usize| d.param(n);
 
         // CREATE TABLE with Django's definitions, then the extra (nullable) columns.
@@ -253,6 +282,11 @@ impl Statements {
             }
         }
         let create_table = format!("CREATE TABLE IF NOT EXISTS {t} ({})", defs.join(", "));
+        // The version column is added by a statement of its own, to the table Django's
+        // DDL created or to one Django created itself: one path for both.
+        let version_sql = version_column
+            .zip(version.as_ref())
+            .map(|(name, quoted)| version_column_sql(d, table, name, quoted));
 
         let extra_names: Vec<String> = extras.iter().map(|c| d.quote(c.name())).collect();
         let mut insert_cols = vec![key.clone(), data.clone(), exp.clone()];
@@ -270,6 +304,8 @@ impl Statements {
             p(3)
         );
 
+        // Every write of a versioned store counts the version up (rules V1, V3).
+        let bump = version.as_ref().map(|v| format!("{v} = {v} + 1"));
         let mut sets = vec![format!("{data} = {}", p(1)), format!("{exp} = {}", p(2))];
         sets.extend(
             extra_names
@@ -277,12 +313,46 @@ impl Statements {
                 .enumerate()
                 .map(|(i, name)| format!("{name} = {}", p(i + 3))),
         );
+        let bound = sets.len();
+        sets.extend(bump.iter().cloned());
+        let sets = sets.join(", ");
         // H7: an expired row counts as absent, so only a live row is updated.
         let update = format!(
+            "UPDATE {t} SET {sets} WHERE {key} = {} AND {exp} > {}",
+            p(bound + 1),
+            p(bound + 2)
+        );
+        let take_over = format!(
+            "UPDATE {t} SET {sets} WHERE {key} = {} AND {exp} <= {}",
+            p(bound + 1),
+            p(bound + 2)
+        );
+        let update_if = version.as_ref().map(|v| {
+            format!(
+                "UPDATE {t} SET {sets} WHERE {key} = {} AND {v} = {} AND {exp} > {}",
+                p(bound + 1),
+                p(bound + 2),
+                p(bound + 3)
+            )
+        });
+        let touch_sets: Vec<String> = std::iter::once(format!("{exp} = {}", p(1)))
+            .chain(bump.iter().cloned())
+            .collect();
+        let touch = format!(
             "UPDATE {t} SET {} WHERE {key} = {} AND {exp} > {}",
-            sets.join(", "),
-            p(sets.len() + 1),
-            p(sets.len() + 2)
+            touch_sets.join(", "),
+            p(2),
+            p(3)
+        );
+        let raw_sets: Vec<String> = [format!("{data} = {}", p(1)), format!("{exp} = {}", p(2))]
+            .into_iter()
+            .chain(extra_names.iter().map(|name| format!("{name} = NULL")))
+            .chain(bump.iter().cloned())
+            .collect();
+        let update_raw = format!(
+            "UPDATE {t} SET {} WHERE {key} = {}",
+            raw_sets.join(", "),
+            p(3)
         );
 
         let clear_batch = match d {
@@ -295,15 +365,16 @@ impl Statements {
             ),
         };
 
+        let load_cols = match &version {
+            Some(v) => format!("{data}, {exp}, {v}"),
+            None => format!("{data}, {exp}"),
+        };
         let account = account_column.map(|c| d.quote(c));
         Ok(Statements {
             create_table,
             create_indexes,
-            load: format!(
-                "SELECT {data}, {exp} FROM {t} WHERE {key} = {} AND {exp} > {}",
-                p(1),
-                p(2)
-            ),
+            version_column: version_sql,
+            load: format!("SELECT {load_cols} FROM {t} WHERE {key} = {}", p(1)),
             exists: format!(
                 "SELECT 1 FROM {t} WHERE {key} = {} AND {exp} > {}",
                 p(1),
@@ -311,14 +382,13 @@ impl Statements {
             ),
             insert,
             update,
+            take_over,
+            update_if,
+            touch,
             delete: format!("DELETE FROM {t} WHERE {key} = {}", p(1)),
-            delete_if_expired: format!(
-                "DELETE FROM {t} WHERE {key} = {} AND {exp} <= {}",
-                p(1),
-                p(2)
-            ),
             clear_batch,
             read_raw: format!("SELECT {data}, {exp} FROM {t} WHERE {key} = {}", p(1)),
+            update_raw,
             insert_raw,
             list_account: account.as_ref().map(|a| {
                 format!(
@@ -330,8 +400,57 @@ impl Statements {
             }),
             revoke_account: account
                 .as_ref()
-                .map(|a| format!("DELETE FROM {t} WHERE {a} = {}", p(1))),
+                .map(|a| format!("DELETE FROM {t} WHERE {a} = {} AND {exp} > {}", p(1), p(2))),
+            revoke_account_except: account.as_ref().map(|a| {
+                format!(
+                    "DELETE FROM {t} WHERE {a} = {} AND {key} <> {} AND {exp} > {}",
+                    p(1),
+                    p(2),
+                    p(3)
+                )
+            }),
         })
+    }
+}
+
+/// The catalogue query and the `ALTER TABLE` that give `table` the version column
+/// `name` (`quoted` for this dialect). The query comes first, so a `migrate` at
+/// every start takes no table lock once the column is there.
+fn version_column_sql(d: Dialect, table: &str, name: &str, quoted: &str) -> VersionColumnSql {
+    let t = d.quote(table);
+    let (check, check_args) = match d {
+        Dialect::Sqlite => (
+            "SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?".to_owned(),
+            (table.to_owned(), name.to_owned()),
+        ),
+        // `to_regclass` resolves the quoted name through the `search_path`, as the
+        // `ALTER TABLE` does.
+        Dialect::Postgres => (
+            "SELECT COUNT(*) FROM pg_attribute WHERE attrelid = to_regclass($1) \
+             AND attname::text = $2 AND NOT attisdropped"
+                .to_owned(),
+            (t.clone(), name.to_owned()),
+        ),
+        Dialect::MySql => (
+            "SELECT COUNT(*) FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?"
+                .to_owned(),
+            (table.to_owned(), name.to_owned()),
+        ),
+    };
+    // PostgreSQL's `IF NOT EXISTS` settles a race of two migrations; elsewhere the
+    // loser's error is checked against the catalogue.
+    let if_not_exists = if d == Dialect::Postgres {
+        "IF NOT EXISTS "
+    } else {
+        ""
+    };
+    VersionColumnSql {
+        check,
+        check_args,
+        add: format!(
+            "ALTER TABLE {t} ADD COLUMN {if_not_exists}{quoted} bigint NOT NULL DEFAULT 0"
+        ),
     }
 }
 
@@ -399,14 +518,39 @@ mod tests {
 
     #[test]
     fn statements_bind_in_order_of_appearance() {
-        let s = Statements::build(Dialect::Postgres, "django_session", &[], None, 500).unwrap();
+        let s =
+            Statements::build(Dialect::Postgres, "django_session", &[], None, None, 500).unwrap();
         assert_eq!(
             s.update,
             "UPDATE \"django_session\" SET \"session_data\" = $1, \"expire_date\" = $2 \
              WHERE \"session_key\" = $3 AND \"expire_date\" > $4"
         );
+        assert!(s.update_if.is_none() && s.version_column.is_none());
+        // V1: the versioned save pins the version and counts it up, in one statement.
+        let v = Statements::build(
+            Dialect::Postgres,
+            "django_session",
+            &[],
+            None,
+            Some("version"),
+            500,
+        )
+        .unwrap();
+        assert_eq!(
+            v.update_if.as_deref(),
+            Some(
+                "UPDATE \"django_session\" SET \"session_data\" = $1, \"expire_date\" = $2, \
+                 \"version\" = \"version\" + 1 WHERE \"session_key\" = $3 AND \"version\" = $4 \
+                 AND \"expire_date\" > $5"
+            )
+        );
+        assert_eq!(
+            v.touch,
+            "UPDATE \"django_session\" SET \"expire_date\" = $1, \"version\" = \"version\" + 1 \
+             WHERE \"session_key\" = $2 AND \"expire_date\" > $3"
+        );
         assert!(s.clear_batch.ends_with("LIMIT 500)"));
-        let m = Statements::build(Dialect::MySql, "s", &[], None, 7).unwrap();
+        let m = Statements::build(Dialect::MySql, "s", &[], None, None, 7).unwrap();
         assert_eq!(
             m.clear_batch,
             "DELETE FROM `s` WHERE `expire_date` < ? LIMIT 7"
@@ -414,6 +558,7 @@ mod tests {
         assert!(m.create_table.contains("INDEX `s_expire_date_"));
         assert!(!m.create_table.contains("_like"));
         assert!(m.create_indexes.is_empty());
-        assert!(Statements::build(Dialect::Sqlite, "bad name", &[], None, 1).is_err());
+        assert!(Statements::build(Dialect::Sqlite, "bad name", &[], None, None, 1).is_err());
+        assert!(Statements::build(Dialect::Sqlite, "s", &[], None, Some("a b"), 1).is_err());
     }
 }

@@ -1,5 +1,5 @@
-//! The store itself: [`DbStore`], its constructors, the contract, the account
-//! listing and raw access.
+//! The store itself: [`DbStore`], its constructors and the contract. Migration, raw
+//! access, versioned saves and the account index have files of their own.
 
 use std::fmt;
 use std::future::Future;
@@ -7,33 +7,35 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use session_api::store::{AsyncAccountSessions, Lookup};
 use session_api::{
     AsyncSessionStore, Capabilities, Clock, Error, Record, Result, SaveMode, SessionCodec,
-    SessionKey,
+    SessionData, SessionKey, Version,
 };
 use time::OffsetDateTime;
 
 use super::extension::{ColumnType, ExtraColumn, ExtraValue, RecordExtension};
 #[allow(unused_imports)] // Unused when no driver feature is enabled.
-use super::params::{bind_extras, TimeRepr};
+use super::params::{bind_extras, db_time, TimeRepr};
 use super::pool::{db_error, on_connection, on_pool, timed_out, DbPool};
 use super::sql::{validate_identifier, Dialect, Statements};
+use super::versioning::token;
 use super::{DbOptions, DbPoolOptions};
 
-/// The base column names, which extra columns may not reuse.
+/// The base column names, which extra columns and the version column may not reuse.
 const BASE_COLUMNS: [&str; 3] = ["session_key", "session_data", "expire_date"];
 
 /// The database session store. Cheap to share behind an `Arc`; the pool is cloned
 /// from the one given.
 pub struct DbStore {
-    pool: DbPool,
-    table: String,
-    sql: Statements,
-    codec: SessionCodec,
-    clock: Arc<dyn Clock>,
-    extension: Option<Arc<dyn RecordExtension>>,
-    clear_batch: u32,
-    timeout: Duration,
+    pub(super) pool: DbPool,
+    pub(super) table: String,
+    pub(super) sql: Statements,
+    pub(super) codec: SessionCodec,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) extension: Option<Arc<dyn RecordExtension>>,
+    pub(super) clear_batch: u32,
+    pub(super) timeout: Duration,
 }
 
 impl fmt::Debug for DbStore {
@@ -42,6 +44,7 @@ impl fmt::Debug for DbStore {
             .field("dialect", &self.pool.dialect())
             .field("table", &self.table)
             .field("extension", &self.extension)
+            .field("versioned", &self.sql.update_if.is_some())
             .field("clear_batch", &self.clear_batch)
             .field("operation_timeout", &self.timeout)
             .finish_non_exhaustive()
@@ -52,17 +55,37 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+/// A row as [`DbStore::fetch`] reads it, live or expired.
+pub(super) struct StoredRow {
+    /// `session_data`, as stored.
+    pub(super) text: String,
+    /// `expire_date`; `None` when this store cannot read it (hand-written SQLite text).
+    pub(super) expires_at: Option<OffsetDateTime>,
+    /// The version, on a versioned store.
+    pub(super) version: Option<Version>,
+}
+
+impl StoredRow {
+    /// Whether the row is live at `now` (`expire_date > now`, at the database's
+    /// microsecond precision, as the statements compare). A row whose expiry cannot
+    /// be read is not.
+    pub(super) fn is_live(&self, now: OffsetDateTime) -> bool {
+        self.expires_at.is_some_and(|at| at > db_time(now))
+    }
+}
+
 impl DbStore {
     /// A store over an existing pool (one of [`DbPool::connect`], or an sqlx pool of
     /// your own, which keeps its own size, timeouts and ping policy), honouring every
-    /// [`DbOptions`] field. Validates the table name and the extension's columns; does
-    /// no I/O (call [`migrate`](Self::migrate) to create the table).
+    /// [`DbOptions`] field. Validates the table name, the version column and the
+    /// extension's columns; does no I/O (call [`migrate`](Self::migrate) to create
+    /// the table).
     ///
     /// # Errors
     ///
-    /// [`Error::Configuration`] for an invalid table or column name, an extra column
-    /// that reuses a base column's name or another's, or an account column that is
-    /// not a declared [`ColumnType::BigInt`] column.
+    /// [`Error::Configuration`] for an invalid table or column name, an extra or
+    /// version column that reuses a base column's name or another's, or an account
+    /// column that is not a declared [`ColumnType::BigInt`] column.
     pub fn new(pool: impl Into<DbPool>, options: DbOptions) -> Result<Self> {
         let pool = pool.into();
         validate_identifier(&options.table)?;
@@ -70,13 +93,15 @@ impl DbStore {
             .extension
             .as_ref()
             .map_or(&[][..], |ext| ext.columns());
+        let version = options.versioning.column();
         let mut seen: Vec<String> = BASE_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
-        for column in columns {
-            let lower = column.name().to_ascii_lowercase();
+        let added = columns.iter().map(ExtraColumn::name).chain(version);
+        for name in added {
+            validate_identifier(name)?;
+            let lower = name.to_ascii_lowercase();
             if seen.contains(&lower) {
                 return Err(Error::configuration(format!(
-                    "extra session column {:?} clashes with another column",
-                    column.name()
+                    "session column {name:?} clashes with another column"
                 )));
             }
             seen.push(lower);
@@ -97,6 +122,7 @@ impl DbStore {
             &options.table,
             columns,
             account,
+            version,
             options.clear_batch,
         )?;
         let codec = SessionCodec::new(
@@ -156,173 +182,65 @@ impl DbStore {
         &self.codec
     }
 
-    fn columns(&self) -> &[ExtraColumn] {
+    pub(super) fn columns(&self) -> &[ExtraColumn] {
         self.extension.as_ref().map_or(&[][..], |ext| ext.columns())
     }
 
+    /// The extension's values for `data` (none without an extension).
+    pub(super) fn extra_values(&self, data: &SessionData) -> Vec<ExtraValue> {
+        self.extension
+            .as_ref()
+            .map(|ext| ext.values(data))
+            .unwrap_or_default()
+    }
+
     /// `call` within the operation timeout ([`DbOptions::operation_timeout`]); past it,
-    /// `call` is dropped (the [`Checkout`] it holds closes its connection) and the
-    /// result is [`Error::Unavailable`].
-    async fn bounded<T>(&self, call: impl Future<Output = Result<T>>) -> Result<T> {
+    /// `call` is dropped (the [`Checkout`](super::pool::Checkout) it holds closes its
+    /// connection) and the result is [`Error::Unavailable`].
+    pub(super) async fn bounded<T>(&self, call: impl Future<Output = Result<T>>) -> Result<T> {
         tokio::time::timeout(self.timeout, call)
             .await
             .unwrap_or_else(|_| Err(timed_out(self.timeout)))
     }
 
-    /// Creates the table and Django's indexes if they do not exist (idempotent; safe
-    /// to call at every start): what Django's `sqlmigrate sessions 0001` creates, index
-    /// names included (`<table>_expire_date_<md5>`, and on PostgreSQL
-    /// `<table>_session_key_<md5>_like` with `varchar_pattern_ops`), plus the columns
-    /// and indexes of the extension. An existing table is left as it is: columns an extension
-    /// adds later need an `ALTER TABLE` of your own (see `docs/backends.md (Migration)`).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Unavailable`] when the database cannot be reached, [`Error::Backend`] when
-    /// a statement fails.
-    pub async fn migrate(&self) -> Result<()> {
-        let statements = std::iter::once(&self.sql.create_table).chain(&self.sql.create_indexes);
-        for sql in statements {
-            // Each statement has the operation timeout of its own.
-            self.bounded(async {
-                on_pool!(&self.pool, |pool, DB| {
-                    // Not `RawSql::execute`: that `async fn` hides the executor's
-                    // lifetime from the `Send` proof (rust-lang/rust#100013).
-                    on_connection!(pool, self.timeout, |conn| {
-                        sqlx::Executor::execute(conn, sqlx::raw_sql(sql))
-                    })
-                    .map_err(db_error)?;
-                });
-                Ok(())
+    /// The row of `key`, live or expired, with its version on a versioned store: one
+    /// query, whose caller judges the expiry.
+    pub(super) async fn fetch(&self, key: &SessionKey) -> Result<Option<StoredRow>> {
+        let versioned = self.sql.update_if.is_some();
+        on_pool!(&self.pool, |pool, DB| {
+            use sqlx::Row;
+            let row = on_connection!(pool, self.timeout, |conn| {
+                sqlx::query(&self.sql.load)
+                    .bind(key.as_str())
+                    .fetch_optional(conn)
             })
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// The live sessions of `account_id` (rows whose account column equals it and
-    /// `expire_date > now`), soonest expiry first. Rows whose key is not a valid
-    /// session key are left out.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Configuration`] without an extension that declares an account column;
-    /// [`Error::Unavailable`] (the operation timeout included) or [`Error::Backend`]
-    /// when the query fails.
-    pub async fn list_account_sessions(
-        &self,
-        account_id: i64,
-    ) -> Result<Vec<(SessionKey, OffsetDateTime)>> {
-        let sql = self.sql.list_account.as_deref().ok_or_else(no_account)?;
-        let now = self.clock.now();
-        let rows: Vec<(String, OffsetDateTime)> = self
-            .bounded(async {
-                on_pool!(&self.pool, |pool, DB| {
-                    let rows: Vec<(String, <DB as TimeRepr>::Time)> =
-                        on_connection!(pool, self.timeout, |conn| {
-                            sqlx::query_as(sql)
-                                .bind(account_id)
-                                .bind(<DB as TimeRepr>::to_db(now))
-                                .fetch_all(conn)
-                        })
-                        .map_err(db_error)?;
-                    rows.into_iter()
-                        .map(|(key, at)| Ok((key, <DB as TimeRepr>::from_db(at)?)))
-                        .collect::<Result<_>>()
-                })
-            })
-            .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(key, at)| SessionKey::parse(&key).ok().map(|key| (key, at)))
-            .collect())
-    }
-
-    /// Deletes every session of `account_id`, live or expired; returns how many rows
-    /// went. Sessions the user holds become empty on their next request.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Configuration`] without an extension that declares an account column;
-    /// [`Error::Unavailable`] (the operation timeout included) or [`Error::Backend`]
-    /// when the statement fails.
-    pub async fn revoke_account_sessions(&self, account_id: i64) -> Result<u64> {
-        let sql = self.sql.revoke_account.as_deref().ok_or_else(no_account)?;
-        self.bounded(async {
-            on_pool!(&self.pool, |pool, DB| {
-                let done = on_connection!(pool, self.timeout, |conn| {
-                    sqlx::query(sql).bind(account_id).execute(conn)
-                });
-                Ok(done.map_err(db_error)?.rows_affected())
-            })
-        })
-        .await
-    }
-
-    /// Stores `session_data` as is under `key`, replacing any row, with `expire_date`
-    /// (extra columns are left `NULL`). For tools and tests: importing records,
-    /// planting fixtures. Normal writes go through the session API.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Unavailable`] (the operation timeout included) or [`Error::Backend`]
-    /// when a statement fails.
-    pub async fn write_raw(
-        &self,
-        key: &SessionKey,
-        session_data: &str,
-        expire_date: OffsetDateTime,
-    ) -> Result<()> {
-        self.bounded(async {
-            on_pool!(&self.pool, |pool, DB| {
-                on_connection!(pool, self.timeout, |conn| async {
-                    let mut tx = sqlx::Connection::begin(conn).await?;
-                    sqlx::query(&self.sql.delete)
-                        .bind(key.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query(&self.sql.insert_raw)
-                        .bind(key.as_str())
-                        .bind(session_data)
-                        .bind(<DB as TimeRepr>::to_db(expire_date))
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await
-                })
-                .map_err(db_error)
-            })
-        })
-        .await
-    }
-
-    /// The stored `session_data` and `expire_date` of `key`, expired or not.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Unavailable`] (the operation timeout included) or [`Error::Backend`]
-    /// when the query fails; [`Error::Serialization`] when the stored `expire_date`
-    /// cannot be read.
-    pub async fn read_raw(&self, key: &SessionKey) -> Result<Option<(String, OffsetDateTime)>> {
-        self.bounded(async {
-            on_pool!(&self.pool, |pool, DB| {
-                let row: Option<(String, <DB as TimeRepr>::Time)> =
-                    on_connection!(pool, self.timeout, |conn| {
-                        sqlx::query_as(&self.sql.read_raw)
-                            .bind(key.as_str())
-                            .fetch_optional(conn)
-                    })
-                    .map_err(db_error)?;
-                match row {
-                    Some((data, at)) => Ok(Some((data, <DB as TimeRepr>::from_db(at)?))),
-                    None => Ok(None),
+            .map_err(db_error)?;
+            let Some(row) = row else { return Ok(None) };
+            let text: String = row.try_get(0).map_err(db_error)?;
+            let at: <DB as TimeRepr>::Time = row.try_get(1).map_err(db_error)?;
+            let version = if versioned {
+                Some(token(row.try_get::<i64, _>(2).map_err(db_error)?))
+            } else {
+                None
+            };
+            let expires_at = match <DB as TimeRepr>::from_db(at) {
+                Ok(at) => Some(at),
+                Err(err) => {
+                    tracing::warn!(error = %err, "session row with an unreadable expire_date");
+                    None
                 }
-            })
+            };
+            Ok(Some(StoredRow {
+                text,
+                expires_at,
+                version,
+            }))
         })
-        .await
     }
 
-    /// `INSERT`; on a unique violation, frees the key if its row has expired and
-    /// retries once (rule D4 with the expired-row case).
+    /// `INSERT`; on a unique violation, takes over the key's row if it has expired
+    /// (rule D4 with the expired-row case, H7: the key is free), then, if the row
+    /// went meanwhile, inserts once more.
     async fn insert(
         &self,
         key: &SessionKey,
@@ -330,7 +248,7 @@ impl DbStore {
         expires_at: OffsetDateTime,
         extras: Vec<ExtraValue>,
     ) -> Result<()> {
-        let mut freed = false;
+        let mut took_over = false;
         loop {
             let mut lost = false;
             let outcome: std::result::Result<_, sqlx::Error> = on_pool!(&self.pool, |pool, DB| {
@@ -353,30 +271,42 @@ impl DbStore {
                     if lost && self.holds(key, encoded).await? {
                         return Ok(());
                     }
-                    if freed || !self.delete_if_expired(key).await? {
+                    if took_over {
                         return Err(Error::Create);
                     }
-                    freed = true;
+                    if self
+                        .write_live_row(&self.sql.take_over, key, encoded, expires_at, &extras)
+                        .await?
+                    {
+                        return Ok(());
+                    }
+                    took_over = true;
                 }
                 Err(err) => return Err(db_error(err)),
             }
         }
     }
 
-    /// Whether the row of `key` holds exactly `encoded`.
-    async fn holds(&self, key: &SessionKey, encoded: &str) -> Result<bool> {
-        Ok(self
-            .read_raw(key)
-            .await?
-            .is_some_and(|(data, _)| data == encoded))
-    }
-
-    /// Deletes the row of `key` only if it has expired; true when one went.
-    async fn delete_if_expired(&self, key: &SessionKey) -> Result<bool> {
+    /// Runs `sql`, the plain update or the take-over of an expired row (both bind
+    /// data, expiry, extras, key, now); true when it wrote the row. A retry after a
+    /// lost connection that finds the row holding exactly `encoded` counts as done.
+    async fn write_live_row(
+        &self,
+        sql: &str,
+        key: &SessionKey,
+        encoded: &str,
+        expires_at: OffsetDateTime,
+        extras: &[ExtraValue],
+    ) -> Result<bool> {
         let now = self.clock.now();
+        let mut lost = false;
+        // MySQL reports rows matched, not changed: sqlx sets CLIENT_FOUND_ROWS.
         let affected: u64 = on_pool!(&self.pool, |pool, DB| {
-            on_connection!(pool, self.timeout, |conn| {
-                sqlx::query(&self.sql.delete_if_expired)
+            on_connection!(pool, self.timeout, retried = lost, |conn| {
+                let query = sqlx::query(sql)
+                    .bind(encoded)
+                    .bind(<DB as TimeRepr>::to_db(expires_at));
+                bind_extras(query, self.columns(), extras.to_vec())?
                     .bind(key.as_str())
                     .bind(<DB as TimeRepr>::to_db(now))
                     .execute(conn)
@@ -384,7 +314,7 @@ impl DbStore {
             .map_err(db_error)?
             .rows_affected()
         });
-        Ok(affected > 0)
+        Ok(affected > 0 || (lost && self.holds(key, encoded).await?))
     }
 
     /// The statements of [`AsyncSessionStore::asave`] for an encoded record.
@@ -401,10 +331,10 @@ impl DbStore {
                     .await?
             }
             SaveMode::Update => {
-                if self
-                    .update(&record.key, encoded, record.expires_at, extras)
+                let sql = &self.sql.update;
+                if !self
+                    .write_live_row(sql, &record.key, encoded, record.expires_at, &extras)
                     .await?
-                    == 0
                 {
                     // Rules D5, H7: the record vanished (logout, purge) or expired;
                     // never re-create or revive it.
@@ -415,22 +345,34 @@ impl DbStore {
         Ok(record.key.clone())
     }
 
-    /// `UPDATE` of the live row of `key`; the number of rows matched.
-    async fn update(
-        &self,
-        key: &SessionKey,
-        encoded: &str,
-        expires_at: OffsetDateTime,
-        extras: Vec<ExtraValue>,
-    ) -> Result<u64> {
+    /// [`AsyncSessionStore::alookup`]: one query for the row, live or not.
+    async fn lookup(&self, key: &SessionKey) -> Result<Lookup> {
         let now = self.clock.now();
-        // MySQL reports rows matched, not changed: sqlx sets CLIENT_FOUND_ROWS.
+        let Some(row) = self.fetch(key).await? else {
+            return Ok(Lookup::Missing);
+        };
+        let Some(expires_at) = row.expires_at else {
+            // An expiry this store cannot read: rule D7, it loads as absent.
+            return Ok(Lookup::Missing);
+        };
+        if !row.is_live(now) {
+            return Ok(Lookup::Expired);
+        }
+        Ok(match self.codec.decode_stored(&row.text) {
+            Some(data) => {
+                Lookup::Found(Record::new(key.clone(), data, expires_at).with_version(row.version))
+            }
+            None => Lookup::Missing,
+        })
+    }
+
+    /// [`AsyncSessionStore::atouch`]: one `UPDATE` of the live row's expiry.
+    async fn touch(&self, key: &SessionKey, expires_at: OffsetDateTime) -> Result<()> {
+        let now = self.clock.now();
         let affected: u64 = on_pool!(&self.pool, |pool, DB| {
             on_connection!(pool, self.timeout, |conn| {
-                let query = sqlx::query(&self.sql.update)
-                    .bind(encoded)
-                    .bind(<DB as TimeRepr>::to_db(expires_at));
-                bind_extras(query, self.columns(), extras.clone())?
+                sqlx::query(&self.sql.touch)
+                    .bind(<DB as TimeRepr>::to_db(expires_at))
                     .bind(key.as_str())
                     .bind(<DB as TimeRepr>::to_db(now))
                     .execute(conn)
@@ -438,20 +380,21 @@ impl DbStore {
             .map_err(db_error)?
             .rows_affected()
         });
-        Ok(affected)
+        // Rules V4, D5: a missing or expired record is not revived.
+        if affected == 0 {
+            return Err(Error::Update);
+        }
+        Ok(())
     }
-}
-
-fn no_account() -> Error {
-    Error::configuration(
-        "this db store has no account column: configure an extension such as AccountIdColumn",
-    )
 }
 
 #[async_trait]
 impl AsyncSessionStore for DbStore {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::server_side().with_list_by_account(self.sql.list_account.is_some())
+        Capabilities::server_side()
+            .with_list_by_account(self.sql.list_account.is_some())
+            .with_versioned(self.sql.update_if.is_some())
+            .with_touch(true)
     }
 
     async fn aexists(&self, key: &SessionKey) -> Result<bool> {
@@ -471,53 +414,28 @@ impl AsyncSessionStore for DbStore {
     }
 
     async fn aload(&self, key: &SessionKey) -> Result<Option<Record>> {
-        let now = self.clock.now();
-        let row: Option<(String, OffsetDateTime)> = self
-            .bounded(async {
-                on_pool!(&self.pool, |pool, DB| {
-                    let row: Option<(String, <DB as TimeRepr>::Time)> =
-                        on_connection!(pool, self.timeout, |conn| {
-                            sqlx::query_as(&self.sql.load)
-                                .bind(key.as_str())
-                                .bind(<DB as TimeRepr>::to_db(now))
-                                .fetch_optional(conn)
-                        })
-                        .map_err(db_error)?;
-                    Ok(match row {
-                Some((text, at)) => match <DB as TimeRepr>::from_db(at) {
-                    Ok(at) => Some((text, at)),
-                    // An expire_date this store cannot read (hand-written SQLite text):
-                    // the row matched `expire_date > now` on the server, so it is live,
-                    // but its expiry is unknown; rule D7: it loads as absent.
-                    Err(err) => {
-                        tracing::warn!(error = %err, "session row with an unreadable expire_date");
-                        None
-                    }
-                },
-                None => None,
-            })
-                })
-            })
-            .await?;
-        let Some((text, expires_at)) = row else {
-            return Ok(None);
-        };
-        Ok(self
-            .codec
-            .decode_stored(&text)
-            .map(|data| Record::new(key.clone(), data, expires_at)))
+        Ok(self.alookup(key).await?.into_record())
+    }
+
+    async fn alookup(&self, key: &SessionKey) -> Result<Lookup> {
+        self.bounded(self.lookup(key)).await
     }
 
     async fn asave(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
         let encoded = self.codec.encode(&record.data)?;
-        let extras = self
-            .extension
-            .as_ref()
-            .map(|ext| ext.values(&record.data))
-            .unwrap_or_default();
+        let extras = self.extra_values(&record.data);
         // One operation timeout for the whole save, the retry of a create included.
         self.bounded(self.save_encoded(record, mode, &encoded, extras))
             .await
+    }
+
+    async fn asave_if(&self, record: &Record, expected: Version) -> Result<Version> {
+        // One operation timeout for the update and, on a miss, the query after it.
+        self.bounded(self.save_if(record, expected)).await
+    }
+
+    async fn atouch(&self, key: &SessionKey, expires_at: OffsetDateTime) -> Result<()> {
+        self.bounded(self.touch(key, expires_at)).await
     }
 
     async fn adelete(&self, key: &SessionKey) -> Result<()> {
@@ -558,5 +476,12 @@ impl AsyncSessionStore for DbStore {
                 return Ok(total);
             }
         }
+    }
+
+    fn accounts(&self) -> Option<&dyn AsyncAccountSessions> {
+        self.sql
+            .list_account
+            .is_some()
+            .then_some(self as &dyn AsyncAccountSessions)
     }
 }

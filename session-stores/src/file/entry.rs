@@ -100,7 +100,7 @@ pub(super) fn try_lock(file: &File) -> Result<bool> {
 
 /// Waits for the exclusive lock of `file` until `deadline`, polling (a blocking
 /// `flock` could wait for ever on a stuck holder).
-fn lock_exclusive(file: &File, deadline: Instant) -> Result<()> {
+pub(super) fn lock_exclusive(file: &File, deadline: Instant) -> Result<()> {
     let mut pause = StdDuration::from_micros(20);
     loop {
         match flock(file, FlockOperation::NonBlockingLockExclusive) {
@@ -117,6 +117,38 @@ fn lock_exclusive(file: &File, deadline: Instant) -> Result<()> {
         std::thread::sleep(pause);
         pause = (pause * 2).min(MAX_PAUSE);
     }
+}
+
+/// The regular file under `path`, created (mode `0600`) when missing, opened as
+/// [`open_entry`] opens (never through a link, never blocking), with its `fstat` and
+/// whether this call created it; `None` when its directory is gone.
+///
+/// # Errors
+///
+/// [`Error::Backend`] when something other than a regular file is under the name, or
+/// the file system refuses.
+pub(super) fn open_or_create(path: &Path) -> Result<Option<(File, Metadata, bool)>> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let private = Mode::RUSR | Mode::WUSR;
+    let (fd, created) = match rustix::fs::open(path, flags | OFlags::CREATE | OFlags::EXCL, private)
+    {
+        Ok(fd) => (fd, true),
+        Err(Errno::EXIST) => match rustix::fs::open(path, flags, Mode::empty()) {
+            Ok(fd) => (fd, false),
+            Err(Errno::NOENT) => return Ok(None),
+            Err(err) => return Err(Error::backend(io::Error::from(err))),
+        },
+        Err(Errno::NOENT) => return Ok(None),
+        Err(err) => return Err(Error::backend(io::Error::from(err))),
+    };
+    let file = File::from(fd);
+    let meta = file.metadata().map_err(Error::backend)?;
+    if !meta.is_file() {
+        return Err(Error::backend(io::Error::other(
+            "something other than a regular file is under the name",
+        )));
+    }
+    Ok(Some((file, meta, created)))
 }
 
 /// Whether `path` still names the file of `meta` (`None`: it names nothing).

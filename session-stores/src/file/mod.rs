@@ -82,6 +82,28 @@
 //! Unlike Django, an integer `_session_expiry` is enforced when loading (Django's file
 //! backend compares it with nothing and so never expires such a session on load).
 //!
+//! # Versions
+//!
+//! The store is versioned (rule V1): a record's [`Version`] is the digest
+//! (`crate::digest`) of the file's bytes and its modification time, which are the
+//! data (Django's format, unchanged) and the expiry. So any write changes it (V3),
+//! including a Django process's writes to a shared directory: a
+//! [`save_if`](SessionStore::save_if) over a file Django rewrote since the load is
+//! [`Error::Conflict`]. `save_if` reads, compares and renames under the session
+//! file's exclusive `flock`, the lock every save, touch and delete of this store
+//! takes (see the guarantees above), so it is atomic against them in every process
+//! on the directory; Django takes no lock, so a Django write racing the compare is not
+//! excluded. [`touch`](SessionStore::touch) sets the modification time under the same
+//! lock and leaves the bytes as they are (it rewrites the file only when the process
+//! may not re-time it, another user's file); a datetime `_session_expiry` does not
+//! depend on it, as for a save. [`lookup`](SessionStore::lookup) reports an expired
+//! file as [`Lookup::Expired`] (and deletes it).
+//!
+//! # Account index
+//!
+//! Opt-in ([`FileStore::with_account_index`]): marker files in a subdirectory, safe
+//! across processes and restarts; see there for the cost.
+//!
 //! # Crash leftovers
 //!
 //! A process that dies in a save can leave its temporary file, and Django leaves an
@@ -128,9 +150,11 @@ compile_error!(
     "the file store (feature `file`) needs a Unix target: it relies on O_NOFOLLOW, O_NONBLOCK and flock"
 );
 
+mod accounts;
 mod entry;
 mod private_dir;
 mod sweep;
+mod versioned;
 mod write;
 
 use std::fs::{self, File, Metadata};
@@ -142,8 +166,8 @@ use std::time::{Duration as StdDuration, SystemTime};
 use session_api::data::SESSION_EXPIRY_KEY;
 use session_api::key::{MAX_KEY_LEN, MIN_KEY_LEN};
 use session_api::{
-    Capabilities, Clock, Error, ExpiryValue, Record, Result, SaveMode, SessionCodec, SessionConfig,
-    SessionData, SessionKey, SessionStore,
+    AccountSessions, Capabilities, Clock, Error, ExpiryValue, Lookup, Record, Result, SaveMode,
+    SessionCodec, SessionConfig, SessionData, SessionKey, SessionStore, Version,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -166,6 +190,9 @@ pub struct FileStore {
     temp_prefix: String,
     cookie_age: i64,
     leftover_grace: StdDuration,
+    /// Whether the account index (rule S5) is kept: see
+    /// [`with_account_index`](FileStore::with_account_index).
+    account_index: bool,
     codec: SessionCodec,
     clock: Arc<dyn Clock>,
 }
@@ -176,6 +203,18 @@ struct Found {
     data: Option<SessionData>,
     /// When it expires (from the data's `_session_expiry`, else the file's mtime).
     expires_at: OffsetDateTime,
+    /// The digest of the bytes and modification time (rule V1).
+    version: Version,
+}
+
+/// What is under a session's name, as `lookup` reports it.
+enum Looked {
+    /// Nothing, or something that is not a regular file.
+    Missing,
+    /// An expired file (deleted on the way).
+    Expired,
+    /// A live regular file.
+    Live(Found),
 }
 
 impl FileStore {
@@ -238,6 +277,7 @@ impl FileStore {
             temp_prefix: format!(".{cookie_name}"),
             cookie_age,
             leftover_grace: Self::DEFAULT_LEFTOVER_GRACE,
+            account_index: false,
             codec,
             clock,
         })
@@ -390,6 +430,7 @@ impl FileStore {
         file.take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
             .read_to_end(&mut bytes)
             .map_err(Error::backend)?;
+        let version = versioned::version(&bytes, meta);
         let data = if bytes.is_empty() || bytes.len() > limit {
             None
         } else {
@@ -405,6 +446,7 @@ impl FileStore {
         Ok(Found {
             expires_at: expiry.date(mtime, self.cookie_age),
             data,
+            version,
         })
     }
 
@@ -435,21 +477,34 @@ impl FileStore {
             .unwrap_or(now)
     }
 
-    /// What is under `path`, read, as `load` and `exists` see it: `None` for nothing,
-    /// something that is not a regular file, or an expired file (then deleted).
-    fn live(&self, path: &Path) -> Result<Option<Found>> {
+    /// What is under `path`, read, as `lookup`, `load` and `exists` see it; an
+    /// expired file is deleted.
+    fn look(&self, path: &Path) -> Result<Looked> {
         let Entry::Regular(file, meta) = open_entry(path)? else {
-            return Ok(None);
+            return Ok(Looked::Missing);
         };
         let found = self.read_found(&file, &meta)?;
         drop(file);
         let now = self.clock.now();
         if self.is_expired(&found, now) {
             self.remove_locked_if(path, |found, _| self.is_expired(found, now))?;
-            Ok(None)
+            Ok(Looked::Expired)
         } else {
-            Ok(Some(found))
+            Ok(Looked::Live(found))
         }
+    }
+
+    /// The modification time a save at `now` gives a file holding `data`, valid until
+    /// `expires_at`.
+    fn mtime_for(
+        &self,
+        data: &SessionData,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> SystemTime {
+        to_system_time(self.modification_for(data, expires_at, now))
+            .or_else(|| to_system_time(now))
+            .unwrap_or_else(SystemTime::now)
     }
 
     /// Removes the regular file under `path` if `doomed` holds for it once it is
@@ -475,46 +530,72 @@ impl FileStore {
 impl SessionStore for FileStore {
     fn capabilities(&self) -> Capabilities {
         Capabilities::server_side()
+            .with_versioned(true)
+            .with_touch(true)
+            .with_list_by_account(self.account_index)
     }
 
     fn exists(&self, key: &SessionKey) -> Result<bool> {
-        Ok(self.live(&self.path_for(key.as_str())?)?.is_some())
+        Ok(matches!(
+            self.look(&self.path_for(key.as_str())?)?,
+            Looked::Live(_)
+        ))
     }
 
     fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
-        let found = self.live(&self.path_for(key.as_str())?)?;
-        Ok(found.and_then(|found| {
-            let expires_at = found.expires_at;
-            found
-                .data
-                .map(|data| Record::new(key.clone(), data, expires_at))
-        }))
+        Ok(self.lookup(key)?.into_record())
+    }
+
+    /// As `load`; an expired file is [`Lookup::Expired`] (and deleted), an empty or
+    /// undecodable one [`Lookup::Missing`].
+    fn lookup(&self, key: &SessionKey) -> Result<Lookup> {
+        Ok(match self.look(&self.path_for(key.as_str())?)? {
+            Looked::Missing => Lookup::Missing,
+            Looked::Expired => Lookup::Expired,
+            Looked::Live(Found { data: None, .. }) => Lookup::Missing,
+            Looked::Live(Found {
+                data: Some(data),
+                expires_at,
+                version,
+            }) => Lookup::Found(
+                Record::new(key.clone(), data, expires_at).with_version(Some(version)),
+            ),
+        })
     }
 
     fn save(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
-        let path = self.path_for(record.key.as_str())?;
         let now = self.clock.now();
-        let mtime = to_system_time(self.modification_for(&record.data, record.expires_at, now))
-            .or_else(|| to_system_time(now))
-            .unwrap_or_else(SystemTime::now);
-        let content = self.codec.encode(&record.data)?;
-        let temp = self.write_temp(content.as_bytes(), mtime)?;
         match mode {
-            SaveMode::Create => self.create(temp, &path, now)?,
+            SaveMode::Create => {
+                let path = self.path_for(record.key.as_str())?;
+                let (temp, _) = self.write_record(record, now)?;
+                // S5: filed before the name appears, so a live session is always listed.
+                let _filed = self.file_under_account(&record.key, &record.data)?;
+                self.create(temp, &path, now)?;
+            }
             SaveMode::Update => {
-                let Entry::Regular(file, meta) = lock_entry(&path)? else {
-                    return Err(Error::Update);
-                };
-                if self.is_expired(&self.read_found(&file, &meta)?, now) {
-                    remove_if_present(&path)?;
-                    return Err(Error::Update);
-                }
-                self.replace(temp, &path)?;
-                // Unlocked only once the new content is in place.
-                drop(file);
+                self.write_over(record, now, |_| Ok(()))?;
             }
         }
         Ok(record.key.clone())
+    }
+
+    /// Compares and writes under the session file's `flock`, the lock every save and
+    /// delete of this store takes (see [Versions](self#versions)).
+    fn save_if(&self, record: &Record, expected: Version) -> Result<Version> {
+        self.write_over(record, self.clock.now(), |found| {
+            if found.version == expected {
+                Ok(())
+            } else {
+                Err(Error::Conflict)
+            }
+        })
+    }
+
+    /// Sets the file's modification time (under its lock); the content is not
+    /// rewritten (see [Versions](self#versions)).
+    fn touch(&self, key: &SessionKey, expires_at: OffsetDateTime) -> Result<()> {
+        self.touch_file(key, expires_at)
     }
 
     fn delete(&self, key: &SessionKey) -> Result<()> {
@@ -547,6 +628,16 @@ impl SessionStore for FileStore {
     /// skipped.
     fn clear_expired(&self) -> Result<u64> {
         self.sweep()
+    }
+
+    /// The account index, when [`with_account_index`](FileStore::with_account_index)
+    /// turned it on.
+    fn accounts(&self) -> Option<&dyn AccountSessions> {
+        if self.account_index {
+            Some(self)
+        } else {
+            None
+        }
     }
 }
 

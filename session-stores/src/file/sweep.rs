@@ -32,6 +32,10 @@ impl FileStore {
                 }
             }
         }
+        // After the session files, so the expired ones are counted above.
+        if self.account_index {
+            self.sweep_index();
+        }
         Ok(removed)
     }
 

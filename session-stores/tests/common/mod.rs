@@ -14,6 +14,7 @@
 )]
 
 pub mod cases;
+pub mod optional;
 pub mod proxy;
 pub mod redis;
 pub mod schema;
@@ -288,5 +289,12 @@ macro_rules! db_cases {
         $crate::db_test! { async fn clear_expired_in_batches() { common::cases::clear_expired_batches($kind).await } }
         $crate::db_test! { async fn sync_side_through_the_bridge() { common::cases::sync_bridge($kind).await } }
         $crate::db_test! { async fn concurrent_creates_never_share_a_key() { common::cases::concurrent_creates($kind).await } }
+        $crate::db_test! { async fn lookup_tells_expired_from_missing() { common::optional::lookup_tells_expired_from_missing($kind).await } }
+        $crate::db_test! { async fn versioned_saves_conflict_and_never_recreate() { common::optional::versioned_saves($kind).await } }
+        $crate::db_test! { async fn concurrent_versioned_appends_lose_nothing() { common::optional::concurrent_versioned_appends($kind).await } }
+        $crate::db_test! { async fn touch_moves_the_expiry() { common::optional::touch_moves_the_expiry($kind).await } }
+        $crate::db_test! { async fn account_index_lists_and_revokes() { common::optional::account_index($kind).await } }
+        $crate::db_test! { async fn django_layout_is_unversioned() { common::optional::django_layout_unversioned($kind).await } }
+        $crate::db_test! { async fn django_table_gains_the_version_column() { common::optional::django_table_gains_the_version_column($kind).await } }
     };
 }

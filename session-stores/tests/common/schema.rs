@@ -5,12 +5,17 @@
 //! real server, then compares what the server's catalogue says about the two tables
 //! (sqlite_master, pg_indexes and information_schema.columns,
 //! information_schema.statistics and .columns).
+//!
+//! Twice: with `Versioning::Off` the table is exactly Django's; then `migrate` of a
+//! versioned store (the default) on that same table, against Django's statements
+//! followed by the one `ALTER TABLE` that adds the version column ([`VERSION_SQLITE`]
+//! and its siblings): a Django table migrated and a table this store created agree.
 
 use std::sync::Arc;
 
 use session_api::signing::SecretKeys;
 use session_api::ManualClock;
-use session_stores::db::{DbOptions, DbPool, DbStore};
+use session_stores::db::{DbOptions, DbPool, DbStore, Versioning};
 
 use super::{pool_options, server_missing, unique_table, Kind, SECRET, START};
 
@@ -33,8 +38,20 @@ pub const DJANGO_MYSQL: [&str; 2] = [
     "CREATE INDEX `django_session_expire_date_a5c62663` ON `django_session` (`expire_date`)",
 ];
 
-fn options() -> DbOptions {
-    DbOptions::new(SecretKeys::new(SECRET)).clock(Arc::new(ManualClock::new(START)))
+/// The version column, as `migrate` of a versioned store adds it on SQLite.
+pub const VERSION_SQLITE: &str =
+    r#"ALTER TABLE "django_session" ADD COLUMN "version" bigint NOT NULL DEFAULT 0"#;
+/// The same on PostgreSQL.
+pub const VERSION_POSTGRES: &str =
+    r#"ALTER TABLE "django_session" ADD COLUMN "version" bigint NOT NULL DEFAULT 0"#;
+/// The same on MySQL.
+pub const VERSION_MYSQL: &str =
+    "ALTER TABLE `django_session` ADD COLUMN `version` bigint NOT NULL DEFAULT 0";
+
+fn options(versioning: Versioning) -> DbOptions {
+    DbOptions::new(SecretKeys::new(SECRET))
+        .clock(Arc::new(ManualClock::new(START)))
+        .versioning(versioning)
 }
 
 /// Runs each statement on `pool`.
@@ -55,49 +72,67 @@ async fn run(pool: &DbPool, statements: &[&str]) {
 
 /// Migrates Django's default table (`django_session`, not a per-test table: Django's
 /// index names derive from the table name) on `pool`, twice (idempotent).
-async fn migrate(pool: DbPool) -> DbStore {
-    let store = DbStore::new(pool, options()).expect("default options");
+async fn migrate(pool: DbPool, versioning: Versioning) -> DbStore {
+    let store = DbStore::new(pool, options(versioning)).expect("default options");
     store.migrate().await.expect("migrate");
     store.migrate().await.expect("migrate again");
     store
 }
 
+/// The statements of `django_session` in `sqlite_master`.
+async fn sqlite_catalogue(pool: &DbPool) -> Vec<String> {
+    let DbPool::Sqlite(p) = pool else {
+        unreachable!()
+    };
+    sqlx::query_scalar(
+        "SELECT sql FROM sqlite_master WHERE tbl_name = 'django_session' AND sql IS NOT NULL \
+         ORDER BY type DESC, name",
+    )
+    .fetch_all(p)
+    .await
+    .expect("catalogue")
+}
+
 /// SQLite: `migrate` leaves the very statements Django runs in `sqlite_master` (SQLite
-/// keeps the text, without `IF NOT EXISTS`).
+/// keeps the text, without `IF NOT EXISTS`); the version column is Django's table
+/// text with the column appended, as `ALTER TABLE` leaves it.
 pub async fn sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("schema.sqlite3").display());
     let pool = DbPool::connect(&url, &pool_options())
         .await
         .expect("SQLite");
-    let store = migrate(pool).await;
-    let DbPool::Sqlite(p) = store.pool() else {
-        unreachable!()
-    };
-    let ours: Vec<String> = sqlx::query_scalar(
-        "SELECT sql FROM sqlite_master WHERE tbl_name = 'django_session' AND sql IS NOT NULL \
-         ORDER BY type DESC, name",
-    )
-    .fetch_all(p)
-    .await
-    .expect("catalogue");
+    let store = migrate(pool, Versioning::Off).await;
+    let ours = sqlite_catalogue(store.pool()).await;
     assert_eq!(ours, DJANGO_SQLITE);
     // And Django's own statements give the same catalogue.
     let reference = DbPool::connect("sqlite::memory:", &pool_options())
         .await
         .expect("SQLite");
     run(&reference, &DJANGO_SQLITE).await;
-    let DbPool::Sqlite(r) = &reference else {
-        unreachable!()
-    };
-    let theirs: Vec<String> = sqlx::query_scalar(
-        "SELECT sql FROM sqlite_master WHERE tbl_name = 'django_session' AND sql IS NOT NULL \
-         ORDER BY type DESC, name",
+    assert_eq!(ours, sqlite_catalogue(&reference).await);
+
+    // The versioned store on the same (Django's) table adds exactly the column.
+    let versioned = migrate(store.pool().clone(), Versioning::default()).await;
+    run(&reference, &[VERSION_SQLITE]).await;
+    let ours = sqlite_catalogue(versioned.pool()).await;
+    assert_eq!(ours, sqlite_catalogue(&reference).await);
+    assert_eq!(
+        ours[0],
+        DJANGO_SQLITE[0].replace(
+            " NOT NULL)",
+            r#" NOT NULL, "version" bigint NOT NULL DEFAULT 0)"#
+        )
+    );
+    // A new database gets the same from one `migrate`.
+    let fresh = migrate(
+        DbPool::connect("sqlite::memory:", &pool_options())
+            .await
+            .expect("SQLite"),
+        Versioning::default(),
     )
-    .fetch_all(r)
-    .await
-    .expect("catalogue");
-    assert_eq!(ours, theirs);
+    .await;
+    assert_eq!(sqlite_catalogue(fresh.pool()).await, ours);
 }
 
 /// What PostgreSQL's catalogue says about `django_session` in `schema`: its columns,
@@ -155,10 +190,17 @@ pub async fn postgres() {
         DbPool::connect(&in_schema(&ours), &pool_options())
             .await
             .expect("connect"),
+        Versioning::Off,
     )
     .await;
     let theirs = pg_catalogue(&admin, &django).await;
     let mine = pg_catalogue(&admin, &ours).await;
+    // The versioned store on the same table, against Django's plus the column.
+    let versioned = migrate(store.pool().clone(), Versioning::default()).await;
+    run(&reference, &[VERSION_POSTGRES]).await;
+    let theirs_versioned = pg_catalogue(&admin, &django).await;
+    let mine_versioned = pg_catalogue(&admin, &ours).await;
+    drop(versioned);
     for schema in [&django, &ours] {
         sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
             .execute(&admin)
@@ -176,6 +218,10 @@ pub async fn postgres() {
             "CREATE INDEX django_session_session_key_c0390e0f_like ON django_session USING btree (session_key varchar_pattern_ops)",
         ]
     );
+    assert_eq!(mine_versioned, theirs_versioned);
+    assert_eq!(mine_versioned[..3], mine[..3]);
+    assert_eq!(mine_versioned[3], "version bigint NO ");
+    assert_eq!(mine_versioned[4..], mine[3..]);
 }
 
 /// What MySQL's catalogue says about `django_session` in `database`.
@@ -241,10 +287,17 @@ pub async fn mysql() {
         DbPool::connect(&in_database(&ours), &pool_options())
             .await
             .expect("connect"),
+        Versioning::Off,
     )
     .await;
     let theirs = mysql_catalogue(&admin, &django).await;
     let mine = mysql_catalogue(&admin, &ours).await;
+    // The versioned store on the same table, against Django's plus the column.
+    let versioned = migrate(store.pool().clone(), Versioning::default()).await;
+    run(&reference, &[VERSION_MYSQL]).await;
+    let theirs_versioned = mysql_catalogue(&admin, &django).await;
+    let mine_versioned = mysql_catalogue(&admin, &ours).await;
+    drop(versioned);
     reference.close().await;
     store.pool().close().await;
     for db in [&django, &ours] {
@@ -261,4 +314,12 @@ pub async fn mysql() {
             "PRIMARY 1 session_key 0 BTREE",
         ]
     );
+    assert_eq!(mine_versioned, theirs_versioned);
+    assert_eq!(mine_versioned[..3], mine[..3]);
+    assert!(
+        mine_versioned[3].starts_with("version bigint"),
+        "{}",
+        mine_versioned[3]
+    );
+    assert_eq!(mine_versioned[4..], mine[3..]);
 }

@@ -1,7 +1,9 @@
 //! Redis through `fred` (feature `redis`).
 
+mod scripts;
+
 use std::fmt;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,10 +13,14 @@ use fred::prelude::{
     ServerConfig, SetOptions, Value,
 };
 use fred::types::{ClusterHash, ConnectHandle, CustomCommand};
-use session_api::{Error, Result};
-use sha1::{Digest, Sha1};
+use session_api::{Error, Result, Version};
 
-use super::{Cache, Replaced, Stamp};
+use self::scripts::{
+    Script, COMPARE_AND_SET, GET_WITH_TTL, INDEX_ADD, INDEX_MEMBERS, INDEX_REMOVE, REPLACE,
+    REPLACE_IF_VERSION, TAKE_OVER, TOUCH,
+};
+use super::{Cache, Replaced, Stamp, Touched};
+use crate::digest::version_hex;
 
 /// How a [`RedisCache`] talks to Redis: timeouts and reconnection.
 ///
@@ -91,9 +97,13 @@ impl RedisOptions {
 ///
 /// Commands: `SET NX PX` (add; when the key is taken, a script takes over an entry
 /// whose [`Stamp`] has passed), `SET XX PX` (replace without a stamp check), `SET PX`,
-/// `GET`, `DEL`, and Lua scripts for the rest, each touching one key: replace with a
-/// stamp check (`EXISTS`, `GETRANGE` of the stamp, `SET PX` or `DEL`: nothing is sent
-/// back), compare-and-set (`GET`, `SET PX`) and get-with-TTL (`GET`, `PTTL`). Scripts are sent as `EVALSHA` (the script's SHA-1), and as
+/// `GET`, `DEL`, `GETDEL` (take), and Lua scripts for the rest, each touching one key:
+/// replace with a stamp check (`EXISTS`, `GETRANGE` of the stamp, `SET PX` or `DEL`:
+/// nothing is sent back), replace-if-version (`GET`, `redis.sha1hex`, `SET PX`), touch
+/// (`GETRANGE`, `SETRANGE` of the stamp, `PEXPIRE`), compare-and-set (`GET`,
+/// `SET PX`), get-with-TTL (`GET`, `PTTL`), and the account index's add, list and
+/// removal (`ZREMRANGEBYSCORE`, then `ZADD` and `PEXPIRE`, or `ZRANGE`; `ZREM`).
+/// Scripts are sent as `EVALSHA` (the script's SHA-1), and as
 /// `EVAL` once when the server answers `NOSCRIPT` (after a restart or on a new
 /// Cluster node), which caches them again. Each command is sent with `fail_fast`
 /// (while the connection is down it fails at once instead of waiting for a
@@ -347,72 +357,6 @@ fn unexpected(reply: &Value) -> Error {
     Error::backend(format!("unexpected Redis reply of kind {:?}", reply.kind()))
 }
 
-/// A Lua script and its SHA-1, the name `EVALSHA` knows it by.
-struct Script {
-    body: &'static str,
-    sha: LazyLock<String>,
-}
-
-fn sha1_hex(body: &str) -> String {
-    Sha1::digest(body.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Whether the value under a key ends with a stamp at or before ARGV[3] (see
-/// [`Stamp`]): the last 43 bytes are `"expires":"` (11), the stamp (30) and `"}`.
-/// Compared byte by byte: Lua's `<=` on strings follows the server's locale.
-macro_rules! lua_expired {
-    () => {
-        "local function expired(key, now) \
-           local t = redis.call('GETRANGE', key, -43, -1) \
-           if #t ~= 43 or string.sub(t, 1, 11) ~= '\"expires\":\"' or string.sub(t, 42) ~= '\"}' then return false end \
-           for i = 1, 30 do \
-             local a, b = string.byte(t, 11 + i), string.byte(now, i) \
-             if a ~= b then return a < b end \
-           end \
-           return true \
-         end "
-    };
-}
-
-/// `add` after `SET NX` found the key taken: takes over an entry whose stamp has
-/// passed. 1 when stored.
-static TAKE_OVER: Script = Script {
-    body: concat!(
-        lua_expired!(),
-        "if redis.call('EXISTS', KEYS[1]) == 1 and not expired(KEYS[1], ARGV[3]) then return 0 end \
-         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1"
-    ),
-    sha: LazyLock::new(|| sha1_hex(TAKE_OVER.body)),
-};
-
-/// `replace`: 0 absent, 1 stored, 2 expired (and removed).
-static REPLACE: Script = Script {
-    body: concat!(
-        lua_expired!(),
-        "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end \
-         if expired(KEYS[1], ARGV[3]) then redis.call('DEL', KEYS[1]) return 2 end \
-         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1"
-    ),
-    sha: LazyLock::new(|| sha1_hex(REPLACE.body)),
-};
-
-/// `compare_and_set`: `SET` with `PX` only when `GET` gives the expected value.
-static COMPARE_AND_SET: Script = Script {
-    body: "if redis.call('GET', KEYS[1]) == ARGV[1] then \
-           redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 else return 0 end",
-    sha: LazyLock::new(|| sha1_hex(COMPARE_AND_SET.body)),
-};
-
-/// `get_with_ttl`: nil, or the value and its `PTTL`.
-static GET_WITH_TTL: Script = Script {
-    body: "local v = redis.call('GET', KEYS[1]) if not v then return false end \
-           return {v, redis.call('PTTL', KEYS[1])}",
-    sha: LazyLock::new(|| sha1_hex(GET_WITH_TTL.body)),
-};
-
 fn px_millis(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
 }
@@ -547,6 +491,110 @@ impl Cache for RedisCache {
         let args = vec![bytes_arg(expected), bytes_arg(value), px_millis(ttl).into()];
         let reply = self.run(&COMPARE_AND_SET, key, args).await?;
         Ok(int_reply(&reply)? == 1)
+    }
+
+    async fn replace_if_version(
+        &self,
+        key: &str,
+        expected: Version,
+        value: &[u8],
+        ttl: Duration,
+        now: &Stamp,
+    ) -> Result<Replaced> {
+        let args = vec![
+            bytes_arg(value),
+            px_millis(ttl).into(),
+            now.as_str().into(),
+            version_hex(expected).into(),
+        ];
+        let reply = self.run(&REPLACE_IF_VERSION, key, args).await?;
+        match int_reply(&reply)? {
+            0 => Ok(Replaced::Absent),
+            1 => Ok(Replaced::Stored),
+            2 => Ok(Replaced::Expired),
+            3 => Ok(Replaced::Conflict),
+            _ => Err(unexpected(&reply)),
+        }
+    }
+
+    async fn touch(
+        &self,
+        key: &str,
+        expires: &Stamp,
+        ttl: Duration,
+        now: &Stamp,
+        want_value: bool,
+    ) -> Result<Touched> {
+        let args = vec![
+            expires.as_str().into(),
+            px_millis(ttl).into(),
+            now.as_str().into(),
+            if want_value { "1" } else { "0" }.into(),
+        ];
+        match self.run(&TOUCH, key, args).await? {
+            reply @ (Value::String(_) | Value::Bytes(_)) => {
+                Ok(Touched::Stored(Self::bytes(reply)?))
+            }
+            reply => match int_reply(&reply)? {
+                0 => Ok(Touched::Absent),
+                1 => Ok(Touched::Stored(None)),
+                2 => Ok(Touched::Expired),
+                _ => Err(unexpected(&reply)),
+            },
+        }
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let reply: Value = self
+            .client
+            .with_options(&self.per_command)
+            .getdel(key)
+            .await
+            .map_err(classify)?;
+        Self::bytes(reply)
+    }
+
+    async fn index_add(
+        &self,
+        index: &str,
+        member: &str,
+        score: i64,
+        ttl: Duration,
+        now: i64,
+    ) -> Result<()> {
+        let args = vec![
+            member.into(),
+            score.into(),
+            now.into(),
+            px_millis(ttl).into(),
+        ];
+        self.run(&INDEX_ADD, index, args).await?;
+        Ok(())
+    }
+
+    async fn index_members(&self, index: &str, now: i64) -> Result<Vec<String>> {
+        match self.run(&INDEX_MEMBERS, index, vec![now.into()]).await? {
+            Value::Array(members) => members
+                .into_iter()
+                .map(|member| match member {
+                    Value::String(s) => Ok(s.to_string()),
+                    Value::Bytes(b) => String::from_utf8(b.to_vec())
+                        .map_err(|_| Error::backend("an index member is not UTF-8")),
+                    other => Err(unexpected(&other)),
+                })
+                .collect(),
+            Value::Null => Ok(Vec::new()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn index_remove(&self, index: &str, members: &[String]) -> Result<()> {
+        if members.is_empty() {
+            return Ok(());
+        }
+        let members = members.iter().map(|m| m.as_str().into()).collect();
+        self.run(&INDEX_REMOVE, index, members).await?;
+        Ok(())
     }
 }
 

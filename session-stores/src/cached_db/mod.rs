@@ -5,8 +5,9 @@
 //! The durable layer is any [`AsyncSessionStore`] with server-side records: Django's
 //! pairing is [the database store](crate::db::DbStore), but the file store (through
 //! [`SyncToAsync`](session_api::SyncToAsync)) or a store of your own works the same.
-//! Below, "the database" means that layer. `CachedDbStore<DbStore>` also lists and
-//! revokes an account's sessions.
+//! Below, "the database" means that layer. What it supports beyond Django's six
+//! operations, this store supports too, kept in step with the cache (see
+//! [Versions, touches, accounts](self#versions-touches-accounts)).
 //!
 //! # Guarantees
 //!
@@ -62,7 +63,8 @@
 //!   interval. A miss: a cache read, the lease (one command), the database read and
 //!   the fill (one `EVALSHA`). A save: the lease, the database write and the swap
 //!   (one `EVALSHA`): two cache commands where Django sends one. A delete: unchanged (the row,
-//!   then `DEL`).
+//!   then `DEL`). Over a versioned durable store, a plain save and a touch remove
+//!   the entry instead of the swap, so the next load is a miss.
 //! * With the cache failing, each save and delete also writes the epoch (concurrent
 //!   failures in one process share a write) and waits 1.25 × the interval; each epoch
 //!   change turns every cached entry into one miss. Keep the interval equal in every
@@ -153,6 +155,33 @@
 //!   save of more is refused before the database is written, and a pickle beyond them
 //!   (written by Django) is not served from the cache: the database answers.
 //!
+//! # Versions, touches, accounts
+//!
+//! The capabilities are the durable store's (rules V1, V4, S5), each forwarded:
+//!
+//! * **Versions** are the durable store's (a counter column for the database): a
+//!   cached entry carries the version of the record it copies (`"version":<n>` before
+//!   the stamp, in the JSON of [`CacheFormat::Native`] and in the trailer of
+//!   [`CacheFormat::Django`], which Django reads past), so a cached load gives the
+//!   version a database load would. `asave_if` is the durable store's, then the swap
+//!   above with the version it returned. A plain save (`asave`, a create) returns no
+//!   version, so over a versioned durable store it leaves no entry (its lease is
+//!   removed) and the next load fills the cache from the database; an entry without
+//!   a version (written before, or by a store over the same cache without versions)
+//!   is not served over a versioned durable store. Over an unversioned one (Django's
+//!   table with [`Versioning::Off`](crate::db::Versioning::Off)) saves fill the cache
+//!   as always and loads give no version.
+//! * **`atouch`** is the durable store's, under a lease like a save: the cached copy
+//!   goes, so no load racing the touch can put the old expiry or version back, and
+//!   the next load fills it again.
+//! * **`alookup`**: a cache hit, else the durable store's lookup (`Expired` where it
+//!   tells).
+//! * **The account index** is the durable store's ([`AsyncSessionStore::accounts`]:
+//!   `Some` when it has one). `arevoke_all` and `arevoke_all_except` list the
+//!   account's sessions there and delete each through this store (database, then
+//!   cache, as `delete`), so no cached copy of a revoked session stays loadable; do
+//!   not revoke through the durable store directly.
+//!
 //! # When the cache fails
 //!
 //! Reads and writes go on from the database: a failing cache read is logged and the
@@ -172,22 +201,23 @@
 //! * Whoever can write to the cache can write sessions and epochs (nothing in the
 //!   cache is signed): keep it private.
 
+mod accounts;
+mod epoch;
+
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use serde_json::Value;
+use session_api::store::{AsyncAccountSessions, Lookup, Version};
 use session_api::{
-    AsyncSessionStore, Capabilities, Clock, Error, Record, Result, SaveMode, SessionData,
-    SessionKey,
+    AsyncSessionStore, Capabilities, Clock, Error, Record, Result, SaveMode, SessionKey,
 };
-use time::{OffsetDateTime, PrimitiveDateTime};
-use tokio::sync::Mutex;
+use time::OffsetDateTime;
 
-use crate::cache::{ttl_for, Cache, CacheFormat, CacheValue, Stamp, MAX_TTL};
-#[cfg(feature = "db")]
-use crate::db::DbStore;
+use self::epoch::Epoch;
+use crate::cache::{ttl_for, Body, Cache, CacheFormat, CacheValue, Meta, Stamp};
 
 pub use crate::cache::KEY_SEPARATOR;
 
@@ -209,21 +239,11 @@ const LEASE_TTL: Duration = Duration::from_secs(5);
 /// Where cache failures are logged (Django's logger).
 const LOG_TARGET: &str = "django.contrib.sessions";
 
-/// The process's view of the epoch.
-#[derive(Default)]
-struct Epoch {
-    /// The last token read or written, and when that read (or write) started.
-    seen: Mutex<Option<(String, Instant)>>,
-    /// The last epoch change of this process: when its write started and ended.
-    changed: Mutex<Option<(Instant, Instant)>>,
-}
-
 /// The write-through store over a durable store `D` and a [`Cache`]. See the
 /// [module docs](self).
 ///
 /// `D` defaults to `dyn AsyncSessionStore`, so `CachedDbStore` alone names a store
-/// over any durable layer; `CachedDbStore<DbStore>` keeps the concrete type (and its
-/// account methods).
+/// over any durable layer; `CachedDbStore<DbStore>` keeps the concrete type.
 ///
 /// ```no_run
 /// # async fn demo() -> session_api::Result<()> {
@@ -359,92 +379,27 @@ impl<D: AsyncSessionStore + ?Sized> CachedDbStore<D> {
         tracing::error!(target: LOG_TARGET, "Error {what} cache ({:?}): {err}", self.cache);
     }
 
-    /// The current epoch: the one this process saw less than an interval ago, else
-    /// the database's (written first when there is none).
-    async fn epoch(&self) -> Result<String> {
-        let mut seen = self.epoch.seen.lock().await;
-        if let Some((token, at)) = seen.as_ref() {
-            if at.elapsed() < self.interval {
-                return Ok(token.clone());
-            }
-        }
-        let started = Instant::now();
-        let key = SessionKey::parse(EPOCH_KEY)?;
-        let stored = self.durable.aload(&key).await?.and_then(|record| {
-            record
-                .data
-                .get_value("token")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        });
-        let token = match stored {
-            Some(token) => token,
-            None => self.write_epoch().await?,
-        };
-        *seen = Some((token.clone(), started));
-        Ok(token)
+    /// Whether durable versions are copied into the entries (rule V1): then an
+    /// entry without one (written before, or after a plain save) is not served.
+    fn versioned(&self) -> bool {
+        self.durable.capabilities().versioned
     }
 
-    /// Writes a new epoch to the database, whatever it held; returns it.
-    async fn write_epoch(&self) -> Result<String> {
-        let token = token();
-        let mut data = SessionData::new();
-        data.insert("token".to_owned(), Value::String(token.clone()));
-        let expires_at = time::Duration::try_from(MAX_TTL)
-            .ok()
-            .and_then(|age| self.clock.now().checked_add(age))
-            .unwrap_or(PrimitiveDateTime::MAX.assume_utc());
-        let record = Record::new(SessionKey::parse(EPOCH_KEY)?, data, expires_at);
-        match self.durable.asave(&record, SaveMode::Update).await {
-            Ok(_) => {}
-            Err(Error::Update) => match self.durable.asave(&record, SaveMode::Create).await {
-                Ok(_) => {}
-                // Created by another process in between: overwrite it.
-                Err(Error::Create) => {
-                    self.durable.asave(&record, SaveMode::Update).await?;
-                }
-                Err(err) => return Err(err),
-            },
-            Err(err) => return Err(err),
-        }
-        Ok(token)
-    }
-
-    /// Distrusts every cache entry written before `after` (a write whose cache step
-    /// failed): a new epoch whose write started after `after` (this one, or a
-    /// concurrent one of this process), then the wait that lets every process read
-    /// it.
-    async fn change_epoch(&self, after: Instant) -> Result<()> {
-        let done = {
-            let mut changed = self.epoch.changed.lock().await;
-            match *changed {
-                Some((started, done)) if started >= after => done,
-                _ => {
-                    let started = Instant::now();
-                    let token = self.write_epoch().await?;
-                    let done = Instant::now();
-                    *self.epoch.seen.lock().await = Some((token, started));
-                    *changed = Some((started, done));
-                    done
-                }
-            }
-        };
-        let wait = self.interval + self.interval / 4;
-        tokio::time::sleep_until(tokio::time::Instant::from_std(done + wait)).await;
-        Ok(())
-    }
-
-    /// Whether `bytes` is an entry to serve: not a lease, the current epoch, live.
-    async fn trusted(&self, bytes: &[u8]) -> Result<Option<(SessionData, OffsetDateTime)>> {
+    /// The record `bytes` holds, if it is an entry to serve: not a lease, the current
+    /// epoch, live, and carrying the durable version where there is one.
+    async fn trusted(&self, key: &SessionKey, bytes: &[u8]) -> Result<Option<Record>> {
         let value = CacheValue::decode(&self.format, bytes);
-        if value.lease || value.epoch.is_none() {
+        if value.lease || value.epoch.is_none() || (self.versioned() && value.version.is_none()) {
             return Ok(None);
         }
         let epoch = self.epoch().await?;
         if value.epoch.as_deref() != Some(epoch.as_str()) {
             return Ok(None);
         }
-        Ok(value.into_live(self.clock.now()))
+        let version = value.version;
+        Ok(value.into_live(self.clock.now()).map(|(data, expires_at)| {
+            Record::new(key.clone(), data, expires_at).with_version(version)
+        }))
     }
 
     /// A load's fill: the lease in the slot it found (`observed`), the database read,
@@ -474,134 +429,34 @@ impl<D: AsyncSessionStore + ?Sized> CachedDbStore<D> {
             }
         }
     }
-}
 
-#[cfg(feature = "db")]
-impl CachedDbStore<DbStore> {
-    /// The live sessions of `account_id` (see [`DbStore::list_account_sessions`]).
-    ///
-    /// # Errors
-    ///
-    /// As [`DbStore::list_account_sessions`].
-    pub async fn list_account_sessions(
+    /// A write through both layers (see the [module docs](self#how)): the lease,
+    /// then `write` on the durable store, then the swap of the lease for the entry of
+    /// `body` expiring at `expires_at` with the version `write` gives, or the lease's
+    /// removal when there is nothing to cache (no body, as for a touch; an expired
+    /// record; a versioned durable store that gave no version, as a plain save). A
+    /// failing durable write is the result, its lease removed.
+    async fn through<T>(
         &self,
-        account_id: i64,
-    ) -> Result<Vec<(SessionKey, OffsetDateTime)>> {
-        self.durable.list_account_sessions(account_id).await
-    }
-
-    /// Deletes every live session of `account_id` from the database and the cache;
-    /// returns how many. Use this rather than the [`DbStore`]'s own revoke, which
-    /// would leave the cached copies loadable. Expired rows are left to
-    /// `clear_expired`.
-    ///
-    /// # Errors
-    ///
-    /// As [`DbStore::list_account_sessions`], and as `delete` for each session.
-    pub async fn revoke_account_sessions(&self, account_id: i64) -> Result<u64> {
-        let mut revoked = 0;
-        for (key, _) in self.durable.list_account_sessions(account_id).await? {
-            self.adelete(&key).await?;
-            revoked += 1;
-        }
-        Ok(revoked)
-    }
-}
-
-#[async_trait]
-impl<D: AsyncSessionStore + ?Sized> AsyncSessionStore for CachedDbStore<D> {
-    /// The durable store's (server side, `clear_expired`, and `list_by_account` where
-    /// it lists: `CachedDbStore<DbStore>` has the methods, which keep the cache in
-    /// step); never `backend_ttl`, the durable records outliving the cache's.
-    fn capabilities(&self) -> Capabilities {
-        self.durable.capabilities().with_backend_ttl(false)
-    }
-
-    async fn aexists(&self, key: &SessionKey) -> Result<bool> {
-        if is_epoch_key(key) {
-            return Ok(false);
-        }
-        match self.cache.get(&self.cache_key(key)).await {
-            Ok(Some(text)) if self.trusted(&text).await?.is_some() => return Ok(true),
-            Ok(_) => {}
-            Err(err) => self.cache_failed("reading from", &err),
-        }
-        self.durable.aexists(key).await
-    }
-
-    async fn aload(&self, key: &SessionKey) -> Result<Option<Record>> {
-        if is_epoch_key(key) {
-            return Ok(None);
-        }
-        let cache_key = self.cache_key(key);
-        let observed = match self.cache.get(&cache_key).await {
-            Ok(observed) => observed,
-            Err(err) => {
-                // No fill: the slot cannot be leased.
-                self.cache_failed("reading from", &err);
-                return self.durable.aload(key).await;
-            }
-        };
-        if let Some(text) = &observed {
-            if let Some((data, expires_at)) = self.trusted(text).await? {
-                return Ok(Some(Record::new(key.clone(), data, expires_at)));
-            }
-        }
-        // Read before the row, so the entry's stamp is never newer than its data.
-        let epoch = self.epoch().await?;
-        let stamp = Stamp::at(self.clock.now())?;
-        let lease = self
-            .take_slot(&cache_key, observed.as_deref(), &stamp)
-            .await;
-        // Django's `cached_db` drops a session whose row is missing as it is.
-        let Some(record) = self.durable.aload(key).await? else {
-            return Ok(None);
-        };
-        let now = self.clock.now();
-        if let Some(lease) = lease.filter(|_| record.expires_at > now) {
-            let ttl = ttl_for(record.expires_at, now);
-            let entry =
-                CacheValue::encode(&self.format, &record.data, record.expires_at, Some(&epoch));
-            let filled = match entry {
-                Ok(value) => {
-                    self.cache
-                        .compare_and_set(&cache_key, &lease, &value, ttl)
-                        .await
-                }
-                Err(err) => Err(err),
-            };
-            if let Err(err) = filled {
-                self.cache_failed("saving to", &err);
-            }
-        }
-        Ok(Some(record))
-    }
-
-    async fn asave(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
-        if is_epoch_key(&record.key) {
-            return Err(match mode {
-                SaveMode::Create => Error::Create,
-                SaveMode::Update => Error::Update,
-            });
-        }
+        key: &SessionKey,
+        body: Option<Body>,
+        expires_at: OffsetDateTime,
+        write: impl Future<Output = Result<(T, Option<Version>)>> + Send,
+    ) -> Result<T> {
         // Read before the write, so the entry's stamp is never newer than its data.
         let epoch = self.epoch().await?;
-        let cache_key = self.cache_key(&record.key);
-        // Refused here, before the database is written: data the cache's format
-        // cannot hold (Django's pickle limits).
-        let entry =
-            CacheValue::encode(&self.format, &record.data, record.expires_at, Some(&epoch))?;
+        let cache_key = self.cache_key(key);
         let lease = self.lease();
         let leased = match self.cache.set(&cache_key, &lease, LEASE_TTL).await {
             Ok(()) => true,
             Err(err) => {
-                // Logged once; the epoch settles this save (no second timeout).
+                // Logged once; the epoch settles this write (no second timeout).
                 self.cache_failed("saving to", &err);
                 false
             }
         };
-        let saved = match self.durable.asave(record, mode).await {
-            Ok(saved) => saved,
+        let (written, version) = match write.await {
+            Ok(written) => written,
             Err(err) => {
                 if leased {
                     // Frees the slot for the next fill; a lease left reads as a miss.
@@ -613,22 +468,32 @@ impl<D: AsyncSessionStore + ?Sized> AsyncSessionStore for CachedDbStore<D> {
         let after = Instant::now();
         if !leased {
             self.change_epoch(after).await?;
-            return Ok(saved);
+            return Ok(written);
         }
         let now = self.clock.now();
-        let swapped = if record.expires_at <= now {
-            // Already expired: nothing to cache (and nothing for Django to read); the
-            // lease goes below.
-            Ok(false)
-        } else {
-            let ttl = ttl_for(record.expires_at, now);
-            self.cache
-                .compare_and_set(&cache_key, &lease, &entry, ttl)
-                .await
+        let entry = body.filter(|_| expires_at > now && (version.is_some() || !self.versioned()));
+        let swapped = match entry {
+            // Nothing to cache (and, expired, nothing for Django to read): the lease
+            // goes below.
+            None => Ok(false),
+            Some(body) => match body.finish(
+                Meta {
+                    epoch: Some(&epoch),
+                    version,
+                },
+                expires_at,
+            ) {
+                Ok(entry) => {
+                    self.cache
+                        .compare_and_set(&cache_key, &lease, &entry, ttl_for(expires_at, now))
+                        .await
+                }
+                Err(err) => Err(err),
+            },
         };
         let failure = match swapped {
-            Ok(true) => return Ok(saved),
-            // Another save or delete took the slot, or the record has expired:
+            Ok(true) => return Ok(written),
+            // Another write or delete took the slot, or there is nothing to cache:
             // remove whatever is there.
             Ok(false) => None,
             Err(err) => Some(err),
@@ -644,7 +509,145 @@ impl<D: AsyncSessionStore + ?Sized> AsyncSessionStore for CachedDbStore<D> {
                 self.change_epoch(after).await?;
             }
         }
-        Ok(saved)
+        Ok(written)
+    }
+
+    /// Refuses, before the database is written, data the cache's format cannot hold
+    /// (Django's pickle limits) or an expiry no stamp can hold.
+    fn body(&self, record: &Record) -> Result<Body> {
+        Stamp::at(record.expires_at)?;
+        Body::of(&self.format, &record.data)
+    }
+}
+
+/// The error a write of the reserved epoch key gets here (see [`EPOCH_KEY`]).
+fn reserved(mode: SaveMode) -> Error {
+    match mode {
+        SaveMode::Create => Error::Create,
+        SaveMode::Update => Error::Update,
+    }
+}
+
+#[async_trait]
+impl<D: AsyncSessionStore + ?Sized> AsyncSessionStore for CachedDbStore<D> {
+    /// The durable store's (server side, `clear_expired`, `versioned`, `touch`,
+    /// `list_by_account`, each kept in step with the cache here); never
+    /// `backend_ttl`, the durable records outliving the cache's.
+    fn capabilities(&self) -> Capabilities {
+        self.durable.capabilities().with_backend_ttl(false)
+    }
+
+    async fn aexists(&self, key: &SessionKey) -> Result<bool> {
+        if is_epoch_key(key) {
+            return Ok(false);
+        }
+        match self.cache.get(&self.cache_key(key)).await {
+            Ok(Some(text)) if self.trusted(key, &text).await?.is_some() => return Ok(true),
+            Ok(_) => {}
+            Err(err) => self.cache_failed("reading from", &err),
+        }
+        self.durable.aexists(key).await
+    }
+
+    async fn aload(&self, key: &SessionKey) -> Result<Option<Record>> {
+        Ok(self.alookup(key).await?.into_record())
+    }
+
+    /// A cache hit is `Found`; otherwise the durable store's lookup (`Expired` where
+    /// it tells), and a found record fills the cache.
+    async fn alookup(&self, key: &SessionKey) -> Result<Lookup> {
+        if is_epoch_key(key) {
+            return Ok(Lookup::Missing);
+        }
+        let cache_key = self.cache_key(key);
+        let observed = match self.cache.get(&cache_key).await {
+            Ok(observed) => observed,
+            Err(err) => {
+                // No fill: the slot cannot be leased.
+                self.cache_failed("reading from", &err);
+                return self.durable.alookup(key).await;
+            }
+        };
+        if let Some(text) = &observed {
+            if let Some(record) = self.trusted(key, text).await? {
+                return Ok(Lookup::Found(record));
+            }
+        }
+        // Read before the row, so the entry's stamp is never newer than its data.
+        let epoch = self.epoch().await?;
+        let stamp = Stamp::at(self.clock.now())?;
+        let lease = self
+            .take_slot(&cache_key, observed.as_deref(), &stamp)
+            .await;
+        // Django's `cached_db` drops a session whose row is missing as it is.
+        let record = match self.durable.alookup(key).await? {
+            Lookup::Found(record) => record,
+            other => return Ok(other),
+        };
+        let now = self.clock.now();
+        let fill = lease
+            .filter(|_| record.expires_at > now && (record.version.is_some() || !self.versioned()));
+        if let Some(lease) = fill {
+            let meta = Meta {
+                epoch: Some(&epoch),
+                version: record.version,
+            };
+            let filled =
+                match CacheValue::encode(&self.format, &record.data, record.expires_at, meta) {
+                    Ok(value) => {
+                        let ttl = ttl_for(record.expires_at, now);
+                        self.cache
+                            .compare_and_set(&cache_key, &lease, &value, ttl)
+                            .await
+                    }
+                    Err(err) => Err(err),
+                };
+            if let Err(err) = filled {
+                self.cache_failed("saving to", &err);
+            }
+        }
+        Ok(Lookup::Found(record))
+    }
+
+    /// On a versioned durable store the entry is not refilled (the new version is
+    /// not known here): the next load reads the database and fills it.
+    async fn asave(&self, record: &Record, mode: SaveMode) -> Result<SessionKey> {
+        if is_epoch_key(&record.key) {
+            return Err(reserved(mode));
+        }
+        let body = self.body(record)?;
+        self.through(&record.key, Some(body), record.expires_at, async {
+            Ok((self.durable.asave(record, mode).await?, None))
+        })
+        .await
+    }
+
+    /// The durable store's versioned save; the entry then carries the version it
+    /// returns, so a cached load gives what a database load would.
+    async fn asave_if(&self, record: &Record, expected: Version) -> Result<Version> {
+        if is_epoch_key(&record.key) {
+            return Err(Error::Update);
+        }
+        let body = self.body(record)?;
+        self.through(&record.key, Some(body), record.expires_at, async {
+            let version = self.durable.asave_if(record, expected).await?;
+            Ok((version, Some(version)))
+        })
+        .await
+    }
+
+    /// The durable store's touch; the cached entry goes (under a lease, so no load
+    /// racing the touch puts the old expiry or version back), and the next load
+    /// fills it again.
+    async fn atouch(&self, key: &SessionKey, expires_at: OffsetDateTime) -> Result<()> {
+        if is_epoch_key(key) {
+            return Err(Error::Update);
+        }
+        self.through(key, None, expires_at, async {
+            self.durable.atouch(key, expires_at).await?;
+            Ok(((), None))
+        })
+        .await
     }
 
     async fn adelete(&self, key: &SessionKey) -> Result<()> {
@@ -662,5 +665,13 @@ impl<D: AsyncSessionStore + ?Sized> AsyncSessionStore for CachedDbStore<D> {
 
     async fn aclear_expired(&self) -> Result<u64> {
         self.durable.aclear_expired().await
+    }
+
+    /// The durable store's index, where it has one; revoking goes through this
+    /// store's delete, so the cached copies go too.
+    fn accounts(&self) -> Option<&dyn AsyncAccountSessions> {
+        self.durable
+            .accounts()
+            .map(|_| self as &dyn AsyncAccountSessions)
     }
 }
