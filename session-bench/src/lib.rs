@@ -22,6 +22,7 @@ pub mod section;
 pub mod setup;
 pub mod subject;
 pub mod subjects;
+pub mod versions;
 
 pub use error::{BenchError, Result};
 pub use report::{Report, Row, Value};

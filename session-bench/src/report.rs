@@ -123,7 +123,12 @@ impl Report {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{}\n", self.setup);
-        for table in [Table::Stores, Table::Cookies, Table::Requests] {
+        for table in [
+            Table::Stores,
+            Table::Versions,
+            Table::Cookies,
+            Table::Requests,
+        ] {
             let rows: Vec<&Row> = self.rows.iter().filter(|r| r.table == table).collect();
             if rows.is_empty() {
                 continue;
@@ -133,6 +138,7 @@ impl Report {
                 Table::Stores => "Store operations",
                 Table::Cookies => "Signed-cookie encode and decode",
                 Table::Requests => "Requests through the middleware core",
+                Table::Versions => "Versioned saves (rule V1)",
             };
             let _ = writeln!(
                 out,

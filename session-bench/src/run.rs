@@ -210,6 +210,8 @@ pub async fn run(settings: &Settings) -> Result<Report> {
                 have_pg = true;
                 if settings.wants("PostgreSQL") {
                     sections.extend(found);
+                    sections
+                        .push(setup::versions_postgres(&servers.postgres, &tag, settings.ping).await?);
                 }
             }
             Err(err) => missing(settings, &mut notes, "PostgreSQL", err)?,
@@ -236,6 +238,7 @@ pub async fn run(settings: &Settings) -> Result<Report> {
                 have_redis = true;
                 if settings.wants("Redis") {
                     sections.push(found);
+                    sections.push(setup::versions_redis(&servers.redis, &redis_prefix).await?);
                 }
             }
             Err(err) => missing(settings, &mut notes, "Redis", err)?,

@@ -45,6 +45,8 @@ pub enum Table {
     Cookies,
     /// Requests through the middleware core: ours only.
     Requests,
+    /// Saves of one store with `asave_if` beside plain `asave` (rule V1).
+    Versions,
 }
 
 impl Table {
@@ -65,6 +67,10 @@ impl Table {
                 ("Django 5.2 signing", "Django"),
             ],
             Table::Requests => &[("ours (middleware core, memory store)", "ours")],
+            Table::Versions => &[
+                ("ours, versioned saves (asave_if)", "versioned"),
+                ("ours, plain saves (asave)", "plain"),
+            ],
         }
     }
 
@@ -74,6 +80,7 @@ impl Table {
             Table::Stores => (&Op::STORE, &TASKS),
             Table::Cookies => (&Op::COOKIE, &[1]),
             Table::Requests => (&Op::REQUEST, &TASKS),
+            Table::Versions => (&Op::VERSIONED, &TASKS),
         };
         let mut cells = Vec::new();
         for &op in ops {

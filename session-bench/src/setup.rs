@@ -13,7 +13,7 @@ use std::sync::Arc;
 use session_api::{JsonSerializer, SecretKeys, SessionBackend, SessionCodec, SystemClock};
 use session_stores::cache::{CacheStore, RedisCache, RedisOptions};
 use session_stores::cached_db::CachedDbStore;
-use session_stores::db::{sqlx, DbOptions, DbPool, DbPoolOptions, DbStore};
+use session_stores::db::{sqlx, DbOptions, DbPool, DbPoolOptions, DbStore, Versioning};
 use session_stores::file::FileStore;
 use session_stores::memory::MemoryStore;
 use session_stores::signed_cookies::SignedCookieStore;
@@ -125,8 +125,13 @@ fn encoded(payloads: &[Payload]) -> Result<Encoded> {
     Encoded::new(payloads, SECRET)
 }
 
+/// The store's options on `table`: Django's exact layout (no version column), so
+/// that ours and the raw client run on the same table; versioned saves have their
+/// own section ([`versions_postgres`]).
 fn db_options(table: &str) -> DbOptions {
-    DbOptions::new(SecretKeys::new(SECRET)).table(table)
+    DbOptions::new(SecretKeys::new(SECRET))
+        .table(table)
+        .versioning(Versioning::Off)
 }
 
 fn setup(what: &str, err: impl std::fmt::Display) -> BenchError {
@@ -571,6 +576,20 @@ pub async fn redis(
         ],
         keep: vec![Box::new(raw), Box::new(tower)],
     })
+}
+
+/// Versioned vs plain saves on PostgreSQL, in this run's schema (made by
+/// [`postgres`]).
+pub async fn versions_postgres(url: &str, schema: &str, ping: Option<bool>) -> Result<Section> {
+    let url = in_schema(url, schema);
+    let versioned = DbPool::connect(&url, &pool_options(ping)).await?;
+    let plain = DbPool::connect(&url, &pool_options(ping)).await?;
+    crate::versions::postgres(versioned, plain, db_options).await
+}
+
+/// Versioned vs plain saves on Redis, keys under `prefix`.
+pub async fn versions_redis(url: &str, prefix: &str) -> Result<Section> {
+    Ok(crate::versions::redis(redis_client(url).await?, prefix))
 }
 
 /// cached_db over PostgreSQL (a table in this run's schema) and Redis.

@@ -43,6 +43,8 @@ impl Op {
     pub const COOKIE: [Op; 2] = [Op::Encode, Op::Decode];
     /// The middleware requests.
     pub const REQUEST: [Op; 2] = [Op::Untouched, Op::Touched];
+    /// The writes a versioned save changes: a save, and a request's load and save.
+    pub const VERSIONED: [Op; 2] = [Op::Save, Op::Cycle];
 
     /// The label of the table, and the word the Django peer knows.
     pub fn name(self) -> &'static str {

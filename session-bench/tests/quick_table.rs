@@ -68,6 +68,29 @@ async fn the_quick_table_is_complete() {
             );
         }
     }
+    // The versioned-save sections (rule V1): both columns on every row.
+    for section in [
+        "PostgreSQL, versioned vs plain saves",
+        "Redis, versioned vs plain saves",
+    ] {
+        let rows: Vec<_> = report.section(section).collect();
+        if rows.is_empty() {
+            assert!(!report.notes.is_empty(), "{section} is missing without a note");
+            continue;
+        }
+        assert_eq!(
+            rows.len(),
+            Op::VERSIONED.len() * PayloadSize::ALL.len() * TASKS.len(),
+            "{section}"
+        );
+        for row in rows {
+            assert_eq!(row.table, Table::Versions);
+            assert!(
+                row.values.iter().all(|v| matches!(v, Value::Measured(_))),
+                "{section}: {row:?}"
+            );
+        }
+    }
     let cookies: Vec<_> = report.section("signed cookie").collect();
     assert_eq!(cookies.len(), Op::COOKIE.len() * PayloadSize::ALL.len());
     for row in &cookies {
