@@ -140,7 +140,12 @@ pub enum StoreFailurePolicy {
     /// 500 Internal Server Error, as Django answers.
     InternalError,
     /// Serve the request with an empty session and save nothing: the client keeps
-    /// its cookie, and its session comes back when the store does.
+    /// its cookie, and its session comes back when the store does. A response save
+    /// that finds the store down is skipped the same way while the session keeps the
+    /// key the request presented; once the key changed in the request (`cycle_key`,
+    /// a renewal, a new session created) the client's cookie no longer names a
+    /// stored session, so the failure is answered as under
+    /// [`Unavailable`](Self::Unavailable) (503) rather than losing it silently.
     ServeEmpty,
 }
 
@@ -216,6 +221,8 @@ pub struct SessionConfig {
     /// expiry only ([`AsyncSessionStore::atouch`](crate::store::AsyncSessionStore::atouch)),
     /// and only when its last refresh is at least this many seconds old (rule V4).
     /// `None` (the default, Django's behaviour): every request rewrites the record.
+    /// It must be shorter than [`cookie_age`](Self::cookie_age), or an active session
+    /// that is never modified would expire unrefreshed.
     pub refresh_interval: Option<i64>,
     /// What a request gets when the store is down (rule V5); default
     /// [`StoreFailurePolicy::Unavailable`].
@@ -301,6 +308,14 @@ impl SessionConfig {
         if let Some(interval) = self.refresh_interval.filter(|&t| t < 0) {
             return bad(format!(
                 "the refresh interval cannot be negative, not {interval}"
+            ));
+        }
+        // V4: at or above the cookie age, an active session that is never modified
+        // would expire before its first refresh.
+        if let Some(interval) = self.refresh_interval.filter(|&t| t >= self.cookie_age) {
+            return bad(format!(
+                "the refresh interval ({interval} s) must be shorter than SESSION_COOKIE_AGE ({} s)",
+                self.cookie_age
             ));
         }
         if let Some(problem) = self.key_renewal.and_then(|r| r.problem()) {

@@ -31,11 +31,13 @@ use time::OffsetDateTime;
 
 use crate::config::SessionConfig;
 use crate::data::SessionData;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::key::{SessionKey, GENERATED_KEY_LEN, KEY_ALPHABET};
-use crate::store::{
-    AsyncSessionStore, Capabilities, KeyKind, Lookup, Record, SaveMode, SessionStore,
-};
+use crate::store::{AsyncSessionStore, Capabilities, KeyKind, Lookup, Record, SessionStore};
+
+mod rotation;
+
+pub(crate) use rotation::{arotate, rotate, Base, Renewed};
 
 /// Reserved key holding when the session's current key was issued (creation,
 /// `cycle_key` or the last rotation), in Unix seconds (rule S2).
@@ -365,146 +367,6 @@ async fn arevoke(
     store.adelete(presented).await?;
     report_copied_cookie(presented, candidates);
     Ok(())
-}
-
-/// What a due rotation of a key does, decided on a fresh read of its record.
-enum Rotation {
-    /// The record is gone (a logout, an expiry): nothing to save into.
-    Gone,
-    /// Not rotated yet: write the successor (the first candidate), then the forwarder.
-    Lead {
-        /// The successor's key.
-        successor: SessionKey,
-        /// What replaces the old record's data.
-        forwarder: SessionData,
-    },
-    /// Already rotated by a concurrent request within the grace: save into the
-    /// successor (an update, so a logged-out successor is never re-created).
-    Join(Vec<SessionKey>),
-    /// Rotated, and the grace is over: a copied cookie (see [`Found::Superseded`]).
-    Superseded(Vec<SessionKey>),
-}
-
-/// Decides a due rotation of `key` from its record as it is now in the store.
-fn plan_rotation(
-    config: &SessionConfig,
-    renewal: KeyRenewal,
-    key: &SessionKey,
-    current: Option<Record>,
-) -> Result<Rotation> {
-    let Some(current) = current else {
-        return Ok(Rotation::Gone);
-    };
-    let now = config.clock.now();
-    let mut candidates = successors(config, key, &current.data)?;
-    Ok(match grace_until(&current.data) {
-        Some(until) if now.unix_timestamp() < until => Rotation::Join(candidates),
-        Some(_) => Rotation::Superseded(candidates),
-        None => Rotation::Lead {
-            successor: candidates.swap_remove(0),
-            forwarder: forwarder(renewal, &current.data, now),
-        },
-    })
-}
-
-/// The due save of `record` (the session's data under its current key, stamped with
-/// the rotation time) as a rotation through the sync store; returns the successor's
-/// key. [`Error::Update`] when the session is gone (a concurrent logout: the caller's
-/// G5) or was revoked meanwhile.
-///
-/// The successor is written before the forwarder, so a request following the
-/// forwarder always finds it; a forwarder that cannot be written (the old record
-/// vanished: a logout) takes the new successor away again.
-pub(crate) fn rotate(
-    config: &SessionConfig,
-    renewal: KeyRenewal,
-    store: &dyn SessionStore,
-    mut record: Record,
-) -> Result<SessionKey> {
-    let old = record.key.clone();
-    let current = store.load(&old)?;
-    match plan_rotation(config, renewal, &old, current)? {
-        Rotation::Gone => Err(Error::Update),
-        Rotation::Superseded(candidates) => {
-            revoke(store, &old, &candidates)?;
-            Err(Error::Update)
-        }
-        Rotation::Join(candidates) => {
-            for candidate in candidates {
-                record.key = candidate;
-                match store.save(&record, SaveMode::Update) {
-                    Err(Error::Update) => continue,
-                    other => return other,
-                }
-            }
-            Err(Error::Update)
-        }
-        Rotation::Lead {
-            successor,
-            forwarder,
-        } => {
-            record.key = successor;
-            // Lost to a concurrent rotation: the same successor, now an update.
-            let created = match store.save(&record, SaveMode::Create) {
-                Err(Error::Create) => store.save(&record, SaveMode::Update).map(|_| false),
-                other => other.map(|_| true),
-            }?;
-            let forward = Record::new(old, forwarder, record.expires_at);
-            if let Err(err) = store.save(&forward, SaveMode::Update) {
-                if created {
-                    store.delete(&record.key)?;
-                }
-                return Err(err);
-            }
-            Ok(record.key)
-        }
-    }
-}
-
-/// Async twin of [`rotate`].
-pub(crate) async fn arotate(
-    config: &SessionConfig,
-    renewal: KeyRenewal,
-    store: &dyn AsyncSessionStore,
-    mut record: Record,
-) -> Result<SessionKey> {
-    let old = record.key.clone();
-    let current = store.aload(&old).await?;
-    match plan_rotation(config, renewal, &old, current)? {
-        Rotation::Gone => Err(Error::Update),
-        Rotation::Superseded(candidates) => {
-            arevoke(store, &old, &candidates).await?;
-            Err(Error::Update)
-        }
-        Rotation::Join(candidates) => {
-            for candidate in candidates {
-                record.key = candidate;
-                match store.asave(&record, SaveMode::Update).await {
-                    Err(Error::Update) => continue,
-                    other => return other,
-                }
-            }
-            Err(Error::Update)
-        }
-        Rotation::Lead {
-            successor,
-            forwarder,
-        } => {
-            record.key = successor;
-            let created = match store.asave(&record, SaveMode::Create).await {
-                Err(Error::Create) => store.asave(&record, SaveMode::Update).await.map(|_| false),
-                other => other.map(|_| true),
-            }?;
-            let forward = Record::new(old, forwarder, record.expires_at);
-            if let Err(err) = store.asave(&forward, SaveMode::Update).await {
-                if created {
-                    store.adelete(&record.key).await?;
-                }
-                return Err(err);
-            }
-            Ok(record.key)
-        }
-    }
 }
 
 /// Deletes the forwarder a session came through or left behind, on logout and login

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use session_api::config::ConflictPolicy;
+use session_api::renewal::KeyRenewal;
 use session_api::{
     Capabilities, Error, Lookup, Record, SaveMode, Session, SessionBackend, SessionKey,
     SessionStore, Version,
@@ -434,4 +435,109 @@ async fn v2_a_merge_never_resurrects_a_logged_out_session() {
     let err = second.asave().await.unwrap_err();
     assert!(matches!(err, Error::Update), "{err:?}");
     assert!(backend.nonblocking().aload(&key).await.unwrap().is_none());
+}
+
+/// S2 with V2: a renewal is due on the second request's save (the interval passed
+/// after both loaded), on the versioned memory store.
+async fn renewing(policy: ConflictPolicy) -> Store {
+    store("memory", false, move |b| {
+        b.key_renewal(Some(KeyRenewal::every(600)))
+            .conflict_policy(policy)
+    })
+    .await
+}
+
+/// V2, S2: a renewal whose re-read finds the record changed since this request's
+/// load writes this request's changes over the fresh data into the successor, so a
+/// concurrent change saved in between is not lost; under `Fail` it is a conflict and
+/// nothing rotates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_s2_a_renewal_keeps_a_change_saved_since_the_load() {
+    for policy in [ConflictPolicy::Merge, ConflictPolicy::Fail] {
+        let store = renewing(policy).await;
+        let (first, second) = two_requests(&store, &[("a", json!(0)), ("b", json!(0))]).await;
+        let old = first.session_key().unwrap();
+        first.aset("a", &1).await.unwrap();
+        first.asave().await.unwrap();
+        assert_eq!(first.session_key(), Some(old.clone()), "not due yet");
+        store.advance(600);
+        second.aset("b", &2).await.unwrap();
+        match policy {
+            ConflictPolicy::Merge => {
+                second.asave().await.unwrap();
+                let successor = second.session_key().unwrap();
+                assert_ne!(successor, old, "renewed");
+                assert_eq!(store.stored(&successor, "a").await, Some(json!(1)));
+                assert_eq!(store.stored(&successor, "b").await, Some(json!(2)));
+                // The merged data is the handle's data.
+                assert_eq!(second.aget::<i64>("a").await.unwrap(), Some(1));
+            }
+            _ => {
+                let err = second.asave().await.unwrap_err();
+                assert!(matches!(err, Error::Conflict), "{err:?}");
+                assert_eq!(second.session_key(), Some(old.clone()), "no renewal");
+                assert_eq!(store.stored(&old, "a").await, Some(json!(1)));
+                assert_eq!(store.stored(&old, "b").await, Some(json!(0)));
+            }
+        }
+    }
+}
+
+/// V2, S2: a request joining a renewal a concurrent request already made merges its
+/// changes into the successor that request wrote instead of overwriting it (async
+/// and sync); under `Fail` it is a conflict and the successor keeps the other's data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_s2_joining_a_renewal_merges_into_the_successor() {
+    for (policy, sync) in [
+        (ConflictPolicy::Merge, false),
+        (ConflictPolicy::Merge, true),
+        (ConflictPolicy::Fail, false),
+    ] {
+        let store = renewing(policy).await;
+        let (first, second) = two_requests(&store, &[("a", json!(0)), ("b", json!(0))]).await;
+        let old = first.session_key().unwrap();
+        store.advance(600);
+        first.aset("a", &1).await.unwrap();
+        first.asave().await.unwrap();
+        let successor = first.session_key().unwrap();
+        assert_ne!(successor, old, "the first save renews");
+        second.aset("b", &2).await.unwrap();
+        let saved = if sync {
+            second.save()
+        } else {
+            second.asave().await
+        };
+        match policy {
+            ConflictPolicy::Merge => {
+                saved.unwrap();
+                assert_eq!(second.session_key(), Some(successor.clone()), "one session");
+                assert_eq!(store.stored(&successor, "a").await, Some(json!(1)));
+                assert_eq!(store.stored(&successor, "b").await, Some(json!(2)));
+                assert_eq!(second.aget::<i64>("a").await.unwrap(), Some(1));
+            }
+            _ => {
+                let err = saved.unwrap_err();
+                assert!(matches!(err, Error::Conflict), "{err:?}");
+                assert_eq!(store.stored(&successor, "a").await, Some(json!(1)));
+                assert_eq!(store.stored(&successor, "b").await, Some(json!(0)));
+            }
+        }
+    }
+}
+
+/// S2, A6 with V2: joining a renewal whose successor was logged out meanwhile never
+/// re-creates it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_s2_joining_a_logged_out_successor_is_interrupted() {
+    let store = renewing(ConflictPolicy::Merge).await;
+    let (first, second) = two_requests(&store, &[("a", json!(0))]).await;
+    store.advance(600);
+    first.aset("a", &1).await.unwrap();
+    first.asave().await.unwrap();
+    let successor = first.session_key().unwrap();
+    store.session(Some(&successor)).aflush().await.unwrap();
+    second.aset("b", &2).await.unwrap();
+    let err = second.asave().await.unwrap_err();
+    assert!(matches!(err, Error::Update), "{err:?}");
+    assert!(store.record(&successor).await.is_none(), "resurrected");
 }

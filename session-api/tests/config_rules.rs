@@ -260,3 +260,26 @@ fn s1_absolute_timeout_must_be_positive() {
     let ok = builder(keys()).absolute_timeout(Some(1)).build().unwrap();
     assert_eq!(ok.absolute_timeout, Some(1));
 }
+
+/// V4: a refresh interval cannot be negative, nor reach the cookie age: an
+/// unmodified active session would then never be refreshed before it expires.
+#[test]
+fn v4_refresh_interval_is_shorter_than_the_cookie_age() {
+    let keys = || SecretKeys::new(STRONG);
+    assert_eq!(builder(keys()).build().unwrap().refresh_interval, None);
+    for (age, bad) in [(3600, -1), (3600, 3600), (3600, 7200)] {
+        let message = configuration_error(
+            builder(keys())
+                .cookie_age(age)
+                .save_every_request(true)
+                .refresh_interval(Some(bad)),
+        );
+        assert!(message.contains("refresh interval"), "{message}");
+    }
+    let ok = builder(keys())
+        .cookie_age(3600)
+        .refresh_interval(Some(3599))
+        .build()
+        .unwrap();
+    assert_eq!(ok.refresh_interval, Some(3599));
+}

@@ -14,7 +14,7 @@ use axum::Router;
 use serde_json::json;
 use session_api::actix::Sessions;
 use session_api::config::{ConflictPolicy, StoreFailurePolicy};
-use session_api::middleware::SessionMiddleware;
+use session_api::middleware::{ErrorReply, SessionMiddleware};
 use session_api::tower::SessionLayer;
 use session_api::{Error, Session};
 use session_conformance::logs;
@@ -248,4 +248,41 @@ async fn v5_v2_actix_answers_by_policy() {
 
 async fn store_fail() -> Store {
     store("memory", false, |b| b.conflict_policy(ConflictPolicy::Fail)).await
+}
+
+/// V5: under `ServeEmpty` a response save that finds the store down is swallowed
+/// only while the session keeps the key the request presented (the client's cookie
+/// still names its stored session). After a `cycle_key` (a login) the old record is
+/// gone and the new one is unsaved: serving the page without the new cookie would
+/// lose the session silently, so the error is answered (503 by default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v5_serve_empty_never_swallows_a_failed_save_after_the_key_changed() {
+    let store = store("sqlite", false, |b| {
+        b.store_failure(StoreFailurePolicy::ServeEmpty)
+    })
+    .await;
+    let (key, other) = (
+        store.saved(&[("a", json!(1))]).await,
+        store.saved(&[("a", json!(2))]).await,
+    );
+    let mw = store.middleware();
+
+    // The key unchanged: the page is served, no cookie change.
+    let request = mw.request_session(Some(&cookie(&key)));
+    request.session.aset("b", &2).await.unwrap();
+    let cycled = mw.request_session(Some(&cookie(&other)));
+    cycled.session.acycle_key().await.unwrap();
+    cycled.session.aset("user", &7).await.unwrap();
+    store.db.as_ref().unwrap().pool().close().await;
+
+    let directives = mw.aprocess_response(&request, 200).await.unwrap();
+    assert_eq!(directives.set_cookie, None);
+
+    // The key changed in this request: the failure is the answer.
+    let err = mw.aprocess_response(&cycled, 200).await.unwrap_err();
+    assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
+    assert_eq!(
+        ErrorReply::for_policy(&err, StoreFailurePolicy::ServeEmpty).status,
+        503
+    );
 }

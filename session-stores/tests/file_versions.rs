@@ -346,7 +346,69 @@ fn s5_a_symlinked_index_is_refused_not_followed() {
     ));
     assert!(!store.exists(&key).unwrap());
     assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0);
-    assert!(store.accounts().unwrap().list_sessions(42).is_ok());
+    assert!(matches!(
+        store.accounts().unwrap().list_sessions(42),
+        Err(Error::Backend(_))
+    ));
     // An anonymous session needs no index.
     create(&store, data(1), 100);
+}
+
+/// S5 on a hostile directory: an index directory swapped for a link to a copy of it
+/// is not read by a listing or a revocation, whose markers there name live sessions.
+#[test]
+fn s5_list_and_revoke_do_not_follow_a_symlinked_index() {
+    let (dir, _clock, store) = env();
+    let key = create(&store, user(42), 100);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let moved = elsewhere.path().join("index");
+    let index = dir.path().join(".sessionid.accounts");
+    fs::rename(&index, &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, &index).unwrap();
+    let accounts = store.accounts().unwrap();
+    assert!(matches!(accounts.list_sessions(42), Err(Error::Backend(_))));
+    assert!(matches!(accounts.revoke_all(42), Err(Error::Backend(_))));
+    assert!(matches!(
+        accounts.revoke_all_except(42, &SessionKey::generate()),
+        Err(Error::Backend(_))
+    ));
+    assert!(store.exists(&key).unwrap(), "revoked through the link");
+    assert!(moved.join("42").join(key.as_str()).exists());
+    store.clear_expired().unwrap();
+    assert!(moved.join("42").join(key.as_str()).exists());
+}
+
+/// V4 against a concurrent expiry check: a caller that judged a file expired and then
+/// waited for its lock while a touch re-timed it (in place, same inode) judges it
+/// again on the new time, and leaves the refreshed session alone.
+#[test]
+fn v4_a_session_touched_while_a_delete_waited_for_its_lock_survives() {
+    let (dir, clock, store) = env();
+    let key = create(&store, data(3), 10);
+    clock.advance(Duration::seconds(20));
+    let path = store.path_for(key.as_str()).unwrap();
+    // Stand-in for a touch in progress in another process: the store's `flock`.
+    let held = fs::File::open(&path).unwrap();
+    rustix::fs::flock(&held, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let waiter = {
+        let store = store_in(&dir, &clock);
+        let key = key.clone();
+        // Sees the file expired, then waits for its lock to delete it.
+        std::thread::spawn(move || store.exists(&key).unwrap())
+    };
+    // Long enough for the waiter to have read the old time and be polling the lock.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The touch: a new modification time (no `_session_expiry`: expiry = mtime + AGE).
+    held.set_modified(
+        std::time::SystemTime::UNIX_EPOCH
+            + std::time::Duration::from_secs(u64::try_from(NOW.unix_timestamp()).unwrap()),
+    )
+    .unwrap();
+    drop(held);
+    // Either answer is right for `exists` (a waiter slower than the pause sees the
+    // new time at once); what matters is that the session survives.
+    waiter.join().unwrap();
+    assert!(path.exists(), "the touched session was deleted");
+    let loaded = store.load(&key).unwrap().unwrap();
+    assert_eq!(loaded.expires_at, NOW + Duration::seconds(AGE));
 }

@@ -155,7 +155,7 @@ impl SessionMiddleware {
             }
             Plan::Save { vary, max_age } => {
                 if let Err(err) = session.save() {
-                    return self.unsaved(vary, interrupted(err));
+                    return self.unsaved(request, &session, vary, interrupted(err));
                 }
                 max_age
             }
@@ -165,7 +165,7 @@ impl SessionMiddleware {
                 expires_at,
             } => {
                 if let Err(err) = session.touch(expires_at) {
-                    return self.unsaved(vary, interrupted(err));
+                    return self.unsaved(request, &session, vary, interrupted(err));
                 }
                 max_age
             }
@@ -187,7 +187,7 @@ impl SessionMiddleware {
             }
             Plan::Save { vary, max_age } => {
                 if let Err(err) = session.asave().await {
-                    return self.unsaved(vary, interrupted(err));
+                    return self.unsaved(request, &session, vary, interrupted(err));
                 }
                 max_age
             }
@@ -197,7 +197,7 @@ impl SessionMiddleware {
                 expires_at,
             } => {
                 if let Err(err) = session.atouch(expires_at).await {
-                    return self.unsaved(vary, interrupted(err));
+                    return self.unsaved(request, &session, vary, interrupted(err));
                 }
                 max_age
             }
@@ -207,11 +207,22 @@ impl SessionMiddleware {
 
     /// A response save failed with `err`. V5: under
     /// [`StoreFailurePolicy::ServeEmpty`] a store that went away is logged and the
-    /// page served without touching the cookie; anything else is the error.
-    fn unsaved(&self, vary: bool, err: Error) -> Result<ResponseDirectives> {
+    /// page served without touching the cookie, but only while the session keeps the
+    /// key the request presented: after a `cycle_key`, a renewal or a creation in
+    /// this request the client's cookie names a record that is gone (or none), and
+    /// serving the page without the new one would end the session silently.
+    /// Anything else is the error.
+    fn unsaved(
+        &self,
+        request: &RequestSession,
+        session: &SessionGuard<'_>,
+        vary: bool,
+        err: Error,
+    ) -> Result<ResponseDirectives> {
+        let same_key = session.session_key() == request.presented;
         match err {
             Error::Unavailable(source)
-                if self.config.store_failure == StoreFailurePolicy::ServeEmpty =>
+                if same_key && self.config.store_failure == StoreFailurePolicy::ServeEmpty =>
             {
                 tracing::warn!(
                     target: "sessions",

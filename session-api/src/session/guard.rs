@@ -591,11 +591,7 @@ impl SessionGuard<'_> {
 
     /// `get_expiry_date()` of the data about to be written (E1: the record's expiry).
     pub(super) fn record_expiry(&self, data: &SessionData) -> OffsetDateTime {
-        let config = &self.shared.config;
-        let now = config.clock.now();
-        let idle = ExpiryValue::from_stored(data.get_value(SESSION_EXPIRY_KEY))
-            .date(now, config.cookie_age);
-        timeout::bound(config, data, now, idle)
+        record_expiry(&self.shared.config, data)
     }
 
     /// The data about to be written, with its creation stamp when the absolute
@@ -606,6 +602,15 @@ impl SessionGuard<'_> {
         timeout::stamp(&config, data, config.clock.now());
         data.clone()
     }
+}
+
+/// `get_expiry_date()` of `data` written now (E1: the record's expiry), bounded by
+/// the absolute timeout (S1).
+pub(crate) fn record_expiry(config: &SessionConfig, data: &SessionData) -> OffsetDateTime {
+    let now = config.clock.now();
+    let idle =
+        ExpiryValue::from_stored(data.get_value(SESSION_EXPIRY_KEY)).date(now, config.cookie_age);
+    timeout::bound(config, data, now, idle)
 }
 
 fn setdefault_in(data: &mut SessionData, key: &str, default: Value) -> (Value, bool) {

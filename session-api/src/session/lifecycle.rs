@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::{lock_std, Base, SessionGuard, Shared};
 use crate::config::SessionConfig;
 use crate::error::{Error, Result};
-use crate::events::{EventKey, Observed, SessionEvent, SessionObserver};
+use crate::events::{ConflictResolution, EventKey, Observed, SessionEvent, SessionObserver};
 use crate::key::SessionKey;
 use crate::renewal;
 use crate::store::{AsyncSessionStore, Record, SaveMode, SessionStore, Version};
@@ -211,11 +211,11 @@ impl SessionGuard<'_> {
         let store = shared.sync_store(&mut tap);
         match (renewal, mode, version) {
             (Some(renewal), _, _) => {
-                let expires_at = record.expires_at;
-                let data = record.data.clone();
-                let successor = renewal::rotate(&shared.config, renewal, store, record)
-                    .map_err(|err| self.note_gone(&key, err))?;
-                self.renewed_to(key, successor, data, expires_at);
+                let base = self.renewal_base();
+                let renewed =
+                    renewal::rotate(&shared.config, renewal, store, record, base.as_ref())
+                        .map_err(|err| self.note_gone(&key, err))?;
+                self.renewed_to(key, renewed);
             }
             (None, SaveMode::Update, Some(version)) => {
                 let stored = store
@@ -259,12 +259,12 @@ impl SessionGuard<'_> {
         let store = shared.async_store(&mut tap);
         match (renewal, mode, version) {
             (Some(renewal), _, _) => {
-                let expires_at = record.expires_at;
-                let data = record.data.clone();
-                let successor = renewal::arotate(&shared.config, renewal, store, record)
-                    .await
-                    .map_err(|err| self.note_gone(&key, err))?;
-                self.renewed_to(key, successor, data, expires_at);
+                let base = self.renewal_base();
+                let renewed =
+                    renewal::arotate(&shared.config, renewal, store, record, base.as_ref())
+                        .await
+                        .map_err(|err| self.note_gone(&key, err))?;
+                self.renewed_to(key, renewed);
             }
             (None, SaveMode::Update, Some(version)) => {
                 let stored = store
@@ -303,21 +303,33 @@ impl SessionGuard<'_> {
         });
     }
 
-    /// After a renewal (S2): the session lives under `successor`, written by a plain
-    /// save, so its version is unknown.
-    fn renewed_to(
-        &mut self,
-        old: SessionKey,
-        successor: SessionKey,
-        data: crate::data::SessionData,
-        expires_at: OffsetDateTime,
-    ) {
+    /// V2: what a renewal must keep of a versioned session (its loaded version and
+    /// this request's changes since); `None` for a record of unknown version.
+    fn renewal_base(&self) -> Option<renewal::Base> {
+        self.state.base.as_ref().map(|base| renewal::Base {
+            version: base.version,
+            changes: self.pending_changes(),
+        })
+    }
+
+    /// After a renewal (S2): the session lives under the successor, holding what was
+    /// written there (V2: this request's changes merged over another's, when they
+    /// were), at the version the write reported, if any.
+    fn renewed_to(&mut self, old: SessionKey, renewed: renewal::Renewed) {
+        let successor = renewed.record.key.clone();
         self.emit(SessionEvent::Cycled {
             old: EventKey::new(&old),
             new: EventKey::new(&successor),
         });
-        self.renewed(old, successor.clone());
-        self.written(Record::new(successor, data, expires_at), None);
+        if let Some(attempts) = renewed.merged {
+            self.emit(SessionEvent::Conflict {
+                key: EventKey::new(&successor),
+                resolution: ConflictResolution::Merged { attempts },
+            });
+        }
+        self.renewed(old, successor);
+        self.state.data = Some(renewed.record.data.clone());
+        self.written(renewed.record, renewed.version);
     }
 
     fn record(&mut self, key: SessionKey) -> Record {

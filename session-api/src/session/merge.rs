@@ -12,7 +12,7 @@ use crate::store::SaveMode;
 
 /// This request's changes to the data it loaded (rule V2).
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Changes {
+pub(crate) enum Changes {
     /// After a `clear()`: the data is this request's alone; the other's keys go.
     Replace(SessionData),
     /// The keys whose value differs from the loaded one, and the keys removed.
@@ -24,7 +24,7 @@ pub(super) enum Changes {
 
 impl Changes {
     /// What turned `loaded` into `now`; everything, when the data was cleared.
-    pub(super) fn between(loaded: &SessionData, now: &SessionData, cleared: bool) -> Self {
+    pub(crate) fn between(loaded: &SessionData, now: &SessionData, cleared: bool) -> Self {
         if cleared {
             return Changes::Replace(now.clone());
         }
@@ -42,7 +42,7 @@ impl Changes {
     }
 
     /// The changes applied over `fresh`, the data as the concurrent request left it.
-    pub(super) fn apply(&self, mut fresh: SessionData) -> SessionData {
+    pub(crate) fn apply(&self, mut fresh: SessionData) -> SessionData {
         match self {
             Changes::Replace(data) => data.clone(),
             Changes::Patch { set, removed } => {
@@ -60,7 +60,7 @@ impl Changes {
 
 impl SessionGuard<'_> {
     /// This request's changes since the load (or the last versioned save).
-    fn pending_changes(&self) -> Changes {
+    pub(super) fn pending_changes(&self) -> Changes {
         let now = self.state.data.clone().unwrap_or_default();
         match &self.state.base {
             Some(base) => Changes::between(&base.data, &now, self.state.cleared),

@@ -13,7 +13,9 @@ mod guard;
 mod lifecycle;
 mod merge;
 
+pub(crate) use guard::record_expiry;
 pub(crate) use lifecycle::Refresh;
+pub(crate) use merge::Changes;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};

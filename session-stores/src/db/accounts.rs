@@ -95,9 +95,24 @@ impl AsyncAccountSessions for DbStore {
                                 .fetch_all(conn)
                         })
                         .map_err(db_error)?;
-                    rows.into_iter()
-                        .map(|(key, at)| Ok((key, <DB as TimeRepr>::from_db(at)?)))
-                        .collect::<Result<_>>()
+                    // One row with an expire_date this store cannot read (text written
+                    // by hand into SQLite) is skipped, as a lookup treats it, rather
+                    // than failing the whole listing.
+                    Ok(rows
+                        .into_iter()
+                        .filter_map(|(key, at)| match <DB as TimeRepr>::from_db(at) {
+                            Ok(at) => Some((key, at)),
+                            Err(err) => {
+                                tracing::warn!(
+                                    target: "sessions",
+                                    error = %err,
+                                    key_prefix = key.get(..4).unwrap_or(""),
+                                    "account index: skipped a session row with an unreadable expire_date"
+                                );
+                                None
+                            }
+                        })
+                        .collect::<Vec<_>>())
                 })
             })
             .await?;

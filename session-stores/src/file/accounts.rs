@@ -14,7 +14,7 @@
 use std::cell::Cell;
 use std::fs::{self, DirBuilder, File};
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -93,14 +93,12 @@ impl FileStore {
     }
 
     /// The keys filed under `account` (valid key names only); none when it has no
-    /// directory.
+    /// directory. The index directory is checked as well as the account's: a link in
+    /// either place is refused, never followed.
     fn filed(&self, account: i64) -> Result<Vec<SessionKey>> {
         let dir = self.account_dir(account);
-        match fs::symlink_metadata(&dir) {
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => return Err(not_a_directory(&dir)),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(err) => return Err(Error::backend(err)),
+        if !is_our_dir(&self.index_dir())? || !is_our_dir(&dir)? {
+            return Ok(Vec::new());
         }
         let mut keys = Vec::new();
         for entry in fs::read_dir(&dir).map_err(Error::backend)? {
@@ -158,12 +156,13 @@ impl FileStore {
     /// Failures are logged and skipped.
     pub(super) fn sweep_index(&self) {
         let index = self.index_dir();
-        let Ok(meta) = fs::symlink_metadata(&index) else {
-            return;
-        };
-        if !meta.is_dir() {
-            tracing::warn!("the account index of the session directory is not a directory");
-            return;
+        match is_our_dir(&index) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, "the account index of the session directory is refused");
+                return;
+            }
         }
         let accounts = match fs::read_dir(&index) {
             Ok(accounts) => accounts,
@@ -235,14 +234,23 @@ fn belongs(found: &Found, account: i64) -> bool {
         .is_some_and(|data| auth_account_id(data) == Some(account))
 }
 
-/// Makes the directory `path` (mode `0700`) in `parent` unless it is there; a link or
-/// anything else under the name is refused, never followed.
-fn ensure_dir(path: &Path, parent: &Path) -> Result<()> {
+/// Whether `path` is a directory of ours (`false`: nothing is there). A link, anything
+/// else, or another user's directory is refused with [`Error::Backend`], as the store's
+/// own default directory is: whoever can plant one could point the index elsewhere.
+fn is_our_dir(path: &Path) -> Result<bool> {
     match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => return Ok(()),
-        Ok(_) => return Err(not_a_directory(path)),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-        Err(err) => return Err(Error::backend(err)),
+        Ok(meta) if meta.is_dir() && meta.uid() == rustix::process::geteuid().as_raw() => Ok(true),
+        Ok(_) => Err(not_our_directory(path)),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(Error::backend(err)),
+    }
+}
+
+/// Makes the directory `path` (mode `0700`) in `parent` unless it is there; a link,
+/// anything else or another user's directory under the name is refused, never followed.
+fn ensure_dir(path: &Path, parent: &Path) -> Result<()> {
+    if is_our_dir(path)? {
+        return Ok(());
     }
     match DirBuilder::new().mode(0o700).create(path) {
         Ok(()) => {
@@ -250,18 +258,19 @@ fn ensure_dir(path: &Path, parent: &Path) -> Result<()> {
             Ok(())
         }
         Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
-            match fs::symlink_metadata(path) {
-                Ok(meta) if meta.is_dir() => Ok(()),
-                _ => Err(not_a_directory(path)),
+            if is_our_dir(path)? {
+                Ok(())
+            } else {
+                Err(not_our_directory(path))
             }
         }
         Err(err) => Err(Error::backend(err)),
     }
 }
 
-fn not_a_directory(path: &Path) -> Error {
+fn not_our_directory(path: &Path) -> Error {
     Error::backend(io::Error::other(format!(
-        "{} (the file store's account index) is not a directory",
+        "{} (the file store's account index) is not a directory of this user",
         path.display()
     )))
 }

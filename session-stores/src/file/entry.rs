@@ -5,7 +5,9 @@
 //! (an inode's content never changes after it is named), while holding an exclusive
 //! `flock` on the file it replaces; a delete unlinks under the same lock. A holder
 //! checks, once locked, that its inode is still the one named by the path, so whoever
-//! waited for the lock of a replaced file sees the replacement and starts again.
+//! waited for the lock of a replaced file sees the replacement and starts again. A
+//! touch only re-times the locked file in place, so a holder reads the file's
+//! metadata again once locked.
 
 use std::fs::{self, File, Metadata};
 use std::io;
@@ -69,6 +71,10 @@ pub(super) fn open_entry(path: &Path) -> Result<Entry> {
 /// the one named by `path` (retrying when it was replaced while waiting). Others'
 /// writes and deletes of that name wait until the returned file is dropped.
 ///
+/// The metadata returned is read once the lock is held: a touch re-times the file in
+/// place (same inode) under this lock, so a `fstat` from before the wait could judge
+/// expiry on the old time and delete a session that was just refreshed.
+///
 /// # Errors
 ///
 /// [`Error::Unavailable`] when the lock is not had within [`LOCK_WAIT`];
@@ -82,7 +88,10 @@ pub(super) fn lock_entry(path: &Path) -> Result<Entry> {
         };
         lock_exclusive(&file, deadline)?;
         match still_named(path, &meta)? {
-            Some(true) => return Ok(Entry::Regular(file, meta)),
+            Some(true) => {
+                let meta = file.metadata().map_err(Error::backend)?;
+                return Ok(Entry::Regular(file, meta));
+            }
             Some(false) => {}
             None => return Ok(Entry::Missing),
         }
