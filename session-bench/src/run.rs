@@ -210,8 +210,9 @@ pub async fn run(settings: &Settings) -> Result<Report> {
                 have_pg = true;
                 if settings.wants("PostgreSQL") {
                     sections.extend(found);
-                    sections
-                        .push(setup::versions_postgres(&servers.postgres, &tag, settings.ping).await?);
+                    sections.push(
+                        setup::versions_postgres(&servers.postgres, &tag, settings.ping).await?,
+                    );
                 }
             }
             Err(err) => missing(settings, &mut notes, "PostgreSQL", err)?,

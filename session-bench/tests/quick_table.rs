@@ -75,7 +75,10 @@ async fn the_quick_table_is_complete() {
     ] {
         let rows: Vec<_> = report.section(section).collect();
         if rows.is_empty() {
-            assert!(!report.notes.is_empty(), "{section} is missing without a note");
+            assert!(
+                !report.notes.is_empty(),
+                "{section} is missing without a note"
+            );
             continue;
         }
         assert_eq!(

@@ -298,20 +298,25 @@ async fn the_store_writes_the_documented_value_with_the_remaining_age() {
     let cache_key = format!("{p}:{}", key.as_str());
     assert_eq!(store.cache_key(&key), cache_key);
     let stored: Option<String> = cache.client().get(&cache_key).await.unwrap();
-    let expected = format!(
+    // The revision before the stamp is the digest of the value without it (V1).
+    let stamp = Stamp::at(expires).unwrap();
+    let unrevised = format!(
         r#"{{"data":{{"user":"bob","text":"café"}},"expires":"{}"}}"#,
-        Stamp::at(expires).unwrap().as_str()
+        stamp.as_str()
+    );
+    let version = version_of(unrevised.as_bytes());
+    let expected = format!(
+        r#"{{"data":{{"user":"bob","text":"café"}},"rev":"{:016x}","expires":"{}"}}"#,
+        version.get(),
+        stamp.as_str()
     );
     assert_eq!(stored.as_deref(), Some(expected.as_str()));
     let t = pttl(&cache, &cache_key).await;
     assert!((3_590_000..=3_600_000).contains(&t), "PTTL {t}");
-    // The version is the digest of the stored bytes (V1).
+    // The version is the revision (V1).
     assert_eq!(
         store.aload(&key).await.unwrap(),
-        Some(
-            Record::new(key.clone(), data, expires)
-                .with_version(Some(version_of(expected.as_bytes())))
-        )
+        Some(Record::new(key.clone(), data, expires).with_version(Some(version)))
     );
     assert!(store.aexists(&key).await.unwrap());
 

@@ -19,8 +19,8 @@ use session_api::{
     AsyncSessionStore, Clock, Error, ManualClock, Record, Result, SaveMode, SessionData, SessionKey,
 };
 use session_stores::cache::{
-    version_of, Cache, CacheFormat, CacheStore, MemoryCache, Replaced, Stamp, Touched,
-    DEFAULT_KEY_PREFIX, MIN_TTL,
+    stored_version, version_of, Cache, CacheFormat, CacheStore, MemoryCache, Replaced, Stamp,
+    Touched, DEFAULT_KEY_PREFIX, MIN_TTL,
 };
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -79,7 +79,14 @@ async fn the_value_is_the_dict_and_its_expiry_under_the_prefixed_key() {
     assert_eq!(
         s.cache.get(&cache_key).await.unwrap().as_deref(),
         Some(
-            &br#"{"data":{"user":"bob","n":[1,2]},"expires":"2026-01-01T01:00:00.000000000Z"}"#[..]
+            format!(
+                r#"{{"data":{{"user":"bob","n":[1,2]}},"rev":"{:016x}","expires":"2026-01-01T01:00:00.000000000Z"}}"#,
+                version_of(
+                    br#"{"data":{"user":"bob","n":[1,2]},"expires":"2026-01-01T01:00:00.000000000Z"}"#
+                )
+                .get()
+            )
+            .as_bytes()
         )
     );
     assert_eq!(
@@ -108,8 +115,8 @@ async fn the_value_is_the_dict_and_its_expiry_under_the_prefixed_key() {
         .await
         .unwrap()
         .is_some());
-    // The record comes back with the expiry stored in the value, and the digest of
-    // the value as its version (V1).
+    // The record comes back with the expiry stored in the value, and its revision as
+    // its version (V1).
     let stored = s.store.read_raw(&key).await.unwrap().unwrap();
     assert_eq!(
         s.store.aload(&key).await.unwrap(),
@@ -119,7 +126,7 @@ async fn the_value_is_the_dict_and_its_expiry_under_the_prefixed_key() {
                 data(json!({"user": "bob", "n": [1, 2]})),
                 expires
             )
-            .with_version(Some(version_of(&stored)))
+            .with_version(Some(stored_version(&stored)))
         )
     );
 }

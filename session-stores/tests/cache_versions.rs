@@ -23,7 +23,9 @@ use session_api::store::Lookup;
 use session_api::{
     AsyncSessionStore, Error, ManualClock, Record, SaveMode, SessionData, SessionKey,
 };
-use session_stores::cache::{version_of, Cache, CacheFormat, CacheStore, MemoryCache};
+use session_stores::cache::{
+    stored_version, version_of, Cache, CacheFormat, CacheStore, MemoryCache,
+};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -61,7 +63,8 @@ async fn created(f: &Fixture, value: serde_json::Value, seconds: i64) -> Record 
     record
 }
 
-/// V1, V3: the version is the digest of the stored bytes, given by load and lookup;
+/// V1, V3: the version is that of the stored value (its revision in the native
+/// format, the digest of its bytes in Django's), given by load and lookup;
 /// `asave_if` writes over it and returns the new one; a stale version (after a
 /// versioned or a plain save) is a conflict that leaves the winner.
 async fn versions_follow_the_stored_bytes(f: Fixture) {
@@ -69,7 +72,12 @@ async fn versions_follow_the_stored_bytes(f: Fixture) {
     let record = created(&f, json!({"a": 1}), 3600).await;
     let raw = f.store.read_raw(&record.key).await.unwrap().unwrap();
     let v0 = f.store.aload(&record.key).await.unwrap().unwrap().version;
-    assert_eq!(v0, Some(version_of(&raw)));
+    assert_eq!(v0, Some(stored_version(&raw)));
+    // Only the native format carries a revision: Django's keeps the digest.
+    assert_eq!(
+        stored_version(&raw) != version_of(&raw),
+        !f.store.cache_format().is_django()
+    );
     match f.store.alookup(&record.key).await.unwrap() {
         Lookup::Found(found) => assert_eq!(found.version, v0),
         other => panic!("lookup of a live record: {other:?}"),
@@ -80,7 +88,7 @@ async fn versions_follow_the_stored_bytes(f: Fixture) {
     let v1 = f.store.asave_if(&next, v0).await.unwrap();
     assert_ne!(v1, v0);
     let raw = f.store.read_raw(&record.key).await.unwrap().unwrap();
-    assert_eq!(v1, version_of(&raw));
+    assert_eq!(v1, stored_version(&raw));
     let loaded = f.store.aload(&record.key).await.unwrap().unwrap();
     assert_eq!(
         (loaded.version, loaded.data),
@@ -107,6 +115,41 @@ async fn versions_follow_the_stored_bytes(f: Fixture) {
     ));
     let v2 = f.store.aload(&record.key).await.unwrap().unwrap().version;
     assert!(f.store.asave_if(&stale, v2.unwrap()).await.is_ok());
+}
+
+/// V1: a native value written before revisions (no `"rev"` before its stamp) loads
+/// with the digest of its bytes as its version, and a versioned save over it checks
+/// that digest; what it writes carries a revision.
+async fn older_values_keep_their_digest(f: Fixture) {
+    let key = SessionKey::generate();
+    let earlier = br#"{"data":{"a":1},"expires":"2026-01-01T01:00:00.000000000Z"}"#;
+    let expires = START + Duration::hours(1);
+    f.store.write_raw(&key, earlier, expires).await.unwrap();
+    let v0 = f.store.aload(&key).await.unwrap().unwrap().version;
+    assert_eq!(v0, Some(version_of(earlier)));
+    let next = Record::new(key.clone(), data(json!({"a": 2})), expires);
+    assert!(matches!(
+        f.store.asave_if(&next, version_of(b"another")).await,
+        Err(Error::Conflict)
+    ));
+    let v1 = f.store.asave_if(&next, version_of(earlier)).await.unwrap();
+    let raw = f.store.read_raw(&key).await.unwrap().unwrap();
+    assert_eq!(v1, stored_version(&raw));
+    assert_ne!(v1, version_of(&raw), "a revised value");
+    // A touch of an older value moves its stamp, so its digest (V3).
+    let older = SessionKey::generate();
+    f.store.write_raw(&older, earlier, expires).await.unwrap();
+    f.store
+        .atouch(&older, START + Duration::hours(2))
+        .await
+        .unwrap();
+    let touched = f.store.read_raw(&older).await.unwrap().unwrap();
+    assert_eq!(touched.len(), earlier.len());
+    assert_eq!(
+        f.store.aload(&older).await.unwrap().unwrap().version,
+        Some(version_of(&touched))
+    );
+    assert_ne!(version_of(&touched), version_of(earlier));
 }
 
 /// V1, D5: a versioned save of a missing, deleted or expired record is `Update` and
@@ -184,8 +227,9 @@ async fn lookup_tells_expired_from_missing(f: Fixture) {
     assert_eq!(f.store.alookup(&odd).await.unwrap(), Lookup::Missing);
 }
 
-/// V4: a touch moves the stamp (and the entry's time to live) and keeps every other
-/// byte; the version changes with the stamp (V3); a missing or expired record is
+/// V4: a touch moves the stamp (and the entry's time to live) and, in the native
+/// format, the revision beside it, and keeps every other byte; the version changes
+/// (V3), even for a touch to the same expiry; a missing or expired record is
 /// `Update`.
 async fn touch_moves_only_the_stamp(f: Fixture) {
     assert!(f.store.capabilities().touch);
@@ -198,12 +242,29 @@ async fn touch_moves_only_the_stamp(f: Fixture) {
     let after = f.store.read_raw(&record.key).await.unwrap().unwrap();
     assert_eq!(before.len(), after.len());
     let n = after.len() - 32;
-    assert_eq!(before[..n], after[..n], "only the stamp changed");
     assert_eq!(&after[n..], b"2026-01-01T02:00:00.123456789Z\"}");
+    // The revision's 16 digits, then `","expires":"`, just before the stamp.
+    if f.store.cache_format().is_django() {
+        assert_eq!(before[..n], after[..n], "only the stamp changed");
+    } else {
+        let rev = n - 29;
+        assert_eq!(
+            before[..rev],
+            after[..rev],
+            "only the revision and stamp changed"
+        );
+        assert_eq!(before[rev + 16..n], after[rev + 16..n]);
+        assert_ne!(before[rev..rev + 16], after[rev..rev + 16]);
+    }
     let loaded = f.store.aload(&record.key).await.unwrap().unwrap();
     assert_eq!((loaded.expires_at, &loaded.data), (moved, &record.data));
     assert_ne!(loaded.version, v0);
-    assert_eq!(loaded.version, Some(version_of(&after)));
+    assert_eq!(loaded.version, Some(stored_version(&after)));
+    f.store.atouch(&record.key, moved).await.unwrap();
+    let again = f.store.aload(&record.key).await.unwrap().unwrap().version;
+    if !f.store.cache_format().is_django() {
+        assert_ne!(again, loaded.version, "a touch to the same expiry (V3)");
+    }
     // Past the old expiry it lives on.
     f.clock.advance(Duration::seconds(600));
     assert!(f.store.aload(&record.key).await.unwrap().is_some());
@@ -289,6 +350,11 @@ mod memory {
     }
 
     #[tokio::test]
+    async fn older_values_keep_their_digest() {
+        super::older_values_keep_their_digest(fixture(CacheFormat::Native)).await;
+    }
+
+    #[tokio::test]
     async fn touch_moves_only_the_stamp() {
         super::touch_moves_only_the_stamp(fixture(CacheFormat::Native)).await;
         super::touch_moves_only_the_stamp(fixture(CacheFormat::django())).await;
@@ -350,6 +416,14 @@ mod redis {
     }
 
     #[tokio::test]
+    async fn older_values_keep_their_digest() {
+        let Some((f, _guard)) = fixture("older", false).await else {
+            return;
+        };
+        super::older_values_keep_their_digest(f).await;
+    }
+
+    #[tokio::test]
     async fn touch_moves_only_the_stamp() {
         for django in [false, true] {
             let Some((f, _guard)) = fixture("touch", django).await else {
@@ -383,9 +457,11 @@ mod redis {
             .map_or(0, |n| n.parse().unwrap())
     }
 
-    /// Counted by a dedicated server: a versioned save is one `EVALSHA` (its `GET`
-    /// and `SET` inside), a touch one `EVALSHA` (`GETRANGE`, `SETRANGE`, `PEXPIRE`
-    /// inside); neither sends the stored value back, and a load is one `GET`.
+    /// Counted by a dedicated server: a versioned save is one `EVALSHA` (its
+    /// `GETRANGE` of the revision and the stamp, and `SET`, inside: no `GET` of the
+    /// whole value), a touch one `EVALSHA` (`STRLEN`, `GETRANGE`, `SETRANGE`,
+    /// `PEXPIRE` inside); neither sends the stored value back, and a load is one
+    /// `GET`.
     #[tokio::test]
     async fn a_versioned_save_and_a_touch_are_one_round_trip_each() {
         let Some(server) = RedisServer::start() else {
@@ -405,27 +481,40 @@ mod redis {
             .version
             .unwrap();
         // The first call of each script meets NOSCRIPT and sends it once by EVAL.
-        version = f.store.asave_if(&record, version).await.unwrap();
+        let saved = f.store.asave_if(&record, version).await.unwrap();
         f.store
             .atouch(&record.key, record.expires_at)
             .await
             .unwrap();
-        let before = (calls(&cache, "evalsha").await, calls(&cache, "get").await);
+        version = f
+            .store
+            .aload(&record.key)
+            .await
+            .unwrap()
+            .unwrap()
+            .version
+            .unwrap();
+        assert_ne!(version, saved);
+        let before = (
+            calls(&cache, "evalsha").await,
+            calls(&cache, "get").await,
+            calls(&cache, "getrange").await,
+        );
         for _ in 0..10 {
             version = f.store.asave_if(&record, version).await.unwrap();
             f.store
                 .atouch(&record.key, record.expires_at)
                 .await
                 .unwrap();
-            // The touch rewrote the stamp with the same instant: same bytes.
-            assert_eq!(
-                f.store.aload(&record.key).await.unwrap().unwrap().version,
-                Some(version)
-            );
+            // The touch gave a new revision, even with the same instant (V3).
+            let touched = f.store.aload(&record.key).await.unwrap().unwrap().version;
+            assert_ne!(touched, Some(version));
+            version = touched.unwrap();
         }
         assert_eq!(calls(&cache, "evalsha").await, before.0 + 20);
-        // Ten loads, ten GETs inside the versioned saves' script.
-        assert_eq!(calls(&cache, "get").await, before.1 + 20);
+        // Ten loads; the scripts read tails only.
+        assert_eq!(calls(&cache, "get").await, before.1 + 10);
+        assert_eq!(calls(&cache, "getrange").await, before.2 + 20);
         assert_eq!(calls(&cache, "eval").await, 2);
         assert_eq!(calls(&cache, "setrange").await, 11);
         assert_eq!(calls(&cache, "pexpire").await, 11);

@@ -9,11 +9,13 @@ use async_trait::async_trait;
 use session_api::{Clock, Result, SystemClock, Version};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use super::{version_of, Cache, Replaced, Stamp, Touched, STAMP_LEN};
+use super::{restamp, stored_version, Cache, Replaced, Stamp, Touched};
 use crate::expiring::ExpiringMap;
 
-/// The sorted sets of [`Cache::index_add`]: members and their scores, per index.
-type Indexes = HashMap<String, HashMap<String, i64>>;
+/// The sorted sets of [`Cache::index_add`]: members and their scores, per index, each
+/// set due at its highest score (when its last member is), so every index write
+/// purges some dead sets and an account never seen again does not keep one.
+type Indexes = ExpiringMap<String, HashMap<String, i64>>;
 
 /// Default bound on the number of entries of a [`MemoryCache`].
 pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
@@ -235,7 +237,7 @@ impl Cache for MemoryCache {
                 inner.remove(key);
                 Replaced::Expired
             }
-            Some(old) if version_of(old) != expected => Replaced::Conflict,
+            Some(old) if stored_version(old) != expected => Replaced::Conflict,
             Some(_) => {
                 self.write(inner, key, value, ttl, now);
                 Replaced::Stored
@@ -260,11 +262,9 @@ impl Cache for MemoryCache {
                 return Touched::Expired;
             }
             let mut value = old.clone();
-            if Stamp::of(&value).is_some() {
-                // The stamp sits between the field name and the closing `"}`.
-                let at = value.len() - STAMP_LEN - 2;
-                value[at..at + STAMP_LEN].copy_from_slice(expires.as_bytes());
-            }
+            // Unstamped (Django's) values keep their bytes, so their version: as on
+            // Redis, the exception to V3 that `CacheStore::atouch` documents.
+            restamp(&mut value, expires);
             self.write(inner, key, &value, ttl, now);
             Touched::Stored(want_value.then_some(value))
         }))
@@ -286,38 +286,57 @@ impl Cache for MemoryCache {
         now: i64,
     ) -> Result<()> {
         let mut indexes = self.lock_indexes();
-        let members = indexes.entry(index.to_owned()).or_default();
+        // The scores are the caller's clock (the store's), not necessarily this
+        // cache's: dead sets are judged by the `now` it gives.
+        indexes.purge(score_time(now), PURGE_PER_WRITE);
+        let mut members = indexes.remove(index).unwrap_or_default();
         members.retain(|_, s| *s > now);
         members.insert(member.to_owned(), score);
+        keep_index(&mut indexes, index, members);
         Ok(())
     }
 
     async fn index_members(&self, index: &str, now: i64) -> Result<Vec<String>> {
         let mut indexes = self.lock_indexes();
-        let Some(members) = indexes.get_mut(index) else {
+        let Some(mut members) = indexes.remove(index) else {
             return Ok(Vec::new());
         };
         members.retain(|_, s| *s > now);
         let mut listed: Vec<(i64, String)> = members.iter().map(|(m, s)| (*s, m.clone())).collect();
-        if listed.is_empty() {
-            indexes.remove(index);
-        }
+        keep_index(&mut indexes, index, members);
         listed.sort_unstable();
         Ok(listed.into_iter().map(|(_, m)| m).collect())
     }
 
     async fn index_remove(&self, index: &str, members: &[String]) -> Result<()> {
         let mut indexes = self.lock_indexes();
-        if let Some(set) = indexes.get_mut(index) {
+        if let Some(mut set) = indexes.remove(index) {
             for member in members {
                 set.remove(member);
             }
-            if set.is_empty() {
-                indexes.remove(index);
-            }
+            keep_index(&mut indexes, index, set);
         }
         Ok(())
     }
+}
+
+/// Puts the set `members` back under `index`, due at its highest score; an empty set
+/// is dropped.
+fn keep_index(indexes: &mut Indexes, index: &str, members: HashMap<String, i64>) {
+    let Some(last) = members.values().copied().max() else {
+        return;
+    };
+    let due = score_time(last);
+    indexes.insert(index.to_owned(), members, due, usize::MAX, due);
+}
+
+/// An index score (Unix milliseconds) as a time, saturating.
+fn score_time(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(if ms < 0 {
+        PrimitiveDateTime::MIN.assume_utc()
+    } else {
+        PrimitiveDateTime::MAX.assume_utc()
+    })
 }
 
 #[cfg(test)]
@@ -444,6 +463,37 @@ mod tests {
         // Overwriting an existing key displaces nothing.
         c.set("a", b"w", MINUTE).await.unwrap();
         assert_eq!(c.len(), 2);
+    }
+
+    /// S5: the sets of accounts never seen again go once their members are due, on
+    /// another account's index write; none is kept for ever.
+    #[tokio::test]
+    async fn dead_index_sets_are_purged_by_later_index_writes() {
+        let (c, _) = cache();
+        let ms = |secs: i64| (START + time::Duration::seconds(secs)).unix_timestamp() * 1000;
+        for account in 0..10 {
+            let index = format!("idx:{account}");
+            c.index_add(&index, "s", ms(60), MINUTE, ms(0))
+                .await
+                .unwrap();
+        }
+        c.index_add("idx:long", "s", ms(600), MINUTE, ms(0))
+            .await
+            .unwrap();
+        assert_eq!(c.lock_indexes().len(), 11);
+        c.index_add("idx:new", "s", ms(700), MINUTE, ms(60))
+            .await
+            .unwrap();
+        assert_eq!(c.lock_indexes().len(), 2, "only the live sets are left");
+        assert_eq!(c.index_members("idx:long", ms(60)).await.unwrap(), ["s"]);
+        // A set emptied by removal or by its members' scores is dropped too.
+        c.index_remove("idx:long", &["s".to_owned()]).await.unwrap();
+        assert!(c
+            .index_members("idx:new", ms(700))
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(c.lock_indexes().len(), 0);
     }
 
     #[tokio::test]

@@ -75,23 +75,33 @@
 //!
 //! # Versions, lookups and touches
 //!
-//! * **Versions** (rule V1, both formats): a record's version is [`version_of`] the
-//!   stored value, the first 8 bytes of its SHA-1, read with the value (no extra
-//!   round trip). `asave_if` is [`Cache::replace_if_version`]: on Redis one script
-//!   that compares the first 16 hex digits of `redis.sha1hex` of the stored value
-//!   with the expected version and then `SET PX`es, sending no value back. Every
-//!   write changes the stored bytes, so the version (V3); the same data and expiry
-//!   written again give the same bytes, and the same version (harmless: nothing
-//!   changed).
+//! * **Versions** (rule V1): a record's version is [`stored_version`] of the stored
+//!   value, read with the value (no extra round trip). In the native format every
+//!   value carries a revision just before its stamp, `"rev":"<16 hex>"` (the last
+//!   [`REVISION_SUFFIX_LEN`] bytes hold both): a save writes the first 16 hex digits
+//!   of the SHA-1 of the value without it, a touch the SHA-1 prefix of the old
+//!   revision and the new stamp. A value without one (Django's format, or a native
+//!   value written before revisions) has [`version_of`] its bytes, the first 8 bytes
+//!   of their SHA-1. `asave_if` is [`Cache::replace_if_version`]: on Redis one
+//!   script that reads the last 68 bytes (`GETRANGE`: the revision and the stamp,
+//!   not the whole value), compares the revision with the expected version (for a
+//!   value without one, the first 16 hex digits of `redis.sha1hex` of the whole
+//!   value) and then `SET PX`es, sending no value back. Every write changes the
+//!   version (V3); the same data and expiry written again give the same value, and
+//!   the same version (harmless: nothing changed).
 //! * **`alookup`** is `Expired` for an entry the cache still holds whose stamp has
 //!   passed on the store's clock; an entry the cache's time to live removed (on
 //!   Redis with the system clock, that is every expired one) is `Missing`, as is one
 //!   that does not decode.
 //! * **`atouch`** (rule V4) is [`Cache::touch`]: on Redis one script that checks the
 //!   entry (present, stamp not passed), rewrites only its stamp in place (`SETRANGE`
-//!   of the last [`STAMP_SUFFIX_LEN`] bytes' 30-byte stamp) and `PEXPIRE`s it. An entry
-//!   Django wrote has no stamp and only gets the time to live, its expiry. The stamp
-//!   is part of the value, so a touch changes the version.
+//!   of the last [`STAMP_SUFFIX_LEN`] bytes' 30-byte stamp), with its revision when it
+//!   has one (the same `SETRANGE`: they are neighbours), and `PEXPIRE`s it
+//!   ([`restamp`] is the same rewrite in Rust). An entry Django wrote has no stamp and
+//!   only gets the time to live, its expiry. A touch changes the version (a new
+//!   revision, or the digest of the new stamp), except for an entry Django wrote (no
+//!   stamp: its bytes and version stay; the one exception to V3, see
+//!   [`CacheStore`]'s `atouch`).
 //!
 //! # Account index
 //!
@@ -160,6 +170,7 @@ mod memory;
 mod pickle;
 #[cfg(feature = "redis")]
 mod redis;
+mod revision;
 mod stamp;
 mod store;
 mod value;
@@ -181,6 +192,7 @@ pub use memory::{MemoryCache, DEFAULT_MAX_ENTRIES};
 pub use pickle::{MAX_PICKLE_DEPTH, MAX_PICKLE_LEN};
 #[cfg(feature = "redis")]
 pub use redis::{RedisCache, RedisOptions};
+pub use revision::{restamp, stored_version, REVISION_SUFFIX_LEN};
 pub use stamp::{Stamp, STAMP_LEN, STAMP_SUFFIX_LEN};
 pub use store::CacheStore;
 #[cfg(feature = "cached_db")]
@@ -293,11 +305,12 @@ pub trait Cache: Send + Sync + fmt::Debug {
     ) -> Result<bool>;
 
     /// Stores `value` under `key` for `ttl` only if the key holds an entry whose stamp
-    /// is not expired at `now` and whose version, [`version_of`] its bytes, is
+    /// is not expired at `now` and whose version, [`stored_version`] of its bytes, is
     /// `expected` (rule V1): [`Replaced::Conflict`] for another version, and an
-    /// expired entry is removed. Must be atomic (Redis: one script comparing
-    /// `redis.sha1hex` of the value with the version's digits), and sends no old
-    /// value back.
+    /// expired entry is removed. Must be atomic (Redis: one script comparing the
+    /// value's revision, read from its last bytes, or for a value without one
+    /// `redis.sha1hex` of it, with the version's digits), and sends no old value
+    /// back.
     async fn replace_if_version(
         &self,
         key: &str,
@@ -308,12 +321,13 @@ pub trait Cache: Send + Sync + fmt::Debug {
     ) -> Result<Replaced>;
 
     /// Moves the expiry of the live entry under `key` without rewriting the rest of
-    /// its value (rule V4): a stamped value's [`Stamp`] becomes `expires` (the last
-    /// [`STAMP_SUFFIX_LEN`] bytes keep their shape), and the entry lives `ttl` from
-    /// now; a value without a stamp (Django's) only gets the time to live. An entry
-    /// whose stamp is expired at `now` is removed. With `want_value`, the value now
-    /// stored comes back. Must be atomic (Redis: one script, `SETRANGE` and
-    /// `PEXPIRE`).
+    /// its value (rule V4): a stamped value's [`Stamp`] becomes `expires` and its
+    /// revision, if any, a new one (the last [`STAMP_SUFFIX_LEN`] bytes, or
+    /// [`REVISION_SUFFIX_LEN`], keep their shape; [`restamp`] does it), and the
+    /// entry lives `ttl` from now; a value without a stamp (Django's) only gets the
+    /// time to live. An entry whose stamp is expired at `now` is removed. With
+    /// `want_value`, the value now stored comes back. Must be atomic (Redis: one
+    /// script, `SETRANGE` and `PEXPIRE`).
     async fn touch(
         &self,
         key: &str,

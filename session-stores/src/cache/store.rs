@@ -12,8 +12,9 @@ use session_api::{
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::accounts::{score_of, unix_millis};
+use super::revision::revise;
 use super::{
-    ttl_for, version_of, Cache, CacheFormat, CacheValue, Meta, Replaced, Stamp, Touched,
+    stored_version, ttl_for, Cache, CacheFormat, CacheValue, Meta, Replaced, Stamp, Touched,
     DEFAULT_KEY_PREFIX, MAX_TTL,
 };
 
@@ -154,6 +155,21 @@ impl CacheStore {
     /// only with [`account_index`](Self::account_index) on.
     pub fn index_key(&self, account: i64) -> String {
         self.format.index_key(&self.prefix, account)
+    }
+
+    /// The value of `record` in the store's format; in the native format with a
+    /// revision before the stamp (see [`stored_version`]).
+    fn encode(&self, record: &Record) -> Result<Vec<u8>> {
+        let mut value = CacheValue::encode(
+            &self.format,
+            &record.data,
+            record.expires_at,
+            Meta::default(),
+        )?;
+        if !self.format.is_django() {
+            revise(&mut value);
+        }
+        Ok(value)
     }
 
     /// The stored bytes under `key` and their reading, the expiry filled in from the
@@ -301,7 +317,8 @@ impl AsyncSessionStore for CacheStore {
         }
         Ok(match value.into_live(now) {
             Some((data, expires_at)) => Lookup::Found(
-                Record::new(key.clone(), data, expires_at).with_version(Some(version_of(&bytes))),
+                Record::new(key.clone(), data, expires_at)
+                    .with_version(Some(stored_version(&bytes))),
             ),
             None => Lookup::Missing,
         })
@@ -311,12 +328,7 @@ impl AsyncSessionStore for CacheStore {
         let key = &record.key;
         let now = self.clock.now();
         let stamp = Stamp::at(now)?;
-        let value = CacheValue::encode(
-            &self.format,
-            &record.data,
-            record.expires_at,
-            Meta::default(),
-        )?;
+        let value = self.encode(record)?;
         let ttl = ttl_for(record.expires_at, now);
         let cache_key = self.cache_key(key);
         match mode {
@@ -336,17 +348,13 @@ impl AsyncSessionStore for CacheStore {
         Ok(key.clone())
     }
 
-    /// One command (Redis: one script) that compares the digest of the stored value
-    /// with `expected` and writes; the new version is the digest of what it wrote.
+    /// One command (Redis: one script) that compares the stored value's version
+    /// ([`stored_version`]: in the native format its revision, read from its last
+    /// bytes) with `expected` and writes; the new version is that of what it wrote.
     async fn asave_if(&self, record: &Record, expected: Version) -> Result<Version> {
         let now = self.clock.now();
         let stamp = Stamp::at(now)?;
-        let value = CacheValue::encode(
-            &self.format,
-            &record.data,
-            record.expires_at,
-            Meta::default(),
-        )?;
+        let value = self.encode(record)?;
         let ttl = ttl_for(record.expires_at, now);
         let cache_key = self.cache_key(&record.key);
         replaced(
@@ -356,11 +364,19 @@ impl AsyncSessionStore for CacheStore {
         )?;
         self.settle(&record.key, Some(&record.data), record.expires_at, now)
             .await?;
-        Ok(version_of(&value))
+        Ok(stored_version(&value))
     }
 
-    /// Rewrites the value's stamp and its time to live in one command; the data
-    /// stays (its digest, the version, changes with the stamp: V3).
+    /// Rewrites the value's stamp (and revision) and its time to live in one
+    /// command; the data stays, the version changes (V3: a new revision, or for a
+    /// value without one the digest, which covers the stamp).
+    ///
+    /// The exception to V3: an entry without a stamp (written by Django, in
+    /// [`CacheFormat::Django`](super::CacheFormat::Django)) only gets its time to
+    /// live, so its bytes and its version stay. The session handle forgets its version
+    /// after a touch, so that is harmless there; a caller of this store holding the
+    /// version from before the touch can still `asave_if` over it, writing its own
+    /// expiry over the touched one (its data base is still the stored data).
     async fn atouch(&self, key: &SessionKey, expires_at: OffsetDateTime) -> Result<()> {
         let now = self.clock.now();
         let touched = self

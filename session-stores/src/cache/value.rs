@@ -26,7 +26,8 @@ pub(crate) struct CacheValue {
 
 /// What cached_db adds before the stamp: the epoch an entry is written under and the
 /// durable store's version of the record it copies (rule V1). The cache store writes
-/// neither (its version is the digest of the whole value).
+/// neither (its version is the revision it adds after encoding, see
+/// [`stored_version`](super::stored_version)).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Meta<'a> {
     pub(crate) epoch: Option<&'a str>,

@@ -99,8 +99,9 @@ impl RedisOptions {
 /// whose [`Stamp`] has passed), `SET XX PX` (replace without a stamp check), `SET PX`,
 /// `GET`, `DEL`, `GETDEL` (take), and Lua scripts for the rest, each touching one key:
 /// replace with a stamp check (`EXISTS`, `GETRANGE` of the stamp, `SET PX` or `DEL`:
-/// nothing is sent back), replace-if-version (`GET`, `redis.sha1hex`, `SET PX`), touch
-/// (`GETRANGE`, `SETRANGE` of the stamp, `PEXPIRE`), compare-and-set (`GET`,
+/// nothing is sent back), replace-if-version (`GETRANGE` of the revision and the
+/// stamp, `SET PX`; for a value without a revision `GET` and `redis.sha1hex`), touch
+/// (`GETRANGE`, `SETRANGE` of the revision and the stamp, `PEXPIRE`), compare-and-set (`GET`,
 /// `SET PX`), get-with-TTL (`GET`, `PTTL`), and the account index's add, list and
 /// removal (`ZREMRANGEBYSCORE`, then `ZADD` and `PEXPIRE`, or `ZRANGE`; `ZREM`).
 /// Scripts are sent as `EVALSHA` (the script's SHA-1), and as

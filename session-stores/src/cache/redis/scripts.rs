@@ -40,6 +40,24 @@ macro_rules! lua_stamps {
     };
 }
 
+/// `revision(t)`: the revision in `t`, the last 68 bytes of a value, when it is a
+/// revision's and a stamp's ending (see [`stored_version`]): `"rev":"` (7), 16
+/// lowercase hex digits, `",` and the stamp's 43 bytes; else nil. `[0-9a-f]` in a
+/// Lua pattern compares bytes (no locale).
+///
+/// [`stored_version`]: crate::cache::stored_version
+macro_rules! lua_revisions {
+    () => {
+        "local function revision(t) \
+           if #t ~= 68 or string.sub(t, 1, 7) ~= '\"rev\":\"' or string.sub(t, 24, 25) ~= '\",' \
+             or not stamped(string.sub(t, 26)) then return nil end \
+           local r = string.sub(t, 8, 23) \
+           if string.find(r, '^[0-9a-f]+$') then return r end \
+           return nil \
+         end "
+    };
+}
+
 /// `add` after `SET NX` found the key taken: takes over an entry whose stamp has
 /// passed. ARGV: value, PX, now. 1 when stored.
 pub(super) static TAKE_OVER: Script = Script {
@@ -62,32 +80,54 @@ pub(super) static REPLACE: Script = Script {
     sha: LazyLock::new(|| sha1_hex(REPLACE.body)),
 };
 
-/// `replace_if_version`: the version is the first 16 hex digits of the value's SHA-1
-/// (`digest::version_hex`). ARGV: value, PX, now, version. 0 absent, 1 stored,
-/// 2 expired (and removed), 3 another version.
+/// `replace_if_version`: the version is the value's revision, read from its last
+/// 68 bytes (`GETRANGE`: no copy of the whole value), or for a value without one the
+/// first 16 hex digits of its SHA-1 (`digest::version_hex`), as
+/// [`stored_version`](crate::cache::stored_version) reads it. ARGV: value, PX, now,
+/// version. 0 absent, 1 stored, 2 expired (and removed), 3 another version.
 pub(super) static REPLACE_IF_VERSION: Script = Script {
     body: concat!(
         lua_stamps!(),
-        "local v = redis.call('GET', KEYS[1]) \
-         if not v then return 0 end \
-         if expired(string.sub(v, -43), ARGV[3]) then redis.call('DEL', KEYS[1]) return 2 end \
-         if string.sub(redis.sha1hex(v), 1, 16) ~= ARGV[4] then return 3 end \
+        lua_revisions!(),
+        "local t = redis.call('GETRANGE', KEYS[1], -68, -1) \
+         if #t == 0 and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end \
+         if expired(string.sub(t, -43), ARGV[3]) then redis.call('DEL', KEYS[1]) return 2 end \
+         local r = revision(t) \
+         if not r then r = string.sub(redis.sha1hex(redis.call('GET', KEYS[1])), 1, 16) end \
+         if r ~= ARGV[4] then return 3 end \
          redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1"
     ),
     sha: LazyLock::new(|| sha1_hex(REPLACE_IF_VERSION.body)),
 };
 
 /// `touch`: rewrites a stamped value's stamp in place (`SETRANGE` at its offset,
-/// length - 32) and sets the time to live. ARGV: new stamp, PX, now, "1" to send the
-/// value back. 0 absent, 2 expired (and removed); 1, or the value, when touched.
+/// length - 32) and sets the time to live; a value with a revision gets a new one in
+/// the same `SETRANGE` (from length - 61: the digits, `","expires":"` and the stamp),
+/// the first 16 hex digits of the SHA-1 of the old digits and the new stamp, as
+/// [`restamp`](crate::cache::restamp) computes it. ARGV: new stamp, PX, now, "1" to
+/// send the value back. 0 absent, 2 expired (and removed); 1, or the value, when
+/// touched.
+///
+/// A value without a stamp (one Django wrote, [`CacheFormat::Django`]) only gets the
+/// `PEXPIRE`: its bytes, so its version, stay the same, the one exception to V3. The
+/// value is left as Django wrote it rather than gaining a trailer on a touch.
+///
+/// [`CacheFormat::Django`]: crate::cache::CacheFormat::Django
 pub(super) static TOUCH: Script = Script {
     body: concat!(
         lua_stamps!(),
-        "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end \
-         local t = tail(KEYS[1]) \
-         if expired(t, ARGV[3]) then redis.call('DEL', KEYS[1]) return 2 end \
-         if stamped(t) then \
-           redis.call('SETRANGE', KEYS[1], redis.call('STRLEN', KEYS[1]) - 32, ARGV[1]) \
+        lua_revisions!(),
+        "local n = redis.call('STRLEN', KEYS[1]) \
+         if n == 0 and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end \
+         local t = redis.call('GETRANGE', KEYS[1], -68, -1) \
+         local s = string.sub(t, -43) \
+         if expired(s, ARGV[3]) then redis.call('DEL', KEYS[1]) return 2 end \
+         local r = revision(t) \
+         if r then \
+           local nr = string.sub(redis.sha1hex(r .. ARGV[1]), 1, 16) \
+           redis.call('SETRANGE', KEYS[1], n - 61, nr .. '\",\"expires\":\"' .. ARGV[1]) \
+         elseif stamped(s) then \
+           redis.call('SETRANGE', KEYS[1], n - 32, ARGV[1]) \
          end \
          redis.call('PEXPIRE', KEYS[1], ARGV[2]) \
          if ARGV[4] == '1' then return redis.call('GET', KEYS[1]) end \
