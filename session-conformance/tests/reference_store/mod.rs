@@ -196,8 +196,10 @@ impl AsyncSessionStore for ReferenceStore {
         } else {
             entry.expires_at
         };
-        let record = Record::new(key.clone(), data, expires_at)
-            .with_version(Some(Version::new(entry.version)));
+        // Versions are given only where they are declared (a store without them is
+        // the one whose renewals rely on D5's update-only rule alone).
+        let version = self.caps.versioned.then(|| Version::new(entry.version));
+        let record = Record::new(key.clone(), data, expires_at).with_version(version);
         Ok(Lookup::Found(record))
     }
 
@@ -360,6 +362,15 @@ impl RawRecords for ReferenceStore {
 /// The reference store with raw access to its Django `session_data`.
 pub fn harness(env: &KitEnv, fault: Fault) -> Harness {
     let store = Arc::new(ReferenceStore::new(env, fault));
+    Harness::new(SessionBackend::from_async(store.clone())).with_raw(store, true)
+}
+
+/// [`harness`] over a store that declares no versions (V1): its loads carry none,
+/// so the handle saves plainly.
+pub fn unversioned_harness(env: &KitEnv, fault: Fault) -> Harness {
+    let mut store = ReferenceStore::new(env, fault);
+    store.caps = store.caps.with_versioned(false);
+    let store = Arc::new(store);
     Harness::new(SessionBackend::from_async(store.clone())).with_raw(store, true)
 }
 
