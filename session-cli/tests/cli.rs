@@ -27,6 +27,17 @@ fn sessions(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// A file store on `dir` with the site's secret and Django's defaults, as the command
+/// opens `file://<dir>`.
+fn file_store(dir: &std::path::Path) -> FileStore {
+    let codec = SessionCodec::new(
+        &SecretKeys::new(SECRET),
+        Arc::new(SystemClock),
+        Arc::new(JsonSerializer),
+    );
+    FileStore::new(dir, "sessionid", 1_209_600, codec, Arc::new(SystemClock)).unwrap()
+}
+
 /// Where the report's `ms` column is: after the rule (10), case (52) and result (8)
 /// columns and their separating spaces; 8 wide.
 const MS_COLUMN: std::ops::Range<usize> = 73..81;
@@ -167,19 +178,7 @@ async fn migrate_list_revoke_decode_and_clear_on_sqlite() {
 #[test]
 fn decode_reads_the_directory_of_a_file_store_url() {
     let dir = tempfile::tempdir().unwrap();
-    let codec = SessionCodec::new(
-        &SecretKeys::new(SECRET),
-        Arc::new(SystemClock),
-        Arc::new(JsonSerializer),
-    );
-    let store = FileStore::new(
-        dir.path(),
-        "sessionid",
-        1_209_600,
-        codec,
-        Arc::new(SystemClock),
-    )
-    .unwrap();
+    let store = file_store(dir.path());
     let far = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
     let data: SessionData = [("cart", json!([1, 2]))].into_iter().collect();
     let key = store
@@ -209,19 +208,7 @@ fn decode_reads_the_directory_of_a_file_store_url() {
 #[test]
 fn clear_expired_on_a_file_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let codec = SessionCodec::new(
-        &SecretKeys::new(SECRET),
-        Arc::new(SystemClock),
-        Arc::new(JsonSerializer),
-    );
-    let store = FileStore::new(
-        dir.path(),
-        "sessionid",
-        1_209_600,
-        codec,
-        Arc::new(SystemClock),
-    )
-    .unwrap();
+    let store = file_store(dir.path());
     let now = time::OffsetDateTime::now_utc();
     let data: SessionData = [("cart", json!([1]))].into_iter().collect();
     let live = store
@@ -290,20 +277,7 @@ fn clear_expired_on_a_redis_cache_has_nothing_to_clear() {
 #[test]
 fn list_and_revoke_all_but_one_on_a_file_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let codec = SessionCodec::new(
-        &SecretKeys::new(SECRET),
-        Arc::new(SystemClock),
-        Arc::new(JsonSerializer),
-    );
-    let store = FileStore::new(
-        dir.path(),
-        "sessionid",
-        1_209_600,
-        codec,
-        Arc::new(SystemClock),
-    )
-    .unwrap()
-    .with_account_index(true);
+    let store = file_store(dir.path()).with_account_index(true);
     let far = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
     let data: SessionData = [("_auth_user_id", json!("42"))].into_iter().collect();
     let keys: Vec<SessionKey> = (0..3)

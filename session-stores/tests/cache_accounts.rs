@@ -362,19 +362,12 @@ mod memory {
 
 #[cfg(feature = "redis")]
 mod redis {
-    use super::common::redis::{shared, shared_url, KeyCleanup};
+    use super::common::redis::{scoped, shared, shared_url, KeyCleanup};
     use super::*;
     use fred::prelude::{ClientLike, KeysInterface};
 
     async fn fixture(test: &str, django: bool) -> Option<(Fixture, KeyCleanup)> {
-        let cache = shared().await?;
-        let prefix = format!("test:{}:{test}:", std::process::id());
-        let cleanup = KeyCleanup::new(&shared_url(), &prefix);
-        let format = if django {
-            CacheFormat::django_with(prefix.trim_end_matches(':'), 1)
-        } else {
-            CacheFormat::Native
-        };
+        let (cache, prefix, format, cleanup) = scoped(test, django).await?;
         Some((over(Arc::new(cache), &prefix, format), cleanup))
     }
 

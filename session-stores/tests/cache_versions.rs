@@ -368,7 +368,7 @@ mod memory {
 
 #[cfg(feature = "redis")]
 mod redis {
-    use super::common::redis::{shared, shared_url, KeyCleanup, RedisServer};
+    use super::common::redis::{scoped, KeyCleanup, RedisServer};
     use super::*;
     use fred::prelude::ClientLike;
     use session_stores::cache::RedisCache;
@@ -376,14 +376,7 @@ mod redis {
     /// A fixture on the shared server under a prefix of this test, and the guard
     /// that removes its keys.
     async fn fixture(test: &str, django: bool) -> Option<(Fixture, KeyCleanup)> {
-        let cache = shared().await?;
-        let prefix = format!("test:{}:{test}:", std::process::id());
-        let cleanup = KeyCleanup::new(&shared_url(), &prefix);
-        let format = if django {
-            CacheFormat::django_with(prefix.trim_end_matches(':'), 1)
-        } else {
-            CacheFormat::Native
-        };
+        let (cache, prefix, format, cleanup) = scoped(test, django).await?;
         Some((over(Arc::new(cache), &prefix, format), cleanup))
     }
 

@@ -221,10 +221,7 @@ impl SessionGuard<'_> {
                 let stored = store
                     .save_if(&record, version)
                     .map_err(|err| self.note_gone(&key, err))?;
-                self.emit(SessionEvent::Saved {
-                    key: EventKey::new(&key),
-                });
-                self.written(record, Some(stored));
+                self.versioned_saved(&key, record, stored);
             }
             (None, mode, _) => {
                 let new_key = store
@@ -271,10 +268,7 @@ impl SessionGuard<'_> {
                     .asave_if(&record, version)
                     .await
                     .map_err(|err| self.note_gone(&key, err))?;
-                self.emit(SessionEvent::Saved {
-                    key: EventKey::new(&key),
-                });
-                self.written(record, Some(stored));
+                self.versioned_saved(&key, record, stored);
             }
             (None, mode, _) => {
                 let new_key = store
@@ -285,6 +279,14 @@ impl SessionGuard<'_> {
             }
         }
         Ok(())
+    }
+
+    /// After a versioned write (V1): the version the store now holds, the event.
+    fn versioned_saved(&mut self, key: &SessionKey, record: Record, stored: Version) {
+        self.emit(SessionEvent::Saved {
+            key: EventKey::new(key),
+        });
+        self.written(record, Some(stored));
     }
 
     /// After a plain write: the key the store returned (a new one for signed

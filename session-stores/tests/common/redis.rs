@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use session_stores::cache::{RedisCache, RedisOptions};
+use session_stores::cache::{CacheFormat, RedisCache, RedisOptions};
 
 use super::in_ci;
 
@@ -115,6 +115,24 @@ impl Drop for KeyCleanup {
             Err(err) => eprintln!("could not remove test keys {pattern}: {err}"),
         }
     }
+}
+
+/// The shared server seen by one test: its keys under a prefix of the test and the
+/// process, the format (Django's with that prefix, or native), and the guard that
+/// removes the keys. `None` when the server is absent (the skip/CI rule).
+pub async fn scoped(
+    test: &str,
+    django: bool,
+) -> Option<(RedisCache, String, CacheFormat, KeyCleanup)> {
+    let cache = shared().await?;
+    let prefix = format!("test:{}:{test}:", std::process::id());
+    let cleanup = KeyCleanup::new(&shared_url(), &prefix);
+    let format = if django {
+        CacheFormat::django_with(prefix.trim_end_matches(':'), 1)
+    } else {
+        CacheFormat::Native
+    };
+    Some((cache, prefix, format, cleanup))
 }
 
 /// A dedicated `redis-server` on its own port, for tests that stop it. Never the
