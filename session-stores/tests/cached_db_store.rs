@@ -740,20 +740,44 @@ async fn revoking_an_account_removes_the_cached_copies() {
     db.cleanup().await;
 }
 
-/// Collects the (level, target, message) of every event on this thread.
+/// Collects the (thread, level, target, message) of every event of the test binary.
+///
+/// Installed once as the global default, not per test with `set_default`: tracing
+/// caches each callsite's interest when it is first hit, and a test thread without a
+/// subscriber hitting the cache-failure callsite first would cache "never" for the
+/// whole binary while one scoped subscriber exists (seen failing 16 runs in 40).
+/// Each test reads the events of its own thread.
 #[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<(tracing::Level, String, String)>>>);
+struct Logs(Arc<Mutex<Vec<LogLine>>>);
+
+/// One event: the thread it was logged on, its level, target and message.
+type LogLine = (std::thread::ThreadId, tracing::Level, String, String);
 
 impl Logs {
-    /// The ERROR-level messages on `target` (rule E4: Django logs a failed cache write
-    /// with `logger.exception`).
+    /// The binary's collector, installed on first use.
+    fn global() -> Logs {
+        static LOGS: std::sync::OnceLock<Logs> = std::sync::OnceLock::new();
+        LOGS.get_or_init(|| {
+            let logs = Logs::default();
+            tracing::subscriber::set_global_default(logs.clone())
+                .expect("no other global subscriber in this binary");
+            logs
+        })
+        .clone()
+    }
+
+    /// The ERROR-level messages on `target` logged on this thread (rule E4: Django
+    /// logs a failed cache write with `logger.exception`).
     fn errors(&self, target: &str) -> Vec<String> {
+        let thread = std::thread::current().id();
         self.0
             .lock()
             .unwrap()
             .iter()
-            .filter(|(level, t, _)| *level == tracing::Level::ERROR && t == target)
-            .map(|(_, _, message)| message.clone())
+            .filter(|(on, level, t, _)| {
+                *on == thread && *level == tracing::Level::ERROR && t == target
+            })
+            .map(|(_, _, _, message)| message.clone())
             .collect()
     }
 }
@@ -779,20 +803,21 @@ impl tracing::Subscriber for Logs {
         let mut message = Message(String::new());
         event.record(&mut message);
         let meta = event.metadata();
-        self.0
-            .lock()
-            .unwrap()
-            .push((*meta.level(), meta.target().to_owned(), message.0));
+        self.0.lock().unwrap().push((
+            std::thread::current().id(),
+            *meta.level(),
+            meta.target().to_owned(),
+            message.0,
+        ));
     }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
-// A current-thread runtime: the thread-local subscriber sees every event.
+// A current-thread runtime: every event is logged on the test's thread.
 #[tokio::test(flavor = "current_thread")]
 async fn a_failing_cache_never_fails_a_save_and_is_logged() {
-    let logs = Logs::default();
-    let _guard = tracing::subscriber::set_default(logs.clone());
+    let logs = Logs::global();
     let db = open(Kind::Sqlite, "cdb_down").await.expect("SQLite");
     let store = CachedDbStore::new(db.store.clone(), Arc::new(Down), Arc::new(db.clock.clone()))
         .epoch_interval(Duration::from_millis(10));
@@ -854,11 +879,10 @@ async fn a_failing_cache_never_fails_a_save_and_is_logged() {
 /// async store behind the blocking bridge, as Django's sync `save()`) saves, loads and
 /// deletes through a cache that refuses every call; each failed cache call is logged.
 // A multi-thread runtime, so the bridge may block; the test body and the futures it
-// blocks on run on this thread, where the subscriber is.
+// blocks on run on this thread, whose events the test reads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sync_save_path_survives_a_failing_cache() {
-    let logs = Logs::default();
-    let _guard = tracing::subscriber::set_default(logs.clone());
+    let logs = Logs::global();
     let db = open(Kind::Sqlite, "cdb_down_sync").await.expect("SQLite");
     let store = CachedDbStore::new(db.store.clone(), Arc::new(Down), Arc::new(db.clock.clone()));
     let backend = SessionBackend::from_async(Arc::new(store));
