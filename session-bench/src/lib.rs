@@ -2,6 +2,8 @@
 //! doing the same statements, tower-sessions' stores, actix-session's cookie store,
 //! the `cookie` crate's jars and Django 5.2, in one run on the same servers and
 //! tables, printed as one table (`cargo run --release -p session-bench -- table`).
+//! Versioned saves are measured on PostgreSQL, on Redis and on a Valkey 9.1 server
+//! the run starts for itself ([`valkey`]).
 //!
 //! Unpublished. The figures and how to read them are in `docs/performance.md`.
 //!
@@ -22,6 +24,7 @@ pub mod section;
 pub mod setup;
 pub mod subject;
 pub mod subjects;
+pub mod valkey;
 pub mod versions;
 
 pub use error::{BenchError, Result};

@@ -11,8 +11,10 @@ const USAGE: &str = "usage: session-bench table [--quick] [--only NAME]... [--op
 
   --quick      one short round per cell (what CI runs): proves every cell runs
   --only NAME  only the backends whose name contains NAME (memory, file,
-               signed cookies, SQLite, PostgreSQL, MariaDB, Redis, cached_db,
-               cookie, middleware); may be repeated
+               signed cookies, SQLite, PostgreSQL, MariaDB, Redis, Valkey,
+               cached_db, cookie, middleware); may be repeated. Valkey (the
+               versioned saves on a server the run starts: VALKEY_SERVER, else
+               .ci/valkey-server) is apart from Redis: --only Redis --only Valkey
   --op OP      only the operation OP (create, load, save, cycle, delete, encode,
                decode, \"untouched request\", \"request reading a key\");
                may be repeated

@@ -245,6 +245,17 @@ pub async fn run(settings: &Settings) -> Result<Report> {
             Err(err) => missing(settings, &mut notes, "Redis", err)?,
         }
     }
+    if settings.wants("Valkey") {
+        match setup::versions_valkey(&redis_prefix, &mut teardown).await {
+            Ok(found) => sections.push(found),
+            Err(err) => missing(
+                settings,
+                &mut notes,
+                "Valkey 9.1 (VALKEY_SERVER or .ci/valkey-server)",
+                err,
+            )?,
+        }
+    }
     if settings.wants("cached_db") && have_pg && have_redis {
         sections.push(
             setup::cached_db(

