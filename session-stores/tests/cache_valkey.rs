@@ -20,7 +20,9 @@ use serde_json::json;
 use session_api::{
     AsyncSessionStore, Error, ManualClock, Record, SaveMode, SessionData, SessionKey, Version,
 };
-use session_stores::cache::{Cache, CacheStore, ConditionalWrites, RedisCache, RedisOptions};
+use session_stores::cache::{
+    Cache, CacheFormat, CacheStore, ConditionalWrites, RedisCache, RedisOptions,
+};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use topology::Standalone;
@@ -83,6 +85,18 @@ fn store(cache: &RedisCache, clock: &ManualClock) -> CacheStore {
     CacheStore::new(Arc::new(cache.clone()))
         .key_prefix("native:")
         .clock(Arc::new(clock.clone()))
+}
+
+/// The probe key the client asks the server with at connection (conditional.rs).
+const PROBE_KEY: &str = "sessions:ifeq-probe";
+
+#[tokio::test]
+async fn the_connection_probe_creates_nothing() {
+    let Some(server) = valkey() else { return };
+    let _cache = server.cache(ConditionalWrites::DEFAULT).await;
+    let exists = topology::command(server.node.port(), &["EXISTS", PROBE_KEY]).unwrap();
+    assert_eq!(exists.trim(), "0");
+    assert_eq!(server.errors(), 0, "Valkey has IFEQ");
 }
 
 fn record(key: &SessionKey, n: i64) -> Record {
@@ -165,9 +179,89 @@ async fn a_touch_between_load_and_save_is_a_conflict() {
         .await
         .unwrap();
 
+    server.reset();
     let err = mine.asave_if(&record(&key, 1), loaded).await.unwrap_err();
     assert!(matches!(err, Error::Conflict), "{err:?}");
+    assert_eq!(server.calls("evalsha"), 1, "the script decided");
     assert_eq!(n(&mine, &key).await, Some(0));
+}
+
+/// The compare fails on other bytes of the same version: the script stores. Here the
+/// value someone rewrote without its revision, whose version (the digest of the value
+/// without it, as `revise` computes the revision) is the one loaded.
+#[tokio::test]
+async fn other_bytes_of_the_loaded_version_are_stored_by_the_script() {
+    let Some(server) = valkey() else { return };
+    let clock = ManualClock::new(START);
+    let cache = server.cache(ConditionalWrites::DEFAULT).await;
+    let mine = store(&cache, &clock);
+    let key = created(&mine).await;
+    let loaded = version(&mine, &key).await;
+    let cache_key = mine.cache_key(&key);
+    let revised = String::from_utf8(cache.get(&cache_key).await.unwrap().unwrap()).unwrap();
+    let at = revised.find("\"rev\":\"").unwrap();
+    let unrevised = format!("{}{}", &revised[..at], &revised[at + 25..]);
+    assert_eq!(
+        session_stores::cache::version_of(unrevised.as_bytes()),
+        loaded
+    );
+    let theirs = server.cache(ConditionalWrites::Scripts).await;
+    theirs
+        .set(
+            &cache_key,
+            unrevised.as_bytes(),
+            std::time::Duration::from_secs(3600),
+        )
+        .await
+        .unwrap();
+
+    server.reset();
+    mine.asave_if(&record(&key, 1), loaded).await.unwrap();
+    assert_eq!(
+        server.calls("set"),
+        2,
+        "the failed IFEQ, then the script's SET"
+    );
+    assert_eq!(server.calls("evalsha"), 1);
+    assert_eq!(n(&mine, &key).await, Some(1));
+}
+
+/// A key of another type is the error the script gives too, natively or not.
+#[tokio::test]
+async fn compare_and_set_on_a_key_of_another_type_is_an_error() {
+    let Some(server) = valkey() else { return };
+    topology::command(server.node.port(), &["LPUSH", "listed", "x"]).unwrap();
+    let ttl = std::time::Duration::from_secs(60);
+    for mode in [ConditionalWrites::DEFAULT, ConditionalWrites::Scripts] {
+        let cache = server.cache(mode).await;
+        let err = cache
+            .compare_and_set("listed", b"x", b"y", ttl)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Backend(_)), "{mode:?}: {err:?}");
+    }
+}
+
+/// Django's format: no stamp and no revision, the version a digest of the bytes.
+#[tokio::test]
+async fn a_django_format_value_is_saved_natively() {
+    let Some(server) = valkey() else { return };
+    let clock = ManualClock::new(START);
+    let cache = server.cache(ConditionalWrites::DEFAULT).await;
+    let store = CacheStore::new(Arc::new(cache.clone()))
+        .format(CacheFormat::django())
+        .clock(Arc::new(clock.clone()));
+    let key = created(&store).await;
+    let loaded = version(&store, &key).await;
+
+    server.reset();
+    let written = store.asave_if(&record(&key, 1), loaded).await.unwrap();
+    assert_eq!(server.calls("evalsha"), 0, "native");
+    assert_eq!(n(&store, &key).await, Some(1));
+    let err = store.asave_if(&record(&key, 2), loaded).await.unwrap_err();
+    assert!(matches!(err, Error::Conflict), "{err:?}");
+    store.asave_if(&record(&key, 3), written).await.unwrap();
+    assert_eq!(n(&store, &key).await, Some(3));
 }
 
 #[tokio::test]
@@ -264,20 +358,21 @@ async fn compare_and_set_is_native_even_without_memory() {
 }
 
 #[tokio::test]
-async fn redis_7_falls_back_to_the_scripts_after_one_try() {
+async fn redis_7_is_asked_once_and_runs_the_scripts() {
     let Some(server) = redis7() else { return };
     let clock = ManualClock::new(START);
     let cache = server.cache(ConditionalWrites::DEFAULT).await;
+    assert_eq!(server.errors(), 1, "the connection's probe: a syntax error");
     let store = store(&cache, &clock);
     let key = created(&store).await;
 
     server.reset();
     let loaded = version(&store, &key).await;
     let written = store.asave_if(&record(&key, 1), loaded).await.unwrap();
-    assert_eq!(server.errors(), 1, "one IFEQ answered with a syntax error");
+    assert_eq!(server.errors(), 0, "no IFEQ sent");
     assert_eq!(server.calls("evalsha"), 1);
 
-    // Learnt: no IFEQ again, for versioned saves or compare-and-set.
+    // Never asked again, for versioned saves or compare-and-set.
     store.asave_if(&record(&key, 2), written).await.unwrap();
     let ttl = std::time::Duration::from_secs(60);
     cache.set("cas", b"one", ttl).await.unwrap();
@@ -285,7 +380,7 @@ async fn redis_7_falls_back_to_the_scripts_after_one_try() {
         .compare_and_set("cas", b"one", b"two", ttl)
         .await
         .unwrap());
-    assert_eq!(server.errors(), 1);
+    assert_eq!(server.errors(), 0);
     assert_eq!(server.calls("evalsha"), 3);
     assert_eq!(n(&store, &key).await, Some(2));
 }

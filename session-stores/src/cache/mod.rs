@@ -293,7 +293,8 @@ pub trait Cache: Send + Sync + fmt::Debug {
     async fn delete(&self, key: &str) -> Result<()>;
 
     /// Stores `value` under `key` for `ttl` only if the key holds exactly `expected`
-    /// (a compare-and-set; Redis runs it as one Lua script). True when it was stored.
+    /// (a compare-and-set; Redis runs it as one Lua script, or as `SET ... IFEQ` where
+    /// the server has it). True when it was stored.
     /// Must be atomic: [`cached_db`](crate::cached_db) relies on it so that a load
     /// never refills the cache with a row a concurrent write replaced or deleted.
     async fn compare_and_set(
@@ -309,8 +310,9 @@ pub trait Cache: Send + Sync + fmt::Debug {
     /// `expected` (rule V1): [`Replaced::Conflict`] for another version, and an
     /// expired entry is removed. Must be atomic (Redis: one script comparing the
     /// value's revision, read from its last bytes, or for a value without one
-    /// `redis.sha1hex` of it, with the version's digits), and sends no old value
-    /// back.
+    /// `redis.sha1hex` of it, with the version's digits; or, where the server has it,
+    /// `SET ... IFEQ` with the bytes the client last read or wrote), and sends no old
+    /// value back.
     async fn replace_if_version(
         &self,
         key: &str,

@@ -3,8 +3,9 @@
 //! times the server time of a plain `SET`; docs/concurrency.md).
 //!
 //! `IFEQ` compares whole values, and a versioned save holds only a [`Version`], so
-//! the client remembers the bytes it last read or wrote under each key (bounded by a
-//! byte budget, least recently used out first). A versioned save whose expected
+//! the client remembers the bytes it last read or wrote under each key (a copy, within
+//! a byte budget; `quick_cache` evicts by its CLOCK-Pro policy, which keeps what is
+//! used recently and often). A versioned save whose expected
 //! version is that of the remembered bytes sends them as the comparison. That is
 //! exact: when `IFEQ` stores, the server held those very bytes, so their version and
 //! their stamp are what the script would have checked (rule V1). When it does not
@@ -12,9 +13,12 @@
 //! absent, expired and another version apart; a save is never decided on the
 //! remembered bytes alone.
 //!
-//! Whether the server has `IFEQ` is learnt from the first try: an older server answers
-//! `ERR syntax error`, after which this client uses the scripts only and remembers
-//! nothing.
+//! Whether the server has `IFEQ` is asked once ([`RedisCache::probe_conditional_set`],
+//! at connection, or before the first conditional write when the client connects in
+//! the background): `SET <probe key> 1 IFEQ 0` creates nothing on a server that has
+//! it and is an error on one that does not. Until the answer, and for good after a
+//! "no", nothing is remembered and the scripts run. A native write answered with an
+//! error other than a transient one or `WRONGTYPE` runs the script for that call.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
@@ -43,10 +47,12 @@ use crate::cache::{stored_version, Stamp};
 #[non_exhaustive]
 pub enum ConditionalWrites {
     /// `SET ... IFEQ` where the server has it (Valkey 8.1 and later, Redis 8.4 and
-    /// later), the Lua scripts elsewhere. A versioned save compares against the value
-    /// this client last read or wrote under the key, of which it keeps up to `memory`
-    /// bytes in all (0: none, so only `compare_and_set` is native); a save whose
-    /// value was not kept runs the script.
+    /// later), the Lua scripts elsewhere. A versioned save compares against a copy of
+    /// the value this client last read or wrote under the key, of which it keeps about
+    /// `memory` bytes in all, counting each entry's key and bookkeeping (0: none, so
+    /// only `compare_and_set` is native). A save whose value was not kept, or whose
+    /// compare fails (another writer, a touch), runs the script: a conflict costs
+    /// that second round trip.
     Native {
         /// The budget, in bytes of values, of what the client remembers.
         memory: usize,
@@ -66,14 +72,18 @@ impl Default for ConditionalWrites {
     }
 }
 
-/// Weighs a remembered value by its bytes and its key's (never 0: a zero weight
-/// would never be evicted).
+/// What an entry costs beyond its key's and value's bytes: the `String` and `Bytes`
+/// headers, the value's allocation header and the cache's slot.
+const ENTRY_OVERHEAD: usize = 96;
+
+/// Weighs a remembered value by its bytes, its key's and [`ENTRY_OVERHEAD`] (never
+/// 0: a zero weight would never be evicted).
 #[derive(Clone)]
 struct ByLength;
 
 impl Weighter<String, Bytes> for ByLength {
     fn weight(&self, key: &String, value: &Bytes) -> u64 {
-        (key.len() + value.len()).max(1) as u64
+        (key.len() + value.len() + ENTRY_OVERHEAD) as u64
     }
 }
 
@@ -94,8 +104,8 @@ pub(super) enum IfEq {
     Stored,
     /// Not stored: the key is absent or holds another value.
     Differs,
-    /// The server has no `IFEQ`.
-    Unsupported,
+    /// The server refused the command: the script decides this call.
+    Refused,
 }
 
 impl Native {
@@ -112,11 +122,19 @@ impl Native {
         }
     }
 
-    fn supported(&self) -> bool {
-        self.support.load(Ordering::Relaxed) != UNSUPPORTED
+    /// Whether the server is known to have `IFEQ`.
+    pub(super) fn supported(&self) -> bool {
+        self.support.load(Ordering::Relaxed) == SUPPORTED
     }
 
-    /// Keeps `value` as what `key` holds, while native writes may be used.
+    /// Whether the server has not been asked yet.
+    pub(super) fn unknown(&self) -> bool {
+        self.support.load(Ordering::Relaxed) == UNKNOWN
+    }
+
+    /// Keeps `value` as what `key` holds, once the server is known to have `IFEQ`.
+    /// `value` must own its bytes, not be a slice of a larger buffer (a reply's), which
+    /// it would keep alive beyond the budget.
     pub(super) fn remember(&self, key: &str, value: Bytes) {
         if let Some(remembered) = &self.remembered {
             if self.supported() {
@@ -142,31 +160,56 @@ impl Native {
         (stored_version(&value) == expected && !Stamp::expired(&value, now)).then_some(value)
     }
 
-    /// Whether `compare_and_set` may try `IFEQ`.
-    pub(super) fn may_compare(&self) -> bool {
-        self.supported()
-    }
-
+    /// Records the probe's answer; the first answer stands (a clone may have asked
+    /// at the same time).
     fn learn(&self, supported: bool) {
         let state = if supported { SUPPORTED } else { UNSUPPORTED };
-        if self.support.swap(state, Ordering::Relaxed) != state && !supported {
-            if let Some(remembered) = &self.remembered {
-                remembered.clear();
-            }
-        }
+        let _ = self
+            .support
+            .compare_exchange(UNKNOWN, state, Ordering::Relaxed, Ordering::Relaxed);
     }
 }
 
+/// The key the probe writes to: `IFEQ` never creates a key, so nothing is stored
+/// under it (a key of this name holding `"0"` would be set to `"1"`, nothing else).
+const PROBE_KEY: &str = "sessions:ifeq-probe";
+
 impl RedisCache {
+    /// Asks the server once whether it has `SET ... IFEQ` (see the module docs).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`](session_api::Error::Unavailable) when the server could
+    /// not be reached: the question stays open.
+    pub(super) async fn probe_conditional_set(&self, native: &Native) -> Result<()> {
+        let slot = ClusterHash::Custom(fred::util::redis_keyslot(PROBE_KEY.as_bytes()));
+        let command = CustomCommand::new_static("SET", slot, false);
+        let args: Vec<Value> = vec![PROBE_KEY.into(), "1".into(), "IFEQ".into(), "0".into()];
+        let reply: std::result::Result<Value, _> = self
+            .client
+            .with_options(&self.per_command)
+            .custom(command, args)
+            .await;
+        match reply {
+            Ok(_) => native.learn(true),
+            // A server that parsed the option: it has it.
+            Err(err) if err.details().starts_with("WRONGTYPE") => native.learn(true),
+            Err(err) => match classify(err) {
+                err @ session_api::Error::Unavailable(_) => return Err(err),
+                _ => native.learn(false),
+            },
+        }
+        Ok(())
+    }
+
     /// `SET key value IFEQ current PX ttl`, routed by the key's slot on a Cluster.
     ///
     /// # Errors
     ///
-    /// As any command; an `ERR syntax error` (a server without `IFEQ`) is
-    /// [`IfEq::Unsupported`] instead, and learnt.
+    /// As any command, for a transient failure or `WRONGTYPE` (what the script would
+    /// answer too); another error reply is [`IfEq::Refused`].
     pub(super) async fn set_if_equal(
         &self,
-        native: &Native,
         key: &str,
         current: Bytes,
         value: &Bytes,
@@ -188,20 +231,14 @@ impl RedisCache {
             .custom(command, args)
             .await;
         match reply {
-            Ok(Value::Null) => {
-                native.learn(true);
-                Ok(IfEq::Differs)
-            }
-            Ok(Value::String(_) | Value::Bytes(_)) => {
-                native.learn(true);
-                Ok(IfEq::Stored)
-            }
+            Ok(Value::Null) => Ok(IfEq::Differs),
+            Ok(Value::String(_) | Value::Bytes(_)) => Ok(IfEq::Stored),
             Ok(other) => Err(unexpected(&other)),
-            Err(err) if err.details().contains("syntax error") => {
-                native.learn(false);
-                Ok(IfEq::Unsupported)
-            }
-            Err(err) => Err(classify(err)),
+            Err(err) if err.details().starts_with("WRONGTYPE") => Err(classify(err)),
+            Err(err) => match classify(err) {
+                err @ session_api::Error::Unavailable(_) => Err(err),
+                _ => Ok(IfEq::Refused),
+            },
         }
     }
 }

@@ -121,8 +121,10 @@ impl RedisOptions {
 /// removal (`ZREMRANGEBYSCORE`, then `ZADD` and `PEXPIRE`, or `ZRANGE`; `ZREM`).
 /// Where the server has `SET ... IFEQ` (Valkey 8.1+, Redis 8.4+), a versioned save over
 /// a value this client read or wrote, and every compare-and-set, are that one command
-/// instead of a script ([`ConditionalWrites`]; the first try tells whether the server
-/// has it).
+/// instead of a script ([`ConditionalWrites`]; the server is asked once whether it has
+/// it, at connection). A versioned save whose compare fails (another writer, a touch)
+/// then runs the script, which tells a conflict from a deleted or expired session: a
+/// second round trip, on conflicts only.
 /// Scripts are sent as `EVALSHA` (the script's SHA-1), and as
 /// `EVAL` once when the server answers `NOSCRIPT` (after a restart or on a new
 /// Cluster node), which caches them again. Each command is sent with `fail_fast`
@@ -301,12 +303,19 @@ impl RedisCache {
             max_attempts: Some(1),
             ..Options::default()
         };
-        Ok(RedisCache {
+        let cache = RedisCache {
             client,
             per_command,
             native: Native::new(options.conditional_writes).map(Arc::new),
             _task: Arc::new(ConnectTask(task)),
-        })
+        };
+        if options.wait_for_connection {
+            if let Some(native) = &cache.native {
+                // A transient failure leaves the question to the first conditional write.
+                let _ = cache.probe_conditional_set(native).await;
+            }
+        }
+        Ok(cache)
     }
 
     /// The `fred` client (for commands of your own). It stops with the last clone of
@@ -330,23 +339,39 @@ impl RedisCache {
     }
 
     fn bytes(value: Value) -> Result<Option<Vec<u8>>> {
-        Ok(Self::shared_bytes(value)?.map(Vec::from))
-    }
-
-    fn shared_bytes(value: Value) -> Result<Option<Bytes>> {
         match value {
             Value::Null => Ok(None),
-            Value::String(s) => Ok(Some(s.into_inner())),
-            Value::Bytes(b) => Ok(Some(b)),
+            Value::String(s) => Ok(Some(s.into_inner().into())),
+            Value::Bytes(b) => Ok(Some(b.into())),
             other => Err(unexpected(&other)),
         }
     }
 
-    /// Keeps `value` as what `key` holds, for a native versioned save.
-    fn remember(&self, key: &str, value: &Bytes) {
+    /// Keeps `value`, a value this client wrote, as what `key` holds, for a native
+    /// versioned save.
+    fn remember_written(&self, key: &str, value: &Bytes) {
         if let Some(native) = &self.native {
             native.remember(key, value.clone());
         }
+    }
+
+    /// Keeps a copy of `value`, part of a reply, as what `key` holds.
+    fn remember_read(&self, key: &str, value: &[u8]) {
+        if let Some(native) = self.native.as_deref().filter(|n| n.supported()) {
+            native.remember(key, Bytes::copy_from_slice(value));
+        }
+    }
+
+    /// What the client knows for `SET ... IFEQ`, the server asked first if it has not
+    /// been; `None` with [`ConditionalWrites::Scripts`] or on a server without it.
+    async fn native(&self) -> Result<Option<&Native>> {
+        let Some(native) = self.native.as_deref() else {
+            return Ok(None);
+        };
+        if native.unknown() {
+            self.probe_conditional_set(native).await?;
+        }
+        Ok(native.supported().then_some(native))
     }
 
     /// Forgets what `key` held.
@@ -494,11 +519,11 @@ impl Cache for RedisCache {
             .get(key)
             .await
             .map_err(classify)?;
-        let value = Self::shared_bytes(reply)?;
+        let value = Self::bytes(reply)?;
         if let Some(value) = &value {
-            self.remember(key, value);
+            self.remember_read(key, value);
         }
-        Ok(value.map(Vec::from))
+        Ok(value)
     }
 
     async fn get_with_ttl(&self, key: &str) -> Result<Option<(Vec<u8>, Option<Duration>)>> {
@@ -507,11 +532,10 @@ impl Cache for RedisCache {
             Value::Null => Ok(None),
             Value::Array(mut parts) if parts.len() == 2 => {
                 let pttl = parts.pop().map_or(Ok(0), |p| int_reply(&p))?;
-                let value = parts.pop().map_or(Ok(None), Self::shared_bytes)?;
+                let value = parts.pop().map_or(Ok(None), Self::bytes)?;
                 if let Some(value) = &value {
-                    self.remember(key, value);
+                    self.remember_read(key, value);
                 }
-                let value = value.map(Vec::from);
                 // PTTL: -1 for no expiry; -2 cannot happen inside the script.
                 let ttl = u64::try_from(pttl).ok().map(Duration::from_millis);
                 Ok(value.map(|value| (value, ttl)))
@@ -538,19 +562,14 @@ impl Cache for RedisCache {
         value: &[u8],
         ttl: Duration,
     ) -> Result<bool> {
-        if let Some(native) = self.native.as_deref().filter(|n| n.may_compare()) {
+        // Not remembered: cached_db's entries and leases are never saved by version.
+        if self.native().await?.is_some() {
+            let current = Bytes::copy_from_slice(expected);
             let value = Bytes::copy_from_slice(value);
-            let expected = Bytes::copy_from_slice(expected);
-            match self
-                .set_if_equal(native, key, expected, &value, ttl)
-                .await?
-            {
-                IfEq::Stored => {
-                    self.remember(key, &value);
-                    return Ok(true);
-                }
+            match self.set_if_equal(key, current, &value, ttl).await? {
+                IfEq::Stored => return Ok(true),
                 IfEq::Differs => return Ok(false),
-                IfEq::Unsupported => {}
+                IfEq::Refused => {}
             }
         }
         let args = vec![bytes_arg(expected), bytes_arg(value), px_millis(ttl).into()];
@@ -569,10 +588,11 @@ impl Cache for RedisCache {
         let value = Bytes::copy_from_slice(value);
         // The native compare when this client holds the bytes of that version; the
         // script decides every other case, and every failed compare (conditional.rs).
-        if let Some(native) = &self.native {
+        if let Some(native) = self.native().await? {
             if let Some(current) = native.comparison(key, expected, now) {
-                if let IfEq::Stored = self.set_if_equal(native, key, current, &value, ttl).await? {
-                    self.remember(key, &value);
+                let answer = self.set_if_equal(key, current, &value, ttl).await?;
+                if matches!(answer, IfEq::Stored) {
+                    self.remember_written(key, &value);
                     return Ok(Replaced::Stored);
                 }
             }
@@ -592,7 +612,7 @@ impl Cache for RedisCache {
             _ => return Err(unexpected(&reply)),
         };
         if let Replaced::Stored = replaced {
-            self.remember(key, &value);
+            self.remember_written(key, &value);
         } else {
             self.forget(key);
         }
