@@ -28,8 +28,8 @@ pub async fn cache_memory(env: KitEnv) -> Result<Harness> {
 
 #[cfg(feature = "redis")]
 pub use self::redis::{
-    cache_redis, cache_redis_django, kit_django_format, kit_prefix, redis_cache, test_redis_url,
-    KeyGuard,
+    cache_redis, cache_redis_django, cache_redis_unversioned, kit_django_format, kit_prefix,
+    redis_cache, test_redis_url, KeyGuard,
 };
 
 #[cfg(feature = "redis")]
@@ -41,7 +41,9 @@ mod redis {
 
     use session_api::{Error, Result, SessionBackend};
     use session_conformance::{unavailable, Harness, KitEnv};
-    use session_stores::cache::{CacheFormat, CacheStore, RedisCache, RedisOptions};
+    use session_stores::cache::{
+        CacheFormat, CacheStore, CacheVersioning, RedisCache, RedisOptions,
+    };
 
     use crate::{redact, Raw};
 
@@ -88,6 +90,24 @@ mod redis {
                 .key_prefix(prefix.clone())
                 .clock(env.clock())
                 .account_index(true),
+        );
+        Ok(Harness::new(SessionBackend::from_async(store.clone()))
+            .with_raw(Raw::of(&store), false)
+            .keep_alive(KeyGuard::new(&url, &prefix)))
+    }
+
+    /// The kit factory of the cache store on the Redis at `url` without versions
+    /// ([`CacheVersioning::Off`]: Django's last-writer-wins saves), so the kit checks
+    /// everything but versioned saves on it; keys under [`kit_prefix`], removed when
+    /// the case ends.
+    pub async fn cache_redis_unversioned(url: String, env: KitEnv) -> Result<Harness> {
+        let redis = redis_cache(&url).await?;
+        let prefix = kit_prefix(&env);
+        let store = Arc::new(
+            CacheStore::new(redis)
+                .key_prefix(prefix.clone())
+                .clock(env.clock())
+                .versioning(CacheVersioning::Off),
         );
         Ok(Harness::new(SessionBackend::from_async(store.clone()))
             .with_raw(Raw::of(&store), false)

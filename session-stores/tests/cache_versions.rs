@@ -24,7 +24,7 @@ use session_api::{
     AsyncSessionStore, Error, ManualClock, Record, SaveMode, SessionData, SessionKey,
 };
 use session_stores::cache::{
-    stored_version, version_of, Cache, CacheFormat, CacheStore, MemoryCache,
+    stored_version, version_of, Cache, CacheFormat, CacheStore, CacheVersioning, MemoryCache,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -321,6 +321,50 @@ async fn django_format_touches(f: Fixture) {
     assert_eq!(loaded.version, v0);
     let next = Record::new(theirs.clone(), data(json!({"a": 2})), moved);
     f.store.asave_if(&next, v0.unwrap()).await.unwrap();
+}
+
+/// `CacheVersioning::Off`: no versions declared or loaded, `asave_if` unsupported, and
+/// through the handle the later of two concurrent saves wins (Django's behaviour).
+#[tokio::test]
+async fn an_unversioned_store_saves_plainly() {
+    let cache = MemoryCache::with_clock(Arc::new(ManualClock::new(START)));
+    let store = Arc::new(
+        CacheStore::new(Arc::new(cache))
+            .versioning(CacheVersioning::Off)
+            .clock(Arc::new(ManualClock::new(START))),
+    );
+    assert!(!store.capabilities().versioned);
+    let key = SessionKey::generate();
+    let record = Record::new(
+        key.clone(),
+        data(json!({"a": 1})),
+        START + Duration::hours(1),
+    );
+    store.asave(&record, SaveMode::Create).await.unwrap();
+    assert_eq!(store.aload(&key).await.unwrap().unwrap().version, None);
+    assert!(matches!(
+        store.asave_if(&record, version_of(b"x")).await,
+        Err(Error::Unsupported(_))
+    ));
+
+    let config = Arc::new(
+        session_api::SessionConfig::builder(session_api::SecretKeys::new(
+            "unversioned-cache-store-test-secret-0123456789",
+        ))
+        .build()
+        .unwrap(),
+    );
+    let backend = session_api::SessionBackend::from_async(store.clone());
+    let session =
+        || session_api::Session::new(backend.clone(), Arc::clone(&config), Some(key.as_str()));
+    let (first, second) = (session(), session());
+    first.aset("x", &1).await.unwrap();
+    second.aset("y", &2).await.unwrap();
+    first.asave().await.unwrap();
+    second.asave().await.unwrap();
+    let data = store.aload(&key).await.unwrap().unwrap().data;
+    assert_eq!(data.get::<i64>("x").unwrap(), None, "the later save won");
+    assert_eq!(data.get::<i64>("y").unwrap(), Some(2));
 }
 
 mod memory {

@@ -194,7 +194,7 @@ pub use pickle::{MAX_PICKLE_DEPTH, MAX_PICKLE_LEN};
 pub use redis::{ConditionalWrites, RedisCache, RedisOptions};
 pub use revision::{restamp, stored_version, REVISION_SUFFIX_LEN};
 pub use stamp::{Stamp, STAMP_LEN, STAMP_SUFFIX_LEN};
-pub use store::CacheStore;
+pub use store::{CacheStore, CacheVersioning};
 #[cfg(feature = "cached_db")]
 pub(crate) use value::Body;
 pub(crate) use value::{CacheValue, Meta};

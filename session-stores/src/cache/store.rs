@@ -18,6 +18,31 @@ use super::{
     DEFAULT_KEY_PREFIX, MAX_TTL,
 };
 
+/// Whether a [`CacheStore`] versions its records (rule V1).
+///
+/// ```
+/// use std::sync::Arc;
+/// use session_stores::cache::{CacheStore, CacheVersioning, MemoryCache};
+/// // Django's last-writer-wins saves, for a Redis where a compare costs a script.
+/// let store = CacheStore::new(Arc::new(MemoryCache::default()))
+///     .versioning(CacheVersioning::Off);
+/// # let _ = store;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CacheVersioning {
+    /// The default: loads carry the value's version ([`stored_version`]) and
+    /// `asave_if` writes only over it, so the session handle merges concurrent
+    /// changes (V2).
+    #[default]
+    Versioned,
+    /// No versions: the store declares `versioned: false`, loads carry none, and the
+    /// handle saves plainly, the later save winning as in Django. What it saves is a
+    /// plain `SET XX PX` on Redis, where a versioned save on a server without
+    /// `SET ... IFEQ` runs a script (docs/concurrency.md, "Cost").
+    Off,
+}
+
 /// The session store over a [`Cache`]. See the [module docs](super) for the formats
 /// and the semantics.
 pub struct CacheStore {
@@ -26,6 +51,7 @@ pub struct CacheStore {
     format: CacheFormat,
     pub(super) clock: Arc<dyn Clock>,
     account_index: bool,
+    versioning: CacheVersioning,
 }
 
 impl fmt::Debug for CacheStore {
@@ -35,6 +61,7 @@ impl fmt::Debug for CacheStore {
             .field("prefix", &self.prefix)
             .field("format", &self.format)
             .field("account_index", &self.account_index)
+            .field("versioning", &self.versioning)
             .finish_non_exhaustive()
     }
 }
@@ -87,7 +114,19 @@ impl CacheStore {
             format: CacheFormat::Native,
             clock: Arc::new(SystemClock),
             account_index: false,
+            versioning: CacheVersioning::Versioned,
         }
+    }
+
+    /// Whether records are versioned ([`CacheVersioning::Versioned`], the default).
+    #[must_use]
+    pub fn versioning(mut self, versioning: CacheVersioning) -> Self {
+        self.versioning = versioning;
+        self
+    }
+
+    fn versioned(&self) -> bool {
+        self.versioning == CacheVersioning::Versioned
     }
 
     /// Keeps an account index (rule S5, default off): every save files the session
@@ -285,7 +324,7 @@ impl AsyncSessionStore for CacheStore {
         Capabilities::server_side()
             .with_clear_expired(false)
             .with_backend_ttl(true)
-            .with_versioned(true)
+            .with_versioned(self.versioned())
             .with_touch(true)
             .with_list_by_account(self.account_index)
     }
@@ -318,7 +357,7 @@ impl AsyncSessionStore for CacheStore {
         Ok(match value.into_live(now) {
             Some((data, expires_at)) => Lookup::Found(
                 Record::new(key.clone(), data, expires_at)
-                    .with_version(Some(stored_version(&bytes))),
+                    .with_version(self.versioned().then(|| stored_version(&bytes))),
             ),
             None => Lookup::Missing,
         })
@@ -352,6 +391,9 @@ impl AsyncSessionStore for CacheStore {
     /// ([`stored_version`]: in the native format its revision, read from its last
     /// bytes) with `expected` and writes; the new version is that of what it wrote.
     async fn asave_if(&self, record: &Record, expected: Version) -> Result<Version> {
+        if !self.versioned() {
+            return Err(Error::Unsupported("versioned saves"));
+        }
         let now = self.clock.now();
         let stamp = Stamp::at(now)?;
         let value = self.encode(record)?;
