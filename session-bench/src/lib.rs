@@ -13,6 +13,7 @@
 //! every operation is timed with [`std::time::Instant`], and a cell's figures are
 //! its operations over its wall time and the nearest-rank percentiles.
 
+pub mod ci_tools;
 pub mod cookies;
 pub mod error;
 pub mod measure;

@@ -31,23 +31,7 @@ const ATTEMPTS: usize = 3;
 ///
 /// A message when the script cannot run, fails or prints nothing.
 pub fn binary() -> std::result::Result<PathBuf, String> {
-    if let Some(binary) = std::env::var_os("VALKEY_SERVER").filter(|p| !p.is_empty()) {
-        return Ok(binary.into());
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/valkey-server");
-    let out = Command::new(&script)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-    if !out.status.success() {
-        return Err(format!("{} failed: {}", script.display(), out.status));
-    }
-    let printed = String::from_utf8_lossy(&out.stdout);
-    match printed.lines().last().map(str::trim) {
-        Some(binary) if !binary.is_empty() => Ok(binary.into()),
-        _ => Err(format!("{} printed no path", script.display())),
-    }
+    crate::ci_tools::ci_tool("VALKEY_SERVER", "valkey-server")
 }
 
 /// A running Valkey server, killed when dropped.

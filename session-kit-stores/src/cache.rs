@@ -83,17 +83,7 @@ mod redis {
     /// The kit factory of the cache store on the Redis at `url`, with the account
     /// index on (rule S5): keys under [`kit_prefix`], removed when the case ends.
     pub async fn cache_redis(url: String, env: KitEnv) -> Result<Harness> {
-        let redis = redis_cache(&url).await?;
-        let prefix = kit_prefix(&env);
-        let store = Arc::new(
-            CacheStore::new(redis)
-                .key_prefix(prefix.clone())
-                .clock(env.clock())
-                .account_index(true),
-        );
-        Ok(Harness::new(SessionBackend::from_async(store.clone()))
-            .with_raw(Raw::of(&store), false)
-            .keep_alive(KeyGuard::new(&url, &prefix)))
+        on_redis(url, env, |store| store.account_index(true)).await
     }
 
     /// The kit factory of the cache store on the Redis at `url` without versions
@@ -101,14 +91,23 @@ mod redis {
     /// everything but versioned saves on it; keys under [`kit_prefix`], removed when
     /// the case ends.
     pub async fn cache_redis_unversioned(url: String, env: KitEnv) -> Result<Harness> {
+        on_redis(url, env, |store| store.versioning(CacheVersioning::Off)).await
+    }
+
+    /// The cache store on the Redis at `url` under [`kit_prefix`] and the kit's clock,
+    /// set up further by `options`; its keys are removed when the case ends.
+    async fn on_redis(
+        url: String,
+        env: KitEnv,
+        options: impl FnOnce(CacheStore) -> CacheStore,
+    ) -> Result<Harness> {
         let redis = redis_cache(&url).await?;
         let prefix = kit_prefix(&env);
-        let store = Arc::new(
+        let store = Arc::new(options(
             CacheStore::new(redis)
                 .key_prefix(prefix.clone())
-                .clock(env.clock())
-                .versioning(CacheVersioning::Off),
-        );
+                .clock(env.clock()),
+        ));
         Ok(Harness::new(SessionBackend::from_async(store.clone()))
             .with_raw(Raw::of(&store), false)
             .keep_alive(KeyGuard::new(&url, &prefix)))

@@ -107,6 +107,28 @@ fn record(key: &SessionKey, n: i64) -> Record {
     )
 }
 
+/// A store on a client of its own, holding a session it created and loaded.
+struct Loaded {
+    store: CacheStore,
+    clock: ManualClock,
+    key: SessionKey,
+    /// The version the load gave.
+    loaded: Version,
+}
+
+async fn loaded_on(server: &Server, mode: ConditionalWrites) -> Loaded {
+    let clock = ManualClock::new(START);
+    let store = store(&server.cache(mode).await, &clock);
+    let key = created(&store).await;
+    let loaded = version(&store, &key).await;
+    Loaded {
+        store,
+        clock,
+        key,
+        loaded,
+    }
+}
+
 async fn created(store: &CacheStore) -> SessionKey {
     let key = SessionKey::generate();
     store
@@ -128,10 +150,9 @@ async fn n(store: &CacheStore, key: &SessionKey) -> Option<i64> {
 #[tokio::test]
 async fn a_versioned_save_after_a_load_is_one_native_set() {
     let Some(server) = valkey() else { return };
-    let clock = ManualClock::new(START);
-    let store = store(&server.cache(ConditionalWrites::DEFAULT).await, &clock);
-    let key = created(&store).await;
-    let loaded = version(&store, &key).await;
+    let Loaded {
+        store, key, loaded, ..
+    } = loaded_on(&server, ConditionalWrites::DEFAULT).await;
 
     server.reset();
     let written = store.asave_if(&record(&key, 1), loaded).await.unwrap();
@@ -146,11 +167,13 @@ async fn a_versioned_save_after_a_load_is_one_native_set() {
 #[tokio::test]
 async fn another_writer_between_load_and_save_is_a_conflict() {
     let Some(server) = valkey() else { return };
-    let clock = ManualClock::new(START);
-    let mine = store(&server.cache(ConditionalWrites::DEFAULT).await, &clock);
+    let Loaded {
+        store: mine,
+        clock,
+        key,
+        loaded,
+    } = loaded_on(&server, ConditionalWrites::DEFAULT).await;
     let theirs = store(&server.cache(ConditionalWrites::DEFAULT).await, &clock);
-    let key = created(&mine).await;
-    let loaded = version(&mine, &key).await;
     let their_version = version(&theirs, &key).await;
     theirs
         .asave_if(&record(&key, 7), their_version)
@@ -168,11 +191,13 @@ async fn another_writer_between_load_and_save_is_a_conflict() {
 #[tokio::test]
 async fn a_touch_between_load_and_save_is_a_conflict() {
     let Some(server) = valkey() else { return };
-    let clock = ManualClock::new(START);
-    let mine = store(&server.cache(ConditionalWrites::DEFAULT).await, &clock);
+    let Loaded {
+        store: mine,
+        clock,
+        key,
+        loaded,
+    } = loaded_on(&server, ConditionalWrites::DEFAULT).await;
     let theirs = store(&server.cache(ConditionalWrites::DEFAULT).await, &clock);
-    let key = created(&mine).await;
-    let loaded = version(&mine, &key).await;
     // V3: a touch gives the record a new version, also on another client.
     theirs
         .atouch(&key, START + Duration::hours(2))
@@ -267,11 +292,13 @@ async fn a_django_format_value_is_saved_natively() {
 #[tokio::test]
 async fn a_deleted_session_is_not_resurrected() {
     let Some(server) = valkey() else { return };
-    let clock = ManualClock::new(START);
-    let mine = store(&server.cache(ConditionalWrites::DEFAULT).await, &clock);
+    let Loaded {
+        store: mine,
+        clock,
+        key,
+        loaded,
+    } = loaded_on(&server, ConditionalWrites::DEFAULT).await;
     let theirs = store(&server.cache(ConditionalWrites::DEFAULT).await, &clock);
-    let key = created(&mine).await;
-    let loaded = version(&mine, &key).await;
     theirs.adelete(&key).await.unwrap();
 
     let err = mine.asave_if(&record(&key, 1), loaded).await.unwrap_err();
@@ -282,10 +309,12 @@ async fn a_deleted_session_is_not_resurrected() {
 #[tokio::test]
 async fn an_expired_value_is_not_compared_but_removed() {
     let Some(server) = valkey() else { return };
-    let clock = ManualClock::new(START);
-    let store = store(&server.cache(ConditionalWrites::DEFAULT).await, &clock);
-    let key = created(&store).await;
-    let loaded = version(&store, &key).await;
+    let Loaded {
+        store,
+        clock,
+        key,
+        loaded,
+    } = loaded_on(&server, ConditionalWrites::DEFAULT).await;
     // The stamp passes on the store's clock; the server's time to live has not.
     clock.advance(Duration::hours(2));
 
@@ -299,10 +328,9 @@ async fn an_expired_value_is_not_compared_but_removed() {
 #[tokio::test]
 async fn scripts_mode_runs_the_script() {
     let Some(server) = valkey() else { return };
-    let clock = ManualClock::new(START);
-    let store = store(&server.cache(ConditionalWrites::Scripts).await, &clock);
-    let key = created(&store).await;
-    let loaded = version(&store, &key).await;
+    let Loaded {
+        store, key, loaded, ..
+    } = loaded_on(&server, ConditionalWrites::Scripts).await;
 
     server.reset();
     store.asave_if(&record(&key, 1), loaded).await.unwrap();
@@ -313,11 +341,10 @@ async fn scripts_mode_runs_the_script() {
 #[tokio::test]
 async fn a_value_over_the_memory_budget_is_not_remembered() {
     let Some(server) = valkey() else { return };
-    let clock = ManualClock::new(START);
     let tiny = ConditionalWrites::Native { memory: 8 };
-    let store = store(&server.cache(tiny).await, &clock);
-    let key = created(&store).await;
-    let loaded = version(&store, &key).await;
+    let Loaded {
+        store, key, loaded, ..
+    } = loaded_on(&server, tiny).await;
 
     server.reset();
     store.asave_if(&record(&key, 1), loaded).await.unwrap();

@@ -49,22 +49,7 @@ pub struct PostgresTarget {
 /// The python of the pinned Django: `DJANGO_PYTHON`, else the one
 /// `.ci/django-venv` prints (which creates the environment when it is missing).
 pub fn python() -> std::result::Result<PathBuf, String> {
-    if let Some(python) = std::env::var_os("DJANGO_PYTHON").filter(|p| !p.is_empty()) {
-        return Ok(python.into());
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/django-venv");
-    let out = std::process::Command::new(&script)
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-    if !out.status.success() {
-        return Err(format!("{} failed: {}", script.display(), out.status));
-    }
-    let printed = String::from_utf8_lossy(&out.stdout);
-    match printed.lines().last().map(str::trim) {
-        Some(python) if !python.is_empty() => Ok(python.into()),
-        _ => Err(format!("{} printed no python", script.display())),
-    }
+    crate::ci_tools::ci_tool("DJANGO_PYTHON", "django-venv")
 }
 
 struct Io {

@@ -24,11 +24,10 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use fred::bytes::Bytes;
-use fred::prelude::{ClientLike, Value};
-use fred::types::{ClusterHash, CustomCommand};
+use fred::prelude::Value;
 use quick_cache::sync::Cache as Lru;
 use quick_cache::Weighter;
-use session_api::{Result, Version};
+use session_api::{Error, Result, Version};
 
 use super::{classify, px_millis, unexpected, RedisCache};
 use crate::cache::{stored_version, Stamp};
@@ -132,14 +131,11 @@ impl Native {
         self.support.load(Ordering::Relaxed) == UNKNOWN
     }
 
-    /// Keeps `value` as what `key` holds, once the server is known to have `IFEQ`.
-    /// `value` must own its bytes, not be a slice of a larger buffer (a reply's), which
-    /// it would keep alive beyond the budget.
-    pub(super) fn remember(&self, key: &str, value: Bytes) {
-        if let Some(remembered) = &self.remembered {
-            if self.supported() {
-                remembered.insert(key.to_owned(), value);
-            }
+    /// Keeps the value `value()` gives as what `key` holds, once the server is known
+    /// to have `IFEQ` (else `value` is not called: no copy is made).
+    pub(super) fn remember(&self, key: &str, value: impl FnOnce() -> Bytes) {
+        if let Some(remembered) = self.remembered.as_ref().filter(|_| self.supported()) {
+            remembered.insert(key.to_owned(), value());
         }
     }
 
@@ -179,30 +175,19 @@ impl RedisCache {
     ///
     /// # Errors
     ///
-    /// [`Error::Unavailable`](session_api::Error::Unavailable) when the server could
-    /// not be reached: the question stays open.
+    /// [`Error::Unavailable`] when the server could not be reached: the question stays
+    /// open.
     pub(super) async fn probe_conditional_set(&self, native: &Native) -> Result<()> {
-        let slot = ClusterHash::Custom(fred::util::redis_keyslot(PROBE_KEY.as_bytes()));
-        let command = CustomCommand::new_static("SET", slot, false);
-        let args: Vec<Value> = vec![PROBE_KEY.into(), "1".into(), "IFEQ".into(), "0".into()];
-        let reply: std::result::Result<Value, _> = self
-            .client
-            .with_options(&self.per_command)
-            .custom(command, args)
-            .await;
-        match reply {
-            Ok(_) => native.learn(true),
-            // A server that parsed the option: it has it.
-            Err(err) if err.details().starts_with("WRONGTYPE") => native.learn(true),
-            Err(err) => match classify(err) {
-                err @ session_api::Error::Unavailable(_) => return Err(err),
-                _ => native.learn(false),
-            },
+        match self.set_ifeq(PROBE_KEY, "1".into(), "0".into(), None).await {
+            Ok(reply) => native.learn(reply.is_some()),
+            Err(err @ Error::Unavailable(_)) => return Err(err),
+            // WRONGTYPE: a server that parsed the option has it.
+            Err(_) => native.learn(true),
         }
         Ok(())
     }
 
-    /// `SET key value IFEQ current PX ttl`, routed by the key's slot on a Cluster.
+    /// `SET key value IFEQ current PX ttl` (see the module docs).
     ///
     /// # Errors
     ///
@@ -215,29 +200,37 @@ impl RedisCache {
         value: &Bytes,
         ttl: Duration,
     ) -> Result<IfEq> {
-        let slot = ClusterHash::Custom(fred::util::redis_keyslot(key.as_bytes()));
-        let command = CustomCommand::new_static("SET", slot, false);
-        let args: Vec<Value> = vec![
-            key.into(),
-            Value::Bytes(value.clone()),
-            "IFEQ".into(),
-            Value::Bytes(current),
-            "PX".into(),
-            px_millis(ttl).into(),
-        ];
-        let reply: std::result::Result<Value, _> = self
-            .client
-            .with_options(&self.per_command)
-            .custom(command, args)
-            .await;
-        match reply {
-            Ok(Value::Null) => Ok(IfEq::Differs),
-            Ok(Value::String(_) | Value::Bytes(_)) => Ok(IfEq::Stored),
-            Ok(other) => Err(unexpected(&other)),
+        let value = Value::Bytes(value.clone());
+        match self
+            .set_ifeq(key, value, Value::Bytes(current), Some(ttl))
+            .await?
+        {
+            None => Ok(IfEq::Refused),
+            Some(Value::Null) => Ok(IfEq::Differs),
+            Some(Value::String(_) | Value::Bytes(_)) => Ok(IfEq::Stored),
+            Some(other) => Err(unexpected(&other)),
+        }
+    }
+
+    /// `SET key value IFEQ current [PX ttl]`: its reply, or `None` when the server
+    /// refused it with an error other than a transient one or `WRONGTYPE`.
+    async fn set_ifeq(
+        &self,
+        key: &str,
+        value: Value,
+        current: Value,
+        ttl: Option<Duration>,
+    ) -> Result<Option<Value>> {
+        let mut args = vec![key.into(), value, "IFEQ".into(), current];
+        if let Some(ttl) = ttl {
+            args.extend(["PX".into(), px_millis(ttl).into()]);
+        }
+        match self.keyed_command("SET", key, args).await {
+            Ok(reply) => Ok(Some(reply)),
             Err(err) if err.details().starts_with("WRONGTYPE") => Err(classify(err)),
             Err(err) => match classify(err) {
-                err @ session_api::Error::Unavailable(_) => Err(err),
-                _ => Ok(IfEq::Refused),
+                err @ Error::Unavailable(_) => Err(err),
+                _ => Ok(None),
             },
         }
     }

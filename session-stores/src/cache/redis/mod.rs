@@ -351,14 +351,15 @@ impl RedisCache {
     /// versioned save.
     fn remember_written(&self, key: &str, value: &Bytes) {
         if let Some(native) = &self.native {
-            native.remember(key, value.clone());
+            native.remember(key, || value.clone());
         }
     }
 
-    /// Keeps a copy of `value`, part of a reply, as what `key` holds.
+    /// Keeps a copy of `value`, part of a reply (not a slice of it, which would keep
+    /// the whole reply buffer alive), as what `key` holds.
     fn remember_read(&self, key: &str, value: &[u8]) {
-        if let Some(native) = self.native.as_deref().filter(|n| n.supported()) {
-            native.remember(key, Bytes::copy_from_slice(value));
+        if let Some(native) = &self.native {
+            native.remember(key, || Bytes::copy_from_slice(value));
         }
     }
 
@@ -406,15 +407,25 @@ impl RedisCache {
         all.push("1".into());
         all.push(key.into());
         all.extend(args.iter().cloned());
-        // Routed by the key's slot on a Cluster. Not `ClusterHash::Offset(2)`: fred 10.1
-        // ignores a custom command's hasher unless it is `Custom`, and would hash the
-        // first argument (the script), sending the command to a node that answers
-        // MOVED, which fails with one attempt.
+        self.keyed_command(command, key, all).await
+    }
+
+    /// `command` with `args` (all of them: `key` is not added), a command `fred` has no
+    /// typed method for, routed by `key`'s slot on a Cluster. Not
+    /// `ClusterHash::Offset`: fred 10.1 ignores a custom command's hasher unless it is
+    /// `Custom`, and would hash the first argument (an `EVALSHA`'s script), sending the
+    /// command to a node that answers MOVED, which fails with one attempt.
+    async fn keyed_command(
+        &self,
+        command: &'static str,
+        key: &str,
+        args: Vec<Value>,
+    ) -> std::result::Result<Value, fred::error::Error> {
         let slot = ClusterHash::Custom(fred::util::redis_keyslot(key.as_bytes()));
         let command = CustomCommand::new_static(command, slot, false);
         self.client
             .with_options(&self.per_command)
-            .custom(command, all)
+            .custom(command, args)
             .await
     }
 }
